@@ -1,0 +1,242 @@
+//! The backward sweep, written once and run two ways.
+//!
+//! `sweep::<f64>` is the fast first-order sweep: scalar adjoints are plain `f64`s; tensor adjoints are computed
+//! with the tensor ops in no-record mode (values only) and dropped afterwards by truncating the tape.
+//! `sweep::<Var>` is the recorded sweep (`create_graph`): every adjoint is itself a node on the same tape, so
+//! the gradient can be differentiated again — to any order.
+
+use crate::ops::{binary, tensor, unary};
+use crate::real::{Elem, Real};
+use crate::tape::{Op, Tape};
+use crate::tensor::{TVar, Tensor};
+use crate::var::Var;
+
+/// The scalar type adjoints are computed in.
+pub(crate) trait Adjoint<'t>: Real + Elem {
+    /// The node's value in this type (for `Var`: the node itself, so rules using it are recorded).
+    fn at(tape: &'t Tape, idx: u32) -> Self;
+    /// An exact zero that needs no accumulation.
+    fn is_zero_adj(&self) -> bool;
+    /// `*slot += d`.
+    fn accumulate(slot: &mut Self, d: Self);
+    /// This scalar broadcast to a tensor (the adjoint of a sum).
+    fn fill(self, tape: &'t Tape, rows: usize, cols: usize) -> TVar<'t>;
+    /// The sum of a tensor in this type (the adjoint of a broadcast).
+    fn sum_of(t: TVar<'t>) -> Self;
+}
+
+impl<'t> Adjoint<'t> for f64 {
+    #[inline(always)]
+    fn at(tape: &'t Tape, idx: u32) -> Self {
+        tape.val(idx)
+    }
+    #[inline(always)]
+    fn is_zero_adj(&self) -> bool {
+        *self == 0.0
+    }
+    #[inline(always)]
+    fn accumulate(slot: &mut Self, d: Self) {
+        *slot += d
+    }
+    fn fill(self, tape: &'t Tape, rows: usize, cols: usize) -> TVar<'t> {
+        tensor::const_full(tape, rows, cols, self)
+    }
+    fn sum_of(t: TVar<'t>) -> Self {
+        t.value_sum()
+    }
+}
+
+impl<'t> Adjoint<'t> for Var<'t> {
+    #[inline(always)]
+    fn at(tape: &'t Tape, idx: u32) -> Self {
+        Var::on(tape, idx, tape.val(idx))
+    }
+    #[inline(always)]
+    fn is_zero_adj(&self) -> bool {
+        self.tape.is_none() && self.val == 0.0
+    }
+    #[inline(always)]
+    fn accumulate(slot: &mut Self, d: Self) {
+        *slot = if slot.is_zero_adj() { d } else { *slot + d }
+    }
+    fn fill(self, tape: &'t Tape, rows: usize, cols: usize) -> TVar<'t> {
+        tensor::fill(tape, self, rows, cols)
+    }
+    fn sum_of(t: TVar<'t>) -> Self {
+        t.sum()
+    }
+}
+
+/// Walk the nodes `root, root − 1, …, 0`, applying each node's rule. `adj` and `tadj` hold the seeds on entry
+/// and every adjoint on exit (`adj` indexed by node, `tadj` by tensor slot).
+pub(crate) fn sweep<'t, S: Adjoint<'t>>(
+    tape: &'t Tape,
+    root: u32,
+    adj: &mut [S],
+    tadj: &mut [Option<TVar<'t>>],
+) {
+    for i in (0..=root).rev() {
+        let n = tape.node(i);
+        match n.op {
+            Op::Leaf | Op::Const => {}
+            Op::Un(op) => {
+                let g = adj[i as usize];
+                if g.is_zero_adj() {
+                    continue;
+                }
+                let c = if op.has_const() { tape.konst(n.b) } else { 0.0 };
+                let (x, y) = (S::at(tape, n.a), S::at(tape, i));
+                if let Some(d) = unary::vjp(op, x, y, g, c) {
+                    S::accumulate(&mut adj[n.a as usize], d);
+                }
+            }
+            Op::Bin(op) => {
+                let g = adj[i as usize];
+                if g.is_zero_adj() {
+                    continue;
+                }
+                let (x, y, z) = (S::at(tape, n.a), S::at(tape, n.b), S::at(tape, i));
+                let (da, db) = binary::vjp(op, x, y, z, g);
+                if let Some(d) = da {
+                    S::accumulate(&mut adj[n.a as usize], d);
+                }
+                if let Some(d) = db {
+                    S::accumulate(&mut adj[n.b as usize], d);
+                }
+            }
+            Op::TSum | Op::TGet => {
+                let g = adj[i as usize];
+                if !g.is_zero_adj() {
+                    tensor::bridge_vjp(tape, n, g, tadj);
+                }
+            }
+            Op::T(op) => {
+                if let Some(g) = tadj[n.c as usize] {
+                    let me = tape.tvar_at(i);
+                    tensor::vjp(tape, op, n, me, g, adj, tadj);
+                }
+            }
+        }
+    }
+}
+
+impl Tape {
+    /// Run the fast sweep from scalar `y` and hand the adjoints to `read` before they are dropped.
+    pub(crate) fn fast_sweep<R>(
+        &self,
+        y: Var<'_>,
+        read: impl FnOnce(&[f64], &[Option<TVar<'_>>]) -> R,
+    ) -> R {
+        let Some(t) = y.tape else {
+            // a constant output: every derivative is zero
+            return read(&[], &[]);
+        };
+        assert!(std::ptr::eq(t, self), "stein-autodiff: grad of a variable of another tape");
+        let mark = self.mark();
+        let mut adj = self.with(|t| std::mem::take(&mut t.adj));
+        adj.clear();
+        adj.resize(y.idx as usize + 1, 0.0);
+        adj[y.idx as usize] = 1.0;
+        let n_t = self.with(|t| t.tmeta.len());
+        let mut tadj: Vec<Option<TVar>> = if n_t == 0 { Vec::new() } else { vec![None; n_t] };
+        let prev = self.set_no_record(true);
+        sweep::<f64>(self, y.idx, &mut adj, &mut tadj);
+        self.set_no_record(prev);
+        let r = read(&adj, &tadj);
+        drop(tadj);
+        self.truncate_internal(mark);
+        self.with(|t| t.adj = adj);
+        r
+    }
+
+    /// ∂y/∂xᵢ for each input, by one first-order sweep. Inputs `y` does not depend on get 0.
+    pub fn grad(&self, y: Var<'_>, xs: &[Var<'_>]) -> Vec<f64> {
+        let mut out = vec![0.0; xs.len()];
+        self.grad_into(y, xs, &mut out);
+        out
+    }
+
+    /// [`Tape::grad`] into a caller-owned buffer (no allocation at steady state). Panics if the lengths differ.
+    pub fn grad_into(&self, y: Var<'_>, xs: &[Var<'_>], out: &mut [f64]) {
+        assert_eq!(xs.len(), out.len(), "stein-autodiff: grad_into: {} inputs, {} outputs", xs.len(), out.len());
+        self.fast_sweep(y, |adj, _| {
+            for (o, x) in out.iter_mut().zip(xs) {
+                *o = match x.tape {
+                    Some(_) => adj.get(x.idx as usize).copied().unwrap_or(0.0),
+                    None => 0.0,
+                };
+            }
+        })
+    }
+
+    /// ∂y/∂X for tensor inputs, by one first-order sweep (zeros for tensors `y` does not depend on).
+    pub fn grad_tensors(&self, y: Var<'_>, xs: &[TVar<'_>]) -> Vec<Tensor> {
+        let mut out: Vec<Tensor> = xs.iter().map(|x| Tensor::zeros(x.rows(), x.cols())).collect();
+        self.grad_tensors_into(y, xs, &mut out);
+        out
+    }
+
+    /// [`Tape::grad_tensors`] into caller-owned tensors (reusing their allocations).
+    pub fn grad_tensors_into(&self, y: Var<'_>, xs: &[TVar<'_>], out: &mut [Tensor]) {
+        assert_eq!(xs.len(), out.len(), "stein-autodiff: grad_tensors_into: {} inputs, {} outputs", xs.len(), out.len());
+        self.fast_sweep(y, |_, tadj| {
+            for (o, x) in out.iter_mut().zip(xs) {
+                match tadj.get(x.slot as usize).copied().flatten() {
+                    Some(g) => g.value_into(o),
+                    None => {
+                        o.assign(&Tensor::zeros(x.rows(), x.cols()));
+                    }
+                }
+            }
+        })
+    }
+
+    /// Gradient of `y` as nodes on this tape (`create_graph`): each entry can be differentiated again.
+    ///
+    /// ```
+    /// use stein_autodiff::Tape;
+    /// let tape = Tape::new();
+    /// let x = tape.var(2.0);
+    /// let y = x * x * x;                         // x³
+    /// let dy = tape.grad_graph(y, &[x])[0];      // 3x²  = 12
+    /// let d2y = tape.grad_graph(dy, &[x])[0];    // 6x   = 12
+    /// let d3y = tape.grad(d2y, &[x])[0];         // 6
+    /// assert_eq!((dy.value(), d2y.value(), d3y), (12.0, 12.0, 6.0));
+    /// ```
+    pub fn grad_graph<'t>(&'t self, y: Var<'t>, xs: &[Var<'t>]) -> Vec<Var<'t>> {
+        let (adj, _) = self.recorded(y);
+        xs.iter()
+            .map(|x| match x.tape {
+                Some(_) => adj.get(x.idx as usize).copied().unwrap_or(Var::constant(0.0)),
+                None => Var::constant(0.0),
+            })
+            .collect()
+    }
+
+    /// Gradient of `y` w.r.t. tensor inputs as tensor nodes on this tape (differentiable again). Tensors `y`
+    /// does not depend on get constant zeros.
+    pub fn grad_graph_tensors<'t>(&'t self, y: Var<'t>, xs: &[TVar<'t>]) -> Vec<TVar<'t>> {
+        let (_, tadj) = self.recorded(y);
+        xs.iter()
+            .map(|x| match tadj.get(x.slot as usize).copied().flatten() {
+                Some(g) => g,
+                None => tensor::const_full(self, x.rows(), x.cols(), 0.0),
+            })
+            .collect()
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn recorded<'t>(&'t self, y: Var<'t>) -> (Vec<Var<'t>>, Vec<Option<TVar<'t>>>) {
+        let Some(t) = y.tape else {
+            return (Vec::new(), Vec::new());
+        };
+        assert!(std::ptr::eq(t, self), "stein-autodiff: grad of a variable of another tape");
+        let mut adj = vec![Var::constant(0.0); y.idx as usize + 1];
+        adj[y.idx as usize] = Var::constant(1.0);
+        let mut tadj = vec![None; self.with(|t| t.tmeta.len())];
+        let prev = self.set_no_record(false);
+        sweep::<Var>(self, y.idx, &mut adj, &mut tadj);
+        self.set_no_record(prev);
+        (adj, tadj)
+    }
+}

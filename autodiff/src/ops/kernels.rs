@@ -1,0 +1,172 @@
+//! Plain `f64` kernels behind the tensor ops (row-major, rank 2).
+
+/// C (m × n) = op(A) · op(B), where op transposes when the flag is set. `a` is stored `ar × ac`, `b` is
+/// stored `br × bc`; shapes are checked by the caller.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm(
+    ta: bool,
+    tb: bool,
+    a: &[f64],
+    (ar, ac): (usize, usize),
+    b: &[f64],
+    (br, bc): (usize, usize),
+    out: &mut [f64],
+) {
+    let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+    let n = if tb { br } else { bc };
+    let (rsa, csa) = if ta { (1, ac as isize) } else { (ac as isize, 1) };
+    let (rsb, csb) = if tb { (1, bc as isize) } else { (bc as isize, 1) };
+    assert!(a.len() >= ar * ac && b.len() >= br * bc && out.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        out[..m * n].fill(0.0);
+        return;
+    }
+    // SAFETY: the slices hold at least the elements the strides above address (asserted), and `out` does
+    // not alias the inputs (it is a distinct &mut slice).
+    #[allow(unsafe_code)]
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            0.0,
+            out.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+/// out[i, j] = f(a[i', j'], b[i'', j'']) with size-1 dimensions broadcast.
+pub(crate) fn zip_broadcast(
+    a: &[f64],
+    (ar, ac): (usize, usize),
+    b: &[f64],
+    (br, bc): (usize, usize),
+    out: &mut [f64],
+    (r, c): (usize, usize),
+    f: impl Fn(f64, f64) -> f64,
+) {
+    if (ar, ac) == (br, bc) {
+        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+            *o = f(x, y);
+        }
+        return;
+    }
+    for i in 0..r {
+        let ra = if ar == 1 { 0 } else { i * ac };
+        let rb = if br == 1 { 0 } else { i * bc };
+        let row = &mut out[i * c..(i + 1) * c];
+        match (ac == 1, bc == 1) {
+            (false, false) => {
+                for ((o, &x), &y) in row.iter_mut().zip(&a[ra..ra + c]).zip(&b[rb..rb + c]) {
+                    *o = f(x, y);
+                }
+            }
+            (false, true) => {
+                let y = b[rb];
+                for (o, &x) in row.iter_mut().zip(&a[ra..ra + c]) {
+                    *o = f(x, y);
+                }
+            }
+            (true, false) => {
+                let x = a[ra];
+                for (o, &y) in row.iter_mut().zip(&b[rb..rb + c]) {
+                    *o = f(x, y);
+                }
+            }
+            (true, true) => {
+                let v = f(a[ra], b[rb]);
+                row.fill(v);
+            }
+        }
+    }
+}
+
+/// Sum `src` (r × c) down to (r2 × c2), each of r2, c2 being the full size or 1. `out` is zeroed.
+pub(crate) fn sum_to(src: &[f64], (r, c): (usize, usize), out: &mut [f64], (r2, c2): (usize, usize)) {
+    for i in 0..r {
+        let o = if r2 == 1 { 0 } else { i * c2 };
+        let row = &src[i * c..(i + 1) * c];
+        if c2 == 1 {
+            out[o] += row.iter().sum::<f64>();
+        } else {
+            for (d, &s) in out[o..o + c].iter_mut().zip(row) {
+                *d += s;
+            }
+        }
+    }
+}
+
+/// Broadcast `src` (r2 × c2, each the full size or 1) up to (r × c).
+pub(crate) fn broadcast_to(src: &[f64], (r2, c2): (usize, usize), out: &mut [f64], (r, c): (usize, usize)) {
+    for i in 0..r {
+        let s = if r2 == 1 { 0 } else { i * c2 };
+        let row = &mut out[i * c..(i + 1) * c];
+        if c2 == 1 {
+            row.fill(src[s]);
+        } else {
+            row.copy_from_slice(&src[s..s + c]);
+        }
+    }
+}
+
+pub(crate) fn transpose(src: &[f64], (r, c): (usize, usize), out: &mut [f64]) {
+    for i in 0..r {
+        for j in 0..c {
+            out[j * r + i] = src[i * c + j];
+        }
+    }
+}
+
+/// Copy the block `[start, start + len)` along `axis` of `src` (r × c).
+pub(crate) fn slice(src: &[f64], (r, c): (usize, usize), axis: usize, start: usize, len: usize, out: &mut [f64]) {
+    if axis == 0 {
+        out.copy_from_slice(&src[start * c..(start + len) * c]);
+    } else {
+        for i in 0..r {
+            out[i * len..(i + 1) * len].copy_from_slice(&src[i * c + start..i * c + start + len]);
+        }
+    }
+}
+
+/// Place `src` (r × c) at offset `start` along `axis` of a zeroed `out` whose size along `axis` is `total`.
+pub(crate) fn pad(src: &[f64], (r, c): (usize, usize), axis: usize, start: usize, total: usize, out: &mut [f64]) {
+    if axis == 0 {
+        out[start * c..(start + r) * c].copy_from_slice(src);
+    } else {
+        for i in 0..r {
+            out[i * total + start..i * total + start + c].copy_from_slice(&src[i * c..(i + 1) * c]);
+        }
+    }
+}
+
+/// out[i, j] = src[i, idx[j]].
+pub(crate) fn gather_cols(src: &[f64], (r, c): (usize, usize), idx: &[u32], out: &mut [f64]) {
+    let k = idx.len();
+    for i in 0..r {
+        for (j, &s) in idx.iter().enumerate() {
+            out[i * k + j] = src[i * c + s as usize];
+        }
+    }
+}
+
+/// out[i, idx[j]] += src[i, j] on a zeroed `out` with `ncols` columns.
+pub(crate) fn scatter_cols(src: &[f64], r: usize, idx: &[u32], out: &mut [f64], ncols: usize) {
+    let k = idx.len();
+    for i in 0..r {
+        for (j, &d) in idx.iter().enumerate() {
+            out[i * ncols + d as usize] += src[i * k + j];
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The arena tape.
+//!
+//! Nodes are appended in creation order, which is a topological order: the backward sweep walks the arena
+//! from the end and never sorts, hashes or recurses. Storage is a handful of flat `Vec`s:
+//!
+//! | vec      | one entry per            | holds                                                     |
+//! |----------|--------------------------|-----------------------------------------------------------|
+//! | `nodes`  | node (16 bytes)          | op code, up to two parent indices, tensor slot            |
+//! | `vals`   | node                     | the scalar value (unused for tensor nodes)                |
+//! | `consts` | op with a constant       | the constant (`x * 0.5`, `x.powi(3)`, …)                  |
+//! | `tmeta`  | tensor node              | shape, offset into `tdata`, op parameters                 |
+//! | `tdata`  | tensor element           | every tensor's values, row-major, back to back            |
+//! | `ibuf`   | gather index             | column indices of gathers/scatters                        |
+//!
+//! `clear` truncates all of them and keeps their capacity, so a loop that records the same computation each
+//! step stops allocating after the first.
+
+use crate::ops::binary::BinOp;
+use crate::ops::tensor::TOp;
+use crate::ops::unary::UnOp;
+use crate::tensor::TVar;
+use crate::var::Var;
+use std::cell::UnsafeCell;
+
+/// Index meaning "no parent".
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// What a node computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// A scalar input (differentiable).
+    Leaf,
+    /// A scalar constant that had to be placed on the tape (a constant operand of a rare binary op).
+    Const,
+    /// Scalar elementwise op of parent `a`; its constant (if any) is `consts[b]`.
+    Un(UnOp),
+    /// Scalar binary op of `a` and `b`.
+    Bin(BinOp),
+    /// Scalar sum of the tensor node `a`.
+    TSum,
+    /// Scalar element `b` (flat, row-major) of the tensor node `a`.
+    TGet,
+    /// A tensor node; its metadata is `tmeta[c]`.
+    T(TOp),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Node {
+    pub op: Op,
+    pub a: u32,
+    pub b: u32,
+    pub c: u32,
+}
+
+/// Shape, storage and parameters of a tensor node.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TMeta {
+    pub off: usize,
+    pub rows: u32,
+    pub cols: u32,
+    pub p: [u32; 2],
+    pub c: f64,
+}
+
+impl TMeta {
+    pub(crate) fn len(&self) -> usize {
+        self.rows as usize * self.cols as usize
+    }
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
+        self.off..self.off + self.len()
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub nodes: Vec<Node>,
+    pub vals: Vec<f64>,
+    pub consts: Vec<f64>,
+    pub tmeta: Vec<TMeta>,
+    pub tdata: Vec<f64>,
+    pub ibuf: Vec<u32>,
+    /// When false, tensor ops store their value only (no parents): used by the first-order sweep, whose
+    /// tensor adjoints are computed with the same ops and then dropped by truncation.
+    pub no_record: bool,
+    /// Scratch adjoints of the first-order sweep, kept for their capacity.
+    pub adj: Vec<f64>,
+}
+
+/// A position on the tape; see [`Tape::truncate`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mark {
+    nodes: usize,
+    consts: usize,
+    tmeta: usize,
+    tdata: usize,
+    ibuf: usize,
+}
+
+/// A reverse-mode tape: an arena of nodes that variables ([`Var`], [`TVar`]) point into.
+///
+/// Variables borrow the tape, so they cannot outlive it, and [`Tape::clear`] takes `&mut self`, so no variable
+/// can survive a clear. A tape is not `Sync`: each thread records on its own tape.
+///
+/// ```
+/// use stein_autodiff::Tape;
+///
+/// let mut tape = Tape::new();
+/// for step in 0..3 {
+///     let x = tape.var(1.0 + step as f64);
+///     let y = x * x * x; // y = x³
+///     let dy = tape.grad(y, &[x]);
+///     assert_eq!(dy[0], 3.0 * x.value() * x.value());
+///     tape.clear(); // memory is kept for the next step
+/// }
+/// ```
+#[derive(Default)]
+pub struct Tape {
+    inner: UnsafeCell<Inner>,
+}
+
+impl std::fmt::Debug for Tape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.with(|t| {
+            f.debug_struct("Tape")
+                .field("nodes", &t.nodes.len())
+                .field("tensors", &t.tmeta.len())
+                .field("tensor_elements", &t.tdata.len())
+                .finish()
+        })
+    }
+}
+
+impl Tape {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty tape with room for `nodes` scalar nodes before it reallocates.
+    pub fn with_capacity(nodes: usize) -> Self {
+        let t = Self::new();
+        t.with(|t| {
+            t.nodes.reserve(nodes);
+            t.vals.reserve(nodes);
+        });
+        t
+    }
+
+    /// Run `f` on the arena. Sound because the tape is `!Sync`, the closures passed here never call back into
+    /// the tape, and no reference into the arena outlives the call.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        // SAFETY: see above; every caller is in this crate and passes a closure that only touches `Inner`.
+        #[allow(unsafe_code)]
+        unsafe {
+            f(&mut *self.inner.get())
+        }
+    }
+
+    /// A new scalar input.
+    pub fn var(&self, value: f64) -> Var<'_> {
+        let idx = self.push(Op::Leaf, NONE, NONE, value);
+        Var::on(self, idx, value)
+    }
+
+    /// New scalar inputs, one per value.
+    pub fn vars(&self, values: &[f64]) -> Vec<Var<'_>> {
+        values.iter().map(|&v| self.var(v)).collect()
+    }
+
+    /// Number of nodes recorded (scalar and tensor).
+    pub fn len(&self) -> usize {
+        self.with(|t| t.nodes.len())
+    }
+
+    /// True when nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes currently reserved by the arena (a steady-state loop keeps this constant).
+    pub fn capacity_bytes(&self) -> usize {
+        self.with(|t| {
+            t.nodes.capacity() * std::mem::size_of::<Node>()
+                + t.vals.capacity() * 8
+                + t.consts.capacity() * 8
+                + t.tmeta.capacity() * std::mem::size_of::<TMeta>()
+                + t.tdata.capacity() * 8
+                + t.ibuf.capacity() * 4
+                + t.adj.capacity() * 8
+        })
+    }
+
+    /// Forget every node and keep the memory.
+    pub fn clear(&mut self) {
+        self.truncate(Mark::default());
+    }
+
+    /// The current end of the tape.
+    pub fn mark(&self) -> Mark {
+        self.with(|t| Mark {
+            nodes: t.nodes.len(),
+            consts: t.consts.len(),
+            tmeta: t.tmeta.len(),
+            tdata: t.tdata.len(),
+            ibuf: t.ibuf.len(),
+        })
+    }
+
+    /// Drop every node recorded after `mark` (Stan's nested recovery): a sampler can record one step, take
+    /// its gradient and rewind, reusing the memory. Takes `&mut self`, so no variable of the dropped part
+    /// can still be alive.
+    pub fn truncate(&mut self, mark: Mark) {
+        self.truncate_internal(mark)
+    }
+
+    pub(crate) fn truncate_internal(&self, m: Mark) {
+        self.with(|t| {
+            t.nodes.truncate(m.nodes);
+            t.vals.truncate(m.nodes);
+            t.consts.truncate(m.consts);
+            t.tmeta.truncate(m.tmeta);
+            t.tdata.truncate(m.tdata);
+            t.ibuf.truncate(m.ibuf);
+        })
+    }
+
+    #[inline(always)]
+    pub(crate) fn push(&self, op: Op, a: u32, b: u32, val: f64) -> u32 {
+        self.with(|t| {
+            let idx = t.nodes.len() as u32;
+            t.nodes.push(Node { op, a, b, c: NONE });
+            t.vals.push(val);
+            idx
+        })
+    }
+
+    /// Push a scalar elementwise node whose value is already known.
+    #[inline(always)]
+    pub(crate) fn push_un(&self, op: UnOp, a: u32, c: f64, val: f64) -> u32 {
+        self.with(|t| {
+            let idx = t.nodes.len() as u32;
+            let b = if op.has_const() {
+                t.consts.push(c);
+                (t.consts.len() - 1) as u32
+            } else {
+                NONE
+            };
+            t.nodes.push(Node {
+                op: Op::Un(op),
+                a,
+                b,
+                c: NONE,
+            });
+            t.vals.push(val);
+            idx
+        })
+    }
+
+    #[inline(always)]
+    pub(crate) fn node(&self, i: u32) -> Node {
+        self.with(|t| t.nodes[i as usize])
+    }
+
+    #[inline(always)]
+    pub(crate) fn val(&self, i: u32) -> f64 {
+        self.with(|t| t.vals[i as usize])
+    }
+
+    #[inline(always)]
+    pub(crate) fn konst(&self, i: u32) -> f64 {
+        self.with(|t| t.consts[i as usize])
+    }
+
+    pub(crate) fn meta(&self, slot: u32) -> TMeta {
+        self.with(|t| t.tmeta[slot as usize])
+    }
+
+    pub(crate) fn set_no_record(&self, v: bool) -> bool {
+        self.with(|t| std::mem::replace(&mut t.no_record, v))
+    }
+
+    /// Handle of an existing tensor node.
+    pub(crate) fn tvar_at(&self, idx: u32) -> TVar<'_> {
+        let (slot, m) = self.with(|t| {
+            let s = t.nodes[idx as usize].c;
+            (s, t.tmeta[s as usize])
+        });
+        TVar::from_raw(self, idx, slot, m.rows, m.cols)
+    }
+
+    /// Push a tensor node of shape `rows × cols`. `fill(data, out)` computes its values: `data` is every tensor
+    /// already on the tape (index it with a parent's [`TMeta::range`]), `out` the new node's storage (zeroed).
+    /// In no-record mode the node keeps its value only.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_tensor(
+        &self,
+        op: TOp,
+        a: u32,
+        b: u32,
+        rows: usize,
+        cols: usize,
+        p: [u32; 2],
+        c: f64,
+        fill: impl FnOnce(&[f64], &mut [f64]),
+    ) -> TVar<'_> {
+        let (idx, slot) = self.with(|t| {
+            let off = t.tdata.len();
+            let n = rows * cols;
+            t.tdata.resize(off + n, 0.0);
+            let (old, new) = t.tdata.split_at_mut(off);
+            fill(old, new);
+            let (op, a, b) = if t.no_record && !matches!(op, TOp::Leaf) {
+                (TOp::Const, NONE, NONE)
+            } else {
+                (op, a, b)
+            };
+            let slot = t.tmeta.len() as u32;
+            t.tmeta.push(TMeta {
+                off,
+                rows: rows as u32,
+                cols: cols as u32,
+                p,
+                c,
+            });
+            let idx = t.nodes.len() as u32;
+            t.nodes.push(Node {
+                op: Op::T(op),
+                a,
+                b,
+                c: slot,
+            });
+            t.vals.push(0.0);
+            (idx, slot)
+        });
+        TVar::from_raw(self, idx, slot, rows as u32, cols as u32)
+    }
+
+    /// Append column indices to the index buffer; returns their offset.
+    pub(crate) fn push_indices(&self, idx: &[usize]) -> u32 {
+        self.with(|t| {
+            let off = t.ibuf.len() as u32;
+            t.ibuf.extend(idx.iter().map(|&i| i as u32));
+            off
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! Tensors: plain row-major values ([`Tensor`]) and tensor variables on a tape ([`TVar`]).
+//!
+//! Tensors are rank 2 (`rows × cols`, row-major). A vector is a `1 × n` row or an `n × 1` column, a batch of
+//! points is `batch × dim`. Rank 2 covers the networks and batches of score-based modelling and keeps the
+//! kernels and their derivatives small.
+
+use crate::error::AdError;
+use crate::tape::Tape;
+use serde::{Deserialize, Serialize};
+
+/// An owned row-major `rows × cols` matrix of `f64`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tensor {
+    rows: usize,
+    cols: usize,
+    data: Vec<f64>,
+}
+
+impl Tensor {
+    /// A tensor from row-major data; an error names both sizes if `data.len() != rows * cols`.
+    ///
+    /// ```
+    /// use stein_autodiff::Tensor;
+    /// let t = Tensor::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    /// assert_eq!(t.get(1, 0), 4.0);
+    /// assert!(Tensor::new(2, 3, vec![1.0]).is_err());
+    /// ```
+    pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self, AdError> {
+        if data.len() != rows * cols {
+            return Err(AdError::Shape {
+                what: "Tensor::new",
+                expected: format!("{rows}×{cols} = {} values", rows * cols),
+                got: format!("{} values", data.len()),
+            });
+        }
+        Ok(Tensor { rows, cols, data })
+    }
+
+    /// All zeros.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Self::full(rows, cols, 0.0)
+    }
+
+    /// Every entry equal to `v`.
+    pub fn full(rows: usize, cols: usize, v: f64) -> Self {
+        Tensor {
+            rows,
+            cols,
+            data: vec![v; rows * cols],
+        }
+    }
+
+    /// Entry (i, j) = f(i, j).
+    pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> f64) -> Self {
+        let mut data = Vec::with_capacity(rows * cols);
+        for i in 0..rows {
+            for j in 0..cols {
+                data.push(f(i, j));
+            }
+        }
+        Tensor { rows, cols, data }
+    }
+
+    /// A `1 × n` row vector.
+    pub fn row(v: &[f64]) -> Self {
+        Tensor {
+            rows: 1,
+            cols: v.len(),
+            data: v.to_vec(),
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    /// Row-major values.
+    pub fn data(&self) -> &[f64] {
+        &self.data
+    }
+    /// Row-major values, mutable.
+    pub fn data_mut(&mut self) -> &mut [f64] {
+        &mut self.data
+    }
+    /// The values, consuming the tensor.
+    pub fn into_vec(self) -> Vec<f64> {
+        self.data
+    }
+    /// Entry (i, j). Panics when out of range.
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        assert!(
+            i < self.rows && j < self.cols,
+            "Tensor::get: ({i}, {j}) out of range for {}×{}",
+            self.rows,
+            self.cols
+        );
+        self.data[i * self.cols + j]
+    }
+    /// Row `i` as a slice.
+    pub fn row_slice(&self, i: usize) -> &[f64] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+    /// Overwrite with `other`'s values, reusing the allocation.
+    pub fn assign(&mut self, other: &Tensor) {
+        self.rows = other.rows;
+        self.cols = other.cols;
+        self.data.clear();
+        self.data.extend_from_slice(&other.data);
+    }
+}
+
+/// A tensor on a [`Tape`]: a small `Copy` handle (tape, node, shape). Create inputs with [`Tape::tensor`],
+/// constants with [`Tape::tensor_const`].
+///
+/// Operator shape mismatches (matmul inner sizes, broadcasting, reshape sizes, slice bounds) are programmer
+/// errors and panic with both shapes in the message.
+///
+/// ```
+/// use stein_autodiff::{Tape, Tensor};
+///
+/// let tape = Tape::new();
+/// let w = tape.tensor(&Tensor::new(2, 2, vec![1.0, 2.0, 3.0, 4.0]).unwrap());
+/// let x = tape.tensor_const(&Tensor::row(&[1.0, -1.0]));
+/// let y = x.matmul(w).tanh().sum();          // scalar
+/// let gw = &tape.grad_tensors(y, &[w])[0];    // ∂y/∂W, a 2×2 tensor
+/// assert_eq!(gw.shape(), (2, 2));
+/// ```
+#[derive(Clone, Copy)]
+pub struct TVar<'t> {
+    pub(crate) tape: &'t Tape,
+    pub(crate) idx: u32,
+    pub(crate) slot: u32,
+    pub(crate) rows: u32,
+    pub(crate) cols: u32,
+}
+
+impl std::fmt::Debug for TVar<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TVar({}×{} @{})", self.rows, self.cols, self.idx)
+    }
+}
+
+impl<'t> TVar<'t> {
+    pub(crate) fn from_raw(tape: &'t Tape, idx: u32, slot: u32, rows: u32, cols: u32) -> Self {
+        TVar {
+            tape,
+            idx,
+            slot,
+            rows,
+            cols,
+        }
+    }
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows as usize
+    }
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols as usize
+    }
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows as usize, self.cols as usize)
+    }
+    /// The tape this tensor lives on.
+    pub fn tape(&self) -> &'t Tape {
+        self.tape
+    }
+    /// A copy of the values.
+    pub fn value(&self) -> Tensor {
+        let m = self.tape.meta(self.slot);
+        let data = self.tape.with(|t| t.tdata[m.range()].to_vec());
+        Tensor {
+            rows: m.rows as usize,
+            cols: m.cols as usize,
+            data,
+        }
+    }
+    /// Copy the values into `out` (reusing its allocation).
+    pub fn value_into(&self, out: &mut Tensor) {
+        let m = self.tape.meta(self.slot);
+        out.rows = m.rows as usize;
+        out.cols = m.cols as usize;
+        self.tape.with(|t| {
+            out.data.clear();
+            out.data.extend_from_slice(&t.tdata[m.range()]);
+        });
+    }
+    /// Sum of the values (no recording).
+    pub fn value_sum(&self) -> f64 {
+        let m = self.tape.meta(self.slot);
+        self.tape.with(|t| t.tdata[m.range()].iter().sum())
+    }
+}
+
+impl Tape {
+    /// A tensor input (differentiable, e.g. network parameters or a batch of points).
+    pub fn tensor(&self, t: &Tensor) -> TVar<'_> {
+        crate::ops::tensor::leaf(self, t, true)
+    }
+    /// A constant tensor (no gradient flows into it).
+    pub fn tensor_const(&self, t: &Tensor) -> TVar<'_> {
+        crate::ops::tensor::leaf(self, t, false)
+    }
+}

@@ -1,0 +1,2 @@
+//! stein-models (in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! stein-scores (in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,11 @@
+//! # Stein
+//!
+//! Score-based probabilistic modelling in Rust. This facade re-exports the member crates:
+//! - [`autodiff`]: a reverse-mode tape that differentiates generic Rust code to any order;
+//! - [`scores`]: log-densities and their scores;
+//! - [`models`]: networks, losses and samplers.
+#![deny(missing_docs)]
+
+pub use stein_autodiff as autodiff;
+pub use stein_models as models;
+pub use stein_scores as scores;
