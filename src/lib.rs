@@ -3,9 +3,12 @@
 //! Score-based probabilistic modelling in Rust. This facade re-exports the member crates:
 //! - [`autodiff`]: a reverse-mode tape that differentiates generic Rust code to any order;
 //! - [`scores`]: log-densities and their scores;
-//! - [`models`]: networks, losses and samplers.
+//! - [`models`]: networks, losses and samplers;
+//! - [`tasks`]: the benchmark tasks (T1–T4) as code.
 #![deny(missing_docs)]
 
 pub use stein_autodiff as autodiff;
 pub use stein_models as models;
 pub use stein_scores as scores;
+
+pub mod tasks;

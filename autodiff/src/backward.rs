@@ -7,7 +7,7 @@
 
 use crate::ops::{binary, tensor, unary};
 use crate::real::{Elem, Real};
-use crate::tape::{Op, Tape};
+use crate::tape::{Node, Op, Tape, NONE};
 use crate::tensor::{TVar, Tensor};
 use crate::var::Var;
 
@@ -68,14 +68,9 @@ impl<'t> Adjoint<'t> for Var<'t> {
 }
 
 /// Walk the nodes `root, root − 1, …, 0`, applying each node's rule. `adj` and `tadj` hold the seeds on entry
-/// and every adjoint on exit (`adj` indexed by node, `tadj` by tensor slot).
-pub(crate) fn sweep<'t, S: Adjoint<'t>>(
-    tape: &'t Tape,
-    root: u32,
-    adj: &mut [S],
-    tadj: &mut [Option<TVar<'t>>],
-) {
-    for i in (0..=root).rev() {
+/// and every adjoint on exit (`adj` indexed by node, `tadj` by tensor slot, holding adjoint node indices).
+pub(crate) fn sweep<'t, S: Adjoint<'t>>(tape: &'t Tape, root: u32, adj: &mut [S], tadj: &mut [u32]) {
+    for i in (0..root + 1).rev() {
         let n = tape.node(i);
         match n.op {
             Op::Leaf | Op::Const => {}
@@ -84,9 +79,8 @@ pub(crate) fn sweep<'t, S: Adjoint<'t>>(
                 if g.is_zero_adj() {
                     continue;
                 }
-                let c = if op.has_const() { tape.konst(n.b) } else { 0.0 };
                 let (x, y) = (S::at(tape, n.a), S::at(tape, i));
-                if let Some(d) = unary::vjp(op, x, y, g, c) {
+                if let Some(d) = unary::vjp(op, x, y, g, n.konst()) {
                     S::accumulate(&mut adj[n.a as usize], d);
                 }
             }
@@ -104,18 +98,75 @@ pub(crate) fn sweep<'t, S: Adjoint<'t>>(
                     S::accumulate(&mut adj[n.b as usize], d);
                 }
             }
-            Op::TSum | Op::TGet => {
-                let g = adj[i as usize];
-                if !g.is_zero_adj() {
-                    tensor::bridge_vjp(tape, n, g, tadj);
+            _ => tensor_step(tape, i, n, adj, tadj),
+        }
+    }
+}
+
+/// The rule of a node that involves a tensor (a tensor node, or a scalar read from one).
+fn tensor_step<'t, S: Adjoint<'t>>(tape: &'t Tape, i: u32, n: Node, adj: &mut [S], tadj: &mut [u32]) {
+    match n.op {
+        Op::TSum | Op::TGet => {
+            let g = adj[i as usize];
+            if !g.is_zero_adj() {
+                tensor::bridge_vjp(tape, n, g, tadj);
+            }
+        }
+        Op::T(op) => {
+            let g = tadj[n.c as usize];
+            if g != NONE {
+                let me = tape.tvar_at(i);
+                tensor::vjp(tape, op, n, me, tape.tvar_at(g), adj, tadj);
+            }
+        }
+        _ => unreachable!("tensor_step on {:?}", n.op),
+    }
+}
+
+/// The first-order sweep: [`sweep`] at `S = f64`, with runs of scalar nodes handled in one pass over the
+/// arena's slices (same rules, no per-node indirection). Tensor nodes leave the run and take the general path,
+/// which may append (value-only) nodes.
+pub(crate) fn sweep_f64(tape: &Tape, root: u32, adj: &mut [f64], tadj: &mut [u32]) {
+    let mut i = root as usize + 1;
+    while i > 0 {
+        let stop = tape.with(|t| {
+            let nodes = &t.nodes[..i];
+            while i > 0 {
+                i -= 1;
+                let n = nodes[i];
+                match n.op {
+                    Op::Leaf | Op::Const => {}
+                    Op::Un(op) => {
+                        let g = adj[i];
+                        if g == 0.0 {
+                            continue;
+                        }
+                        let (x, y) = (nodes[n.a as usize].val, n.val);
+                        if let Some(d) = unary::vjp(op, x, y, g, n.konst()) {
+                            adj[n.a as usize] += d;
+                        }
+                    }
+                    Op::Bin(op) => {
+                        let g = adj[i];
+                        if g == 0.0 {
+                            continue;
+                        }
+                        let (x, y, z) = (nodes[n.a as usize].val, nodes[n.b as usize].val, n.val);
+                        let (da, db) = binary::vjp(op, x, y, z, g);
+                        if let Some(d) = da {
+                            adj[n.a as usize] += d;
+                        }
+                        if let Some(d) = db {
+                            adj[n.b as usize] += d;
+                        }
+                    }
+                    _ => return Some(n),
                 }
             }
-            Op::T(op) => {
-                if let Some(g) = tadj[n.c as usize] {
-                    let me = tape.tvar_at(i);
-                    tensor::vjp(tape, op, n, me, g, adj, tadj);
-                }
-            }
+            None
+        });
+        if let Some(n) = stop {
+            tensor_step::<f64>(tape, i as u32, n, adj, tadj);
         }
     }
 }
@@ -125,7 +176,7 @@ impl Tape {
     pub(crate) fn fast_sweep<R>(
         &self,
         y: Var<'_>,
-        read: impl FnOnce(&[f64], &[Option<TVar<'_>>]) -> R,
+        read: impl FnOnce(&[f64], &[u32]) -> R,
     ) -> R {
         let Some(t) = y.tape else {
             // a constant output: every derivative is zero
@@ -138,14 +189,18 @@ impl Tape {
         adj.resize(y.idx as usize + 1, 0.0);
         adj[y.idx as usize] = 1.0;
         let n_t = self.with(|t| t.tmeta.len());
-        let mut tadj: Vec<Option<TVar>> = if n_t == 0 { Vec::new() } else { vec![None; n_t] };
+        let mut tadj = self.with(|t| std::mem::take(&mut t.tadj));
+        tadj.clear();
+        tadj.resize(n_t, NONE);
         let prev = self.set_no_record(true);
-        sweep::<f64>(self, y.idx, &mut adj, &mut tadj);
+        sweep_f64(self, y.idx, &mut adj, &mut tadj);
         self.set_no_record(prev);
         let r = read(&adj, &tadj);
-        drop(tadj);
         self.truncate_internal(mark);
-        self.with(|t| t.adj = adj);
+        self.with(|t| {
+            t.adj = adj;
+            t.tadj = tadj;
+        });
         r
     }
 
@@ -181,11 +236,9 @@ impl Tape {
         assert_eq!(xs.len(), out.len(), "stein-autodiff: grad_tensors_into: {} inputs, {} outputs", xs.len(), out.len());
         self.fast_sweep(y, |_, tadj| {
             for (o, x) in out.iter_mut().zip(xs) {
-                match tadj.get(x.slot as usize).copied().flatten() {
-                    Some(g) => g.value_into(o),
-                    None => {
-                        o.assign(&Tensor::zeros(x.rows(), x.cols()));
-                    }
+                match tadj.get(x.slot as usize).copied().filter(|&g| g != NONE) {
+                    Some(g) => self.tvar_at(g).value_into(o),
+                    None => o.set_zeros(x.rows(), x.cols()),
                 }
             }
         })
@@ -218,22 +271,22 @@ impl Tape {
     pub fn grad_graph_tensors<'t>(&'t self, y: Var<'t>, xs: &[TVar<'t>]) -> Vec<TVar<'t>> {
         let (_, tadj) = self.recorded(y);
         xs.iter()
-            .map(|x| match tadj.get(x.slot as usize).copied().flatten() {
-                Some(g) => g,
+            .map(|x| match tadj.get(x.slot as usize).copied().filter(|&g| g != NONE) {
+                Some(g) => self.tvar_at(g),
                 None => tensor::const_full(self, x.rows(), x.cols(), 0.0),
             })
             .collect()
     }
 
     #[allow(clippy::type_complexity)]
-    fn recorded<'t>(&'t self, y: Var<'t>) -> (Vec<Var<'t>>, Vec<Option<TVar<'t>>>) {
+    fn recorded<'t>(&'t self, y: Var<'t>) -> (Vec<Var<'t>>, Vec<u32>) {
         let Some(t) = y.tape else {
             return (Vec::new(), Vec::new());
         };
         assert!(std::ptr::eq(t, self), "stein-autodiff: grad of a variable of another tape");
         let mut adj = vec![Var::constant(0.0); y.idx as usize + 1];
         adj[y.idx as usize] = Var::constant(1.0);
-        let mut tadj = vec![None; self.with(|t| t.tmeta.len())];
+        let mut tadj = vec![NONE; self.with(|t| t.tmeta.len())];
         let prev = self.set_no_record(false);
         sweep::<Var>(self, y.idx, &mut adj, &mut tadj);
         self.set_no_record(prev);

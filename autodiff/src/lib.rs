@@ -48,6 +48,7 @@
 //! ```
 //!
 //! ## What is here
+//! - [`prelude`]: `use stein_autodiff::prelude::*;` for the types, the functional API and the number traits.
 //! - [`Real`]: the number trait (`f64` and [`Var`]); [`Var`], [`TVar`], [`Tensor`], [`Tape`].
 //! - Functional API: [`grad`], [`value_and_grad`], [`jacobian`], [`vjp`], [`jvp`], [`hvp`], [`hessian`],
 //!   [`laplacian`], [`divergence`], and checked `try_` variants returning [`AdError`].
@@ -84,3 +85,14 @@ pub use real::Real;
 pub use tape::{Mark, Tape};
 pub use tensor::{TVar, Tensor};
 pub use var::Var;
+
+/// Everything a user file needs: `use stein_autodiff::prelude::*;` brings the types and the number traits
+/// (`Real`, and `num_traits::Float`/`FloatConst`, whose methods `x.sin()`, `x.exp()`, … are then callable on a
+/// concrete [`Var`]).
+pub mod prelude {
+    pub use crate::{
+        divergence, grad, gradcheck, hessian, hvp, jacobian, jvp, laplacian, value_and_grad, vjp, Real, TVar,
+        Tape, Tensor, Var,
+    };
+    pub use num_traits::{Float, FloatConst};
+}

@@ -5,9 +5,7 @@
 //!
 //! | vec      | one entry per            | holds                                                     |
 //! |----------|--------------------------|-----------------------------------------------------------|
-//! | `nodes`  | node (16 bytes)          | op code, up to two parent indices, tensor slot            |
-//! | `vals`   | node                     | the scalar value (unused for tensor nodes)                |
-//! | `consts` | op with a constant       | the constant (`x * 0.5`, `x.powi(3)`, …)                  |
+//! | `nodes`  | node (24 bytes)          | scalar value, op code, parents, tensor slot or constant   |
 //! | `tmeta`  | tensor node              | shape, offset into `tdata`, op parameters                 |
 //! | `tdata`  | tensor element           | every tensor's values, row-major, back to back            |
 //! | `ibuf`   | gather index             | column indices of gathers/scatters                        |
@@ -32,7 +30,7 @@ pub(crate) enum Op {
     Leaf,
     /// A scalar constant that had to be placed on the tape (a constant operand of a rare binary op).
     Const,
-    /// Scalar elementwise op of parent `a`; its constant (if any) is `consts[b]`.
+    /// Scalar elementwise op of parent `a`; its constant (if any) is stored in `b` (low bits) and `c`.
     Un(UnOp),
     /// Scalar binary op of `a` and `b`.
     Bin(BinOp),
@@ -46,10 +44,12 @@ pub(crate) enum Op {
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Node {
-    pub op: Op,
+    /// The scalar value (unused for tensor nodes).
+    pub val: f64,
     pub a: u32,
     pub b: u32,
     pub c: u32,
+    pub op: Op,
 }
 
 /// Shape, storage and parameters of a tensor node.
@@ -60,6 +60,14 @@ pub(crate) struct TMeta {
     pub cols: u32,
     pub p: [u32; 2],
     pub c: f64,
+}
+
+impl Node {
+    /// The constant of a scalar elementwise node.
+    #[inline(always)]
+    pub(crate) fn konst(&self) -> f64 {
+        f64::from_bits(self.b as u64 | ((self.c as u64) << 32))
+    }
 }
 
 impl TMeta {
@@ -74,8 +82,6 @@ impl TMeta {
 #[derive(Default)]
 pub(crate) struct Inner {
     pub nodes: Vec<Node>,
-    pub vals: Vec<f64>,
-    pub consts: Vec<f64>,
     pub tmeta: Vec<TMeta>,
     pub tdata: Vec<f64>,
     pub ibuf: Vec<u32>,
@@ -84,13 +90,14 @@ pub(crate) struct Inner {
     pub no_record: bool,
     /// Scratch adjoints of the first-order sweep, kept for their capacity.
     pub adj: Vec<f64>,
+    /// Scratch tensor adjoints (node index per tensor slot) of the first-order sweep.
+    pub tadj: Vec<u32>,
 }
 
 /// A position on the tape; see [`Tape::truncate`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Mark {
     nodes: usize,
-    consts: usize,
     tmeta: usize,
     tdata: usize,
     ibuf: usize,
@@ -141,7 +148,6 @@ impl Tape {
         let t = Self::new();
         t.with(|t| {
             t.nodes.reserve(nodes);
-            t.vals.reserve(nodes);
         });
         t
     }
@@ -182,12 +188,11 @@ impl Tape {
     pub fn capacity_bytes(&self) -> usize {
         self.with(|t| {
             t.nodes.capacity() * std::mem::size_of::<Node>()
-                + t.vals.capacity() * 8
-                + t.consts.capacity() * 8
                 + t.tmeta.capacity() * std::mem::size_of::<TMeta>()
                 + t.tdata.capacity() * 8
                 + t.ibuf.capacity() * 4
                 + t.adj.capacity() * 8
+                + t.tadj.capacity() * 4
         })
     }
 
@@ -200,7 +205,6 @@ impl Tape {
     pub fn mark(&self) -> Mark {
         self.with(|t| Mark {
             nodes: t.nodes.len(),
-            consts: t.consts.len(),
             tmeta: t.tmeta.len(),
             tdata: t.tdata.len(),
             ibuf: t.ibuf.len(),
@@ -217,8 +221,6 @@ impl Tape {
     pub(crate) fn truncate_internal(&self, m: Mark) {
         self.with(|t| {
             t.nodes.truncate(m.nodes);
-            t.vals.truncate(m.nodes);
-            t.consts.truncate(m.consts);
             t.tmeta.truncate(m.tmeta);
             t.tdata.truncate(m.tdata);
             t.ibuf.truncate(m.ibuf);
@@ -229,8 +231,13 @@ impl Tape {
     pub(crate) fn push(&self, op: Op, a: u32, b: u32, val: f64) -> u32 {
         self.with(|t| {
             let idx = t.nodes.len() as u32;
-            t.nodes.push(Node { op, a, b, c: NONE });
-            t.vals.push(val);
+            t.nodes.push(Node {
+                val,
+                a,
+                b,
+                c: NONE,
+                op,
+            });
             idx
         })
     }
@@ -238,21 +245,16 @@ impl Tape {
     /// Push a scalar elementwise node whose value is already known.
     #[inline(always)]
     pub(crate) fn push_un(&self, op: UnOp, a: u32, c: f64, val: f64) -> u32 {
+        let bits = c.to_bits();
         self.with(|t| {
             let idx = t.nodes.len() as u32;
-            let b = if op.has_const() {
-                t.consts.push(c);
-                (t.consts.len() - 1) as u32
-            } else {
-                NONE
-            };
             t.nodes.push(Node {
-                op: Op::Un(op),
+                val,
                 a,
-                b,
-                c: NONE,
+                b: bits as u32,
+                c: (bits >> 32) as u32,
+                op: Op::Un(op),
             });
-            t.vals.push(val);
             idx
         })
     }
@@ -264,13 +266,9 @@ impl Tape {
 
     #[inline(always)]
     pub(crate) fn val(&self, i: u32) -> f64 {
-        self.with(|t| t.vals[i as usize])
+        self.with(|t| t.nodes[i as usize].val)
     }
 
-    #[inline(always)]
-    pub(crate) fn konst(&self, i: u32) -> f64 {
-        self.with(|t| t.consts[i as usize])
-    }
 
     pub(crate) fn meta(&self, slot: u32) -> TMeta {
         self.with(|t| t.tmeta[slot as usize])
@@ -290,7 +288,8 @@ impl Tape {
     }
 
     /// Push a tensor node of shape `rows × cols`. `fill(data, out)` computes its values: `data` is every tensor
-    /// already on the tape (index it with a parent's [`TMeta::range`]), `out` the new node's storage (zeroed).
+    /// already on the tape (index it with a parent's [`TMeta::range`]), then the index buffer, then `out`, the
+    /// new node's storage (zeroed).
     /// In no-record mode the node keeps its value only.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn push_tensor(
@@ -302,14 +301,14 @@ impl Tape {
         cols: usize,
         p: [u32; 2],
         c: f64,
-        fill: impl FnOnce(&[f64], &mut [f64]),
+        fill: impl FnOnce(&[f64], &[u32], &mut [f64]),
     ) -> TVar<'_> {
         let (idx, slot) = self.with(|t| {
             let off = t.tdata.len();
             let n = rows * cols;
             t.tdata.resize(off + n, 0.0);
             let (old, new) = t.tdata.split_at_mut(off);
-            fill(old, new);
+            fill(old, &t.ibuf, new);
             let (op, a, b) = if t.no_record && !matches!(op, TOp::Leaf) {
                 (TOp::Const, NONE, NONE)
             } else {
@@ -325,12 +324,12 @@ impl Tape {
             });
             let idx = t.nodes.len() as u32;
             t.nodes.push(Node {
-                op: Op::T(op),
+                val: 0.0,
                 a,
                 b,
                 c: slot,
+                op: Op::T(op),
             });
-            t.vals.push(0.0);
             (idx, slot)
         });
         TVar::from_raw(self, idx, slot, rows as u32, cols as u32)

@@ -116,6 +116,13 @@ impl Tensor {
     pub fn row_slice(&self, i: usize) -> &[f64] {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
+    /// Make this a `rows × cols` tensor of zeros, reusing the allocation.
+    pub fn set_zeros(&mut self, rows: usize, cols: usize) {
+        self.rows = rows;
+        self.cols = cols;
+        self.data.clear();
+        self.data.resize(rows * cols, 0.0);
+    }
     /// Overwrite with `other`'s values, reusing the allocation.
     pub fn assign(&mut self, other: &Tensor) {
         self.rows = other.rows;

@@ -373,7 +373,16 @@ impl Float for Var<'_> {
         self - self.trunc()
     }
     fn mul_add(self, a: Self, b: Self) -> Self {
-        self * a + b
+        // Record x·a + b, but store f64's fused (single-rounding) value in the result, so the primal is
+        // bit-identical to f64::mul_add. The rule of `+` does not read its output value, so every
+        // derivative stays exact.
+        let fused = self.val.mul_add(a.val, b.val);
+        let mut r = self * a + b;
+        r.val = fused;
+        if let Some(t) = r.tape {
+            t.with(|t| t.nodes[r.idx as usize].val = fused);
+        }
+        r
     }
     fn powi(self, n: i32) -> Self {
         self.un(UnOp::Powi, n as f64)
@@ -412,10 +421,11 @@ impl Float for Var<'_> {
         self.val.integer_decode()
     }
     fn to_degrees(self) -> Self {
-        self * (180.0f64 / std::f64::consts::PI)
+        // f64 multiplies by a correctly rounded 180/π, which is what 1.0.to_degrees() returns
+        self * 1f64.to_degrees()
     }
     fn to_radians(self) -> Self {
-        self * (std::f64::consts::PI / 180.0)
+        self * 1f64.to_radians()
     }
 }
 

@@ -73,13 +73,13 @@ fn broadcast_shape(a: (usize, usize), b: (usize, usize), what: &str) -> (usize, 
 
 pub(crate) fn leaf<'t>(tape: &'t Tape, t: &Tensor, differentiable: bool) -> TVar<'t> {
     let op = if differentiable { TOp::Leaf } else { TOp::Const };
-    tape.push_tensor(op, NONE, NONE, t.rows(), t.cols(), [0; 2], 0.0, |_, out| {
+    tape.push_tensor(op, NONE, NONE, t.rows(), t.cols(), [0; 2], 0.0, |_, _, out| {
         out.copy_from_slice(t.data())
     })
 }
 
 pub(crate) fn const_full(tape: &Tape, rows: usize, cols: usize, v: f64) -> TVar<'_> {
-    tape.push_tensor(TOp::Const, NONE, NONE, rows, cols, [0; 2], 0.0, |_, out| out.fill(v))
+    tape.push_tensor(TOp::Const, NONE, NONE, rows, cols, [0; 2], 0.0, |_, _, out| out.fill(v))
 }
 
 /// A scalar broadcast to `rows × cols`; constant scalars give constant tensors.
@@ -91,7 +91,7 @@ pub(crate) fn fill<'t>(tape: &'t Tape, s: Var<'t>, rows: usize, cols: usize) -> 
                 std::ptr::eq(t, tape),
                 "stein-autodiff: broadcast of a variable onto another tape"
             );
-            tape.push_tensor(TOp::Fill, s.idx, NONE, rows, cols, [0; 2], 0.0, |_, out| {
+            tape.push_tensor(TOp::Fill, s.idx, NONE, rows, cols, [0; 2], 0.0, |_, _, out| {
                 out.fill(s.val)
             })
         }
@@ -109,20 +109,18 @@ impl<'t> TVar<'t> {
         let top = if op.is_constant() { TOp::Const } else { TOp::Un(op) };
         let (r, cc) = self.shape();
         self.tape
-            .push_tensor(top, self.idx, NONE, r, cc, [0; 2], c, |old, out| {
-                for (o, &x) in out.iter_mut().zip(&old[m.range()]) {
-                    *o = unary::eval(op, x, c);
-                }
+            .push_tensor(top, self.idx, NONE, r, cc, [0; 2], c, |old, _, out| {
+                unary::eval_slice(op, c, &old[m.range()], out)
             })
     }
 
-    fn zip(self, o: TVar<'t>, op: TOp, what: &str, f: fn(f64, f64) -> f64) -> Self {
+    fn zip(self, o: TVar<'t>, op: TOp, what: &str, f: impl Fn(f64, f64) -> f64) -> Self {
         same_tape(&self, &o, what);
         let (sa, sb) = (self.shape(), o.shape());
         let so = broadcast_shape(sa, sb, what);
         let (ma, mb) = (self.meta(), o.meta());
         self.tape
-            .push_tensor(op, self.idx, o.idx, so.0, so.1, [0; 2], 0.0, |old, out| {
+            .push_tensor(op, self.idx, o.idx, so.0, so.1, [0; 2], 0.0, |old, _, out| {
                 k::zip_broadcast(&old[ma.range()], sa, &old[mb.range()], sb, out, so, f)
             })
     }
@@ -152,7 +150,7 @@ impl<'t> TVar<'t> {
         let (ma, mb) = (self.meta(), other.meta());
         let p = [t_self as u32, t_other as u32];
         self.tape
-            .push_tensor(TOp::MatMul, self.idx, other.idx, m, n, p, 0.0, |old, out| {
+            .push_tensor(TOp::MatMul, self.idx, other.idx, m, n, p, 0.0, |old, _, out| {
                 k::gemm(t_self, t_other, &old[ma.range()], sa, &old[mb.range()], sb, out)
             })
     }
@@ -162,7 +160,7 @@ impl<'t> TVar<'t> {
         let m = self.meta();
         let (r, c) = self.shape();
         self.tape
-            .push_tensor(TOp::Transpose, self.idx, NONE, c, r, [0; 2], 0.0, |old, out| {
+            .push_tensor(TOp::Transpose, self.idx, NONE, c, r, [0; 2], 0.0, |old, _, out| {
                 k::transpose(&old[m.range()], (r, c), out)
             })
     }
@@ -176,7 +174,7 @@ impl<'t> TVar<'t> {
         );
         let m = self.meta();
         self.tape
-            .push_tensor(TOp::Reshape, self.idx, NONE, rows, cols, [0; 2], 0.0, |old, out| {
+            .push_tensor(TOp::Reshape, self.idx, NONE, rows, cols, [0; 2], 0.0, |old, _, out| {
                 out.copy_from_slice(&old[m.range()])
             })
     }
@@ -193,7 +191,7 @@ impl<'t> TVar<'t> {
         );
         let m = self.meta();
         self.tape
-            .push_tensor(TOp::SumTo, self.idx, NONE, rows, cols, [0; 2], 0.0, |old, out| {
+            .push_tensor(TOp::SumTo, self.idx, NONE, rows, cols, [0; 2], 0.0, |old, _, out| {
                 k::sum_to(&old[m.range()], (r, c), out, (rows, cols))
             })
     }
@@ -210,7 +208,7 @@ impl<'t> TVar<'t> {
         );
         let m = self.meta();
         self.tape
-            .push_tensor(TOp::BroadcastTo, self.idx, NONE, rows, cols, [0; 2], 0.0, |old, out| {
+            .push_tensor(TOp::BroadcastTo, self.idx, NONE, rows, cols, [0; 2], 0.0, |old, _, out| {
                 k::broadcast_to(&old[m.range()], (r, c), out, (rows, cols))
             })
     }
@@ -270,7 +268,7 @@ impl<'t> TVar<'t> {
         let m = self.meta();
         let p = [axis as u32, start as u32];
         self.tape
-            .push_tensor(TOp::Slice, self.idx, NONE, orow, ocol, p, 0.0, |old, out| {
+            .push_tensor(TOp::Slice, self.idx, NONE, orow, ocol, p, 0.0, |old, _, out| {
                 k::slice(&old[m.range()], (r, c), axis, start, len, out)
             })
     }
@@ -292,7 +290,7 @@ impl<'t> TVar<'t> {
         let m = self.meta();
         let p = [axis as u32, start as u32];
         self.tape
-            .push_tensor(TOp::Pad, self.idx, NONE, orow, ocol, p, 0.0, |old, out| {
+            .push_tensor(TOp::Pad, self.idx, NONE, orow, ocol, p, 0.0, |old, _, out| {
                 k::pad(&old[m.range()], (r, c), axis, start, total, out)
             })
     }
@@ -322,7 +320,7 @@ impl<'t> TVar<'t> {
         let (ma, mb) = (self.meta(), o.meta());
         let p = [axis as u32, 0];
         self.tape
-            .push_tensor(TOp::Concat, self.idx, o.idx, shape.0, shape.1, p, 0.0, |old, out| {
+            .push_tensor(TOp::Concat, self.idx, o.idx, shape.0, shape.1, p, 0.0, |old, _, out| {
                 let total = if axis == 0 { shape.0 } else { shape.1 };
                 let along_a = if axis == 0 { sa.0 } else { sa.1 };
                 k::pad(&old[ma.range()], sa, axis, 0, total, out);
@@ -344,21 +342,21 @@ impl<'t> TVar<'t> {
     fn gather_raw(self, off: u32, len: usize) -> Self {
         let (r, c) = self.shape();
         let m = self.meta();
-        let tape = self.tape;
-        let ids: Vec<u32> = tape.with(|t| t.ibuf[off as usize..off as usize + len].to_vec());
-        tape.push_tensor(TOp::Gather, self.idx, NONE, r, len, [off, len as u32], 0.0, |old, out| {
-            k::gather_cols(&old[m.range()], (r, c), &ids, out)
-        })
+        let ids = off as usize..off as usize + len;
+        self.tape
+            .push_tensor(TOp::Gather, self.idx, NONE, r, len, [off, len as u32], 0.0, |old, ib, out| {
+                k::gather_cols(&old[m.range()], (r, c), &ib[ids], out)
+            })
     }
 
     fn scatter_raw(self, off: u32, len: usize, ncols: usize) -> Self {
         let r = self.rows();
         let m = self.meta();
-        let tape = self.tape;
-        let ids: Vec<u32> = tape.with(|t| t.ibuf[off as usize..off as usize + len].to_vec());
-        tape.push_tensor(TOp::Scatter, self.idx, NONE, r, ncols, [off, len as u32], 0.0, |old, out| {
-            k::scatter_cols(&old[m.range()], r, &ids, out, ncols)
-        })
+        let ids = off as usize..off as usize + len;
+        self.tape
+            .push_tensor(TOp::Scatter, self.idx, NONE, r, ncols, [off, len as u32], 0.0, |old, ib, out| {
+                k::scatter_cols(&old[m.range()], r, &ib[ids], out, ncols)
+            })
     }
 
     /// `self · s` for a scalar variable `s` (broadcast).
@@ -478,17 +476,11 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
     me: TVar<'t>,
     g: TVar<'t>,
     adj: &mut [S],
-    tadj: &mut [Option<TVar<'t>>],
+    tadj: &mut [u32],
 ) {
     let pa = || tape.tvar_at(n.a);
     let pb = || tape.tvar_at(n.b);
-    let mut acc = |p: TVar<'t>, d: TVar<'t>| {
-        let s = &mut tadj[p.slot as usize];
-        *s = Some(match *s {
-            None => d,
-            Some(prev) => prev + d,
-        });
-    };
+    let mut acc = |p: TVar<'t>, d: TVar<'t>| accumulate_tensor(tape, tadj, p, d);
     let m = me.meta();
     match op {
         TOp::Leaf | TOp::Const => {}
@@ -571,7 +563,7 @@ pub(crate) fn bridge_vjp<'t, S: Adjoint<'t>>(
     tape: &'t Tape,
     n: Node,
     g: S,
-    tadj: &mut [Option<TVar<'t>>],
+    tadj: &mut [u32],
 ) {
     let a = tape.tvar_at(n.a);
     let d = match n.op {
@@ -582,9 +574,11 @@ pub(crate) fn bridge_vjp<'t, S: Adjoint<'t>>(
         }
         _ => unreachable!("bridge_vjp on {:?}", n.op),
     };
-    let s = &mut tadj[a.slot as usize];
-    *s = Some(match *s {
-        None => d,
-        Some(prev) => prev + d,
-    });
+    accumulate_tensor(tape, tadj, a, d);
+}
+
+/// `tadj[p] += d`, where `tadj` holds the node index of each tensor slot's adjoint (or `NONE`).
+fn accumulate_tensor<'t>(tape: &'t Tape, tadj: &mut [u32], p: TVar<'t>, d: TVar<'t>) {
+    let s = &mut tadj[p.slot as usize];
+    *s = if *s == NONE { d.idx } else { (tape.tvar_at(*s) + d).idx };
 }

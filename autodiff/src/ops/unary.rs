@@ -69,14 +69,6 @@ pub(crate) enum UnOp {
 }
 
 impl UnOp {
-    /// The op reads its constant `c`.
-    pub(crate) fn has_const(self) -> bool {
-        use UnOp::*;
-        matches!(
-            self,
-            Polygamma | AddC | MulC | DivC | CSub | CDiv | PowC | Powi | CPow
-        )
-    }
     /// The result is piecewise constant: it is not recorded and has no derivative.
     pub(crate) fn is_constant(self) -> bool {
         matches!(self, UnOp::Step | UnOp::Sign)
@@ -133,6 +125,26 @@ pub(crate) fn eval(op: UnOp, x: f64, c: f64) -> f64 {
         Step => sp::step(x),
         Sign => sp::sign(x),
     }
+}
+
+/// `out[i] = op(src[i])`, with the op resolved once per call (not per element).
+pub(crate) fn eval_slice(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
+    macro_rules! each {
+        ($($v:ident),* $(,)?) => {
+            match op {
+                $(UnOp::$v => {
+                    for (o, &x) in out.iter_mut().zip(src) {
+                        *o = eval(UnOp::$v, x, c);
+                    }
+                })*
+            }
+        };
+    }
+    each!(
+        Neg, Exp, Exp2, ExpM1, Ln, Ln1p, Log2, Log10, Sqrt, Cbrt, Recip, Sin, Cos, Tan, Asin, Acos, Atan, Sinh,
+        Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Sigmoid, Softplus, LogSigmoid, Silu, Elu, Relu, Erf, Lgamma,
+        Polygamma, AddC, MulC, DivC, CSub, CDiv, PowC, Powi, CPow, Step, Sign,
+    );
 }
 
 /// Vector-Jacobian product: given x, y = op(x) and the output adjoint g, the input adjoint g · dy/dx.

@@ -1,0 +1,144 @@
+//! Prints the benchmark figures of BENCHMARKS.md (T1–T4) as JSON lines, in the peers' format:
+//! `{"peer", "task", "param", "metric", "value", "unit"}`.
+//!
+//! Run: `cargo run --release --example bench_report` (add `-- --quick` for a fast smoke run).
+
+use std::hint::black_box;
+use std::time::Instant;
+use stein::autodiff::{laplacian, Real, Tape, Tensor, Var};
+use stein::tasks::{gmm_point, logreg_point, rosenbrock, rosenbrock_point, rosenbrock_tensor, Gmm, LogReg};
+
+/// Median time per call in ns over 5 batches of warm calls.
+fn per_call(budget_s: f64, mut f: impl FnMut()) -> f64 {
+    f();
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    while t0.elapsed().as_secs_f64() < budget_s / 10.0 {
+        f();
+        n += 1;
+    }
+    let reps = (n * 2).max(3);
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            t.elapsed().as_secs_f64() * 1e9 / reps as f64
+        })
+        .collect();
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    times[2]
+}
+
+fn emit(task: &str, param: impl std::fmt::Display, metric: &str, value: f64, unit: &str) {
+    println!(
+        "{{\"peer\": \"stein\", \"task\": \"{task}\", \"param\": {param}, \"metric\": \"{metric}\", \"value\": {value}, \"unit\": \"{unit}\"}}"
+    );
+}
+
+/// Value and gradient of a scalar-loop density on a reused tape.
+fn scalar_vg<F>(tape: &mut Tape, x: &[f64], g: &mut [f64], f: F) -> (f64, usize)
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    tape.clear();
+    let xs = tape.vars(x);
+    let y = f(&xs);
+    tape.grad_into(y, &xs, g);
+    (y.value(), tape.len())
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let budget = if quick { 0.02 } else { 0.5 };
+    let mut tape = Tape::new();
+
+    // T1 rosenbrock
+    for d in [2usize, 10, 100, 1000] {
+        let x = rosenbrock_point(d);
+        let mut g = vec![0.0; d];
+        let tp = per_call(budget, || {
+            black_box(rosenbrock(black_box(&x[..])));
+        });
+        let (_, nodes) = scalar_vg(&mut tape, &x, &mut g, |x| rosenbrock(x));
+        let tg = per_call(budget, || {
+            black_box(scalar_vg(&mut tape, &x, &mut g, |x| rosenbrock(x)));
+        });
+        let xt = Tensor::row(&x);
+        let mut gt = Tensor::zeros(1, d);
+        let tt = per_call(budget, || {
+            tape.clear();
+            let v = tape.tensor(&xt);
+            let y = rosenbrock_tensor(v);
+            tape.grad_tensors_into(y, &[v], std::slice::from_mut(&mut gt));
+            black_box(y.value());
+        });
+        emit("T1", d, "primal_ns", tp, "ns");
+        emit("T1", d, "value_grad_ns", tg, "ns");
+        emit("T1", d, "grad_over_primal", tg / tp, "x");
+        emit("T1", d, "tape_nodes", nodes as f64, "nodes");
+        emit("T1", d, "ns_per_node", tg / nodes as f64, "ns");
+        emit("T1", d, "tensor_value_grad_ns", tt, "ns");
+        emit("T1", d, "tensor_grad_over_primal", tt / tp, "x");
+    }
+
+    // T2 gmm-10
+    let gmm = Gmm::t2();
+    let x = gmm_point();
+    let mut g = vec![0.0; 10];
+    let tp = per_call(budget, || {
+        black_box(gmm.log_prob(black_box(&x[..])));
+    });
+    let tg = per_call(budget, || {
+        black_box(scalar_vg(&mut tape, &x, &mut g, |x| gmm.log_prob(x)));
+    });
+    let ta = per_call(budget, || {
+        black_box(gmm.score(black_box(&x)));
+    });
+    let analytic = gmm.score(&x);
+    let rel = g
+        .iter()
+        .zip(&analytic)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(1e-300))
+        .fold(0.0, f64::max);
+    emit("T2", 10, "primal_ns", tp, "ns");
+    emit("T2", 10, "value_grad_ns", tg, "ns");
+    emit("T2", 10, "analytic_score_ns", ta, "ns");
+    emit("T2", 10, "max_rel_err_vs_analytic", rel, "");
+
+    // T3 logreg
+    let lr = LogReg::t3();
+    let b = logreg_point();
+    let tp = per_call(budget, || {
+        black_box(lr.log_prob(black_box(&b[..])));
+    });
+    let bt = Tensor::new(25, 1, b.clone()).unwrap();
+    let mut gb = Tensor::zeros(25, 1);
+    let tt = per_call(budget, || {
+        black_box(lr.value_and_grad_tensor(&mut tape, &bt, &mut gb));
+    });
+    let mut g = vec![0.0; 25];
+    let ts = per_call(budget, || {
+        black_box(scalar_vg(&mut tape, &b, &mut g, |x| lr.log_prob(x)));
+    });
+    emit("T3", 25, "primal_ns", tp, "ns");
+    emit("T3", 25, "tensor_value_grad_ns", tt, "ns");
+    emit("T3", 25, "tensor_grad_over_primal", tt / tp, "x");
+    emit("T3", 25, "scalar_value_grad_ns", ts, "ns");
+
+    // T4 laplacian
+    let x = rosenbrock_point(10);
+    let tl = per_call(budget, || {
+        black_box(laplacian(|x| rosenbrock(x), black_box(&x)));
+    });
+    emit("T4", "\"rosenbrock-10\"", "laplacian_ns", tl, "ns");
+    emit("T4", "\"rosenbrock-10\"", "check_laplacian", laplacian(|x| rosenbrock(x), &x), "");
+    let x = gmm_point();
+    let tl = per_call(budget, || {
+        black_box(laplacian(|x| gmm.log_prob(x), black_box(&x)));
+    });
+    emit("T4", "\"gmm-10\"", "laplacian_ns", tl, "ns");
+    emit("T4", "\"gmm-10\"", "check_laplacian", laplacian(|x| gmm.log_prob(x), &x), "");
+    let _ = Real::value(0.0);
+}
