@@ -1,12 +1,9 @@
-use stein::autodiff::*;
-use num_traits::Float;
-fn f<S: Real>(x: &[S]) -> S { x[0].mul_add(x[1], x[0]).sin() }
+use stein::autodiff::prelude::*;
+fn field<S: Real>(v: &[S]) -> Vec<S> { vec![v[0] * v[0] * v[1], v[0] + v[1].powi(3)] }
 fn main() {
-    for x in [[1.5, 1.9], [-1.9, 1.7], [0.3, -0.2]] {
-        let g = grad(|v| f(v), &x);
-        let h = 1e-6;
-        let fd = (f(&[x[0]+h, x[1]]) - f(&[x[0]-h, x[1]])) / (2.0*h);
-        let ex = (x[0]*x[1]+x[0]).cos() * (x[1] + 1.0);
-        println!("{:?} tape {} fd {} exact {}", x, g[0], fd, ex);
-    }
+    let x = [0.7, -1.3];
+    let (val, _) = vjp(|v| field(v), &x, &[1.5, -0.5]);
+    println!("{:?} {:?}", val, field(&x));
+    println!("{:?}", hessian(|v| v[0].powf(Var::constant(1.5)), &[0.0]));
+    println!("{:?}", grad(|v| v[0].powf(Var::constant(1.5)), &[0.0]));
 }

@@ -26,7 +26,7 @@
 //! Every op's backward rule is written in the same differentiable ops, so a gradient recorded with
 //! [`Tape::grad_graph`] is itself a function on the tape:
 //! ```
-//! use stein_autodiff::{Real, Tape};
+//! use stein_autodiff::prelude::*; // the types and the number traits (x.sin() on a concrete Var)
 //! let tape = Tape::new();
 //! let x = tape.var(0.5);
 //! let y = x.sin();

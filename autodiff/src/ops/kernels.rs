@@ -1,5 +1,8 @@
 //! Plain `f64` kernels behind the tensor ops (row-major, rank 2).
 
+/// Products with m·n·k up to this use the direct loop.
+const SMALL_GEMM: usize = 16 * 16 * 16;
+
 /// C (m × n) = op(A) · op(B), where op transposes when the flag is set. `a` is stored `ar × ac`, `b` is
 /// stored `br × bc`; shapes are checked by the caller.
 #[allow(clippy::too_many_arguments)]
@@ -22,6 +25,29 @@ pub(crate) fn gemm(
     }
     if k == 0 {
         out[..m * n].fill(0.0);
+        return;
+    }
+    if m * n * k <= SMALL_GEMM {
+        // Small products: a direct i-k-j loop beats packing, and allocates nothing (matrixmultiply
+        // allocates a packing buffer per call).
+        let out = &mut out[..m * n];
+        out.fill(0.0);
+        let at = |i: usize, p: usize| if ta { a[p * ac + i] } else { a[i * ac + p] };
+        for i in 0..m {
+            let row = &mut out[i * n..(i + 1) * n];
+            for p in 0..k {
+                let aip = at(i, p);
+                if tb {
+                    for (j, o) in row.iter_mut().enumerate() {
+                        *o += aip * b[j * bc + p];
+                    }
+                } else {
+                    for (o, &bv) in row.iter_mut().zip(&b[p * bc..p * bc + n]) {
+                        *o += aip * bv;
+                    }
+                }
+            }
+        }
         return;
     }
     // SAFETY: the slices hold at least the elements the strides above address (asserted), and `out` does
@@ -167,6 +193,44 @@ pub(crate) fn scatter_cols(src: &[f64], r: usize, idx: &[u32], out: &mut [f64], 
     for i in 0..r {
         for (j, &d) in idx.iter().enumerate() {
             out[i * ncols + d as usize] += src[i * k + j];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(ta: bool, tb: bool, a: &[f64], (ar, ac): (usize, usize), b: &[f64], (br, bc): (usize, usize)) -> Vec<f64> {
+        let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+        let n = if tb { br } else { bc };
+        let ae = |i: usize, p: usize| if ta { a[p * ac + i] } else { a[i * ac + p] };
+        let be = |p: usize, j: usize| if tb { b[j * bc + p] } else { b[p * bc + j] };
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| ae(i, p) * be(p, j)).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn both_gemm_paths_agree_with_the_definition_for_every_transpose() {
+        // (m, k, n) small (direct loop) and large (matrixmultiply)
+        for &(m, k, n) in &[(3, 4, 5), (37, 29, 41)] {
+            for &(ta, tb) in &[(false, false), (true, false), (false, true), (true, true)] {
+                let sa = if ta { (k, m) } else { (m, k) };
+                let sb = if tb { (n, k) } else { (k, n) };
+                let a: Vec<f64> = (0..m * k).map(|i| ((i * 7919) % 23) as f64 / 7.0 - 1.5).collect();
+                let b: Vec<f64> = (0..k * n).map(|i| ((i * 104729) % 31) as f64 / 9.0 - 1.7).collect();
+                let mut c = vec![f64::NAN; m * n];
+                gemm(ta, tb, &a, sa, &b, sb, &mut c);
+                let e = naive(ta, tb, &a, sa, &b, sb);
+                for (x, y) in c.iter().zip(&e) {
+                    assert!((x - y).abs() < 1e-12 * (1.0 + y.abs()), "{m}x{k}x{n} ta={ta} tb={tb}");
+                }
+            }
         }
     }
 }
