@@ -6,7 +6,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 use stein::autodiff::{laplacian, Real, Tape, Tensor, Var};
-use stein::tasks::{gmm_point, logreg_point, rosenbrock, rosenbrock_point, rosenbrock_tensor, Gmm, LogReg};
+use stein::tasks::{
+    gmm_point, logreg_point, rosenbrock, rosenbrock_point, rosenbrock_tensor, Gmm, LogReg,
+};
 
 /// Median time per call in ns over 5 batches of warm calls.
 fn per_call(budget_s: f64, mut f: impl FnMut()) -> f64 {
@@ -133,12 +135,24 @@ fn main() {
         black_box(laplacian(|x| rosenbrock(x), black_box(&x)));
     });
     emit("T4", "\"rosenbrock-10\"", "laplacian_ns", tl, "ns");
-    emit("T4", "\"rosenbrock-10\"", "check_laplacian", laplacian(|x| rosenbrock(x), &x), "");
+    emit(
+        "T4",
+        "\"rosenbrock-10\"",
+        "check_laplacian",
+        laplacian(|x| rosenbrock(x), &x),
+        "",
+    );
     let x = gmm_point();
     let tl = per_call(budget, || {
         black_box(laplacian(|x| gmm.log_prob(x), black_box(&x)));
     });
     emit("T4", "\"gmm-10\"", "laplacian_ns", tl, "ns");
-    emit("T4", "\"gmm-10\"", "check_laplacian", laplacian(|x| gmm.log_prob(x), &x), "");
+    emit(
+        "T4",
+        "\"gmm-10\"",
+        "check_laplacian",
+        laplacian(|x| gmm.log_prob(x), &x),
+        "",
+    );
     let _ = Real::value(0.0);
 }

@@ -67,11 +67,13 @@ impl Gmm {
         let mut log_norm = Vec::new();
         for k in 0..k_n {
             means.push((0..d).map(|j| 3.0 * ((k + j) as f64).cos()).collect());
-            let a = |i: usize, j: usize| 0.3 * (1.0 + k as f64 + 2.0 * i as f64 + 3.0 * j as f64).sin();
+            let a =
+                |i: usize, j: usize| 0.3 * (1.0 + k as f64 + 2.0 * i as f64 + 3.0 * j as f64).sin();
             let mut c = vec![0.0; d * d];
             for i in 0..d {
                 for j in 0..d {
-                    c[i * d + j] = (0..d).map(|l| a(i, l) * a(j, l)).sum::<f64>() + if i == j { 0.5 } else { 0.0 };
+                    c[i * d + j] = (0..d).map(|l| a(i, l) * a(j, l)).sum::<f64>()
+                        + if i == j { 0.5 } else { 0.0 };
                 }
             }
             let l = cholesky(&c, d);
@@ -131,7 +133,9 @@ impl Gmm {
     /// Analytic score Σₖ rₖ sₖ.
     pub fn score(&self, x: &[f64]) -> Vec<f64> {
         let (s, r) = self.parts(x);
-        (0..self.dim).map(|i| (0..s.len()).map(|k| r[k] * s[k][i]).sum()).collect()
+        (0..self.dim)
+            .map(|i| (0..s.len()).map(|k| r[k] * s[k][i]).sum())
+            .collect()
     }
 
     /// Analytic Hessian of log p: Σₖ rₖ (sₖ sₖᵀ − Cₖ⁻¹) − s sᵀ.
@@ -207,7 +211,13 @@ impl LogReg {
         let (n, d) = (1000, 25);
         LogReg {
             x: Tensor::from_fn(n, d, |i, j| (0.37 * i as f64 + 1.3 * j as f64).sin()),
-            y: Tensor::from_fn(n, 1, |i, _| if (0.11 * i as f64).sin() > 0.0 { 1.0 } else { 0.0 }),
+            y: Tensor::from_fn(n, 1, |i, _| {
+                if (0.11 * i as f64).sin() > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }),
         }
     }
 

@@ -69,7 +69,12 @@ impl<'t> Adjoint<'t> for Var<'t> {
 
 /// Walk the nodes `root, root − 1, …, 0`, applying each node's rule. `adj` and `tadj` hold the seeds on entry
 /// and every adjoint on exit (`adj` indexed by node, `tadj` by tensor slot, holding adjoint node indices).
-pub(crate) fn sweep<'t, S: Adjoint<'t>>(tape: &'t Tape, root: u32, adj: &mut [S], tadj: &mut [u32]) {
+pub(crate) fn sweep<'t, S: Adjoint<'t>>(
+    tape: &'t Tape,
+    root: u32,
+    adj: &mut [S],
+    tadj: &mut [u32],
+) {
     for i in (0..root + 1).rev() {
         let n = tape.node(i);
         match n.op {
@@ -104,7 +109,13 @@ pub(crate) fn sweep<'t, S: Adjoint<'t>>(tape: &'t Tape, root: u32, adj: &mut [S]
 }
 
 /// The rule of a node that involves a tensor (a tensor node, or a scalar read from one).
-fn tensor_step<'t, S: Adjoint<'t>>(tape: &'t Tape, i: u32, n: Node, adj: &mut [S], tadj: &mut [u32]) {
+fn tensor_step<'t, S: Adjoint<'t>>(
+    tape: &'t Tape,
+    i: u32,
+    n: Node,
+    adj: &mut [S],
+    tadj: &mut [u32],
+) {
     match n.op {
         Op::TSum | Op::TGet => {
             let g = adj[i as usize];
@@ -173,16 +184,15 @@ pub(crate) fn sweep_f64(tape: &Tape, root: u32, adj: &mut [f64], tadj: &mut [u32
 
 impl Tape {
     /// Run the fast sweep from scalar `y` and hand the adjoints to `read` before they are dropped.
-    pub(crate) fn fast_sweep<R>(
-        &self,
-        y: Var<'_>,
-        read: impl FnOnce(&[f64], &[u32]) -> R,
-    ) -> R {
+    pub(crate) fn fast_sweep<R>(&self, y: Var<'_>, read: impl FnOnce(&[f64], &[u32]) -> R) -> R {
         let Some(t) = y.tape else {
             // a constant output: every derivative is zero
             return read(&[], &[]);
         };
-        assert!(std::ptr::eq(t, self), "stein-autodiff: grad of a variable of another tape");
+        assert!(
+            std::ptr::eq(t, self),
+            "stein-autodiff: grad of a variable of another tape"
+        );
         let mark = self.mark();
         let mut adj = self.with(|t| std::mem::take(&mut t.adj));
         adj.clear();
@@ -213,7 +223,13 @@ impl Tape {
 
     /// [`Tape::grad`] into a caller-owned buffer (no allocation at steady state). Panics if the lengths differ.
     pub fn grad_into(&self, y: Var<'_>, xs: &[Var<'_>], out: &mut [f64]) {
-        assert_eq!(xs.len(), out.len(), "stein-autodiff: grad_into: {} inputs, {} outputs", xs.len(), out.len());
+        assert_eq!(
+            xs.len(),
+            out.len(),
+            "stein-autodiff: grad_into: {} inputs, {} outputs",
+            xs.len(),
+            out.len()
+        );
         self.fast_sweep(y, |adj, _| {
             for (o, x) in out.iter_mut().zip(xs) {
                 *o = match x.tape {
@@ -226,14 +242,23 @@ impl Tape {
 
     /// ∂y/∂X for tensor inputs, by one first-order sweep (zeros for tensors `y` does not depend on).
     pub fn grad_tensors(&self, y: Var<'_>, xs: &[TVar<'_>]) -> Vec<Tensor> {
-        let mut out: Vec<Tensor> = xs.iter().map(|x| Tensor::zeros(x.rows(), x.cols())).collect();
+        let mut out: Vec<Tensor> = xs
+            .iter()
+            .map(|x| Tensor::zeros(x.rows(), x.cols()))
+            .collect();
         self.grad_tensors_into(y, xs, &mut out);
         out
     }
 
     /// [`Tape::grad_tensors`] into caller-owned tensors (reusing their allocations).
     pub fn grad_tensors_into(&self, y: Var<'_>, xs: &[TVar<'_>], out: &mut [Tensor]) {
-        assert_eq!(xs.len(), out.len(), "stein-autodiff: grad_tensors_into: {} inputs, {} outputs", xs.len(), out.len());
+        assert_eq!(
+            xs.len(),
+            out.len(),
+            "stein-autodiff: grad_tensors_into: {} inputs, {} outputs",
+            xs.len(),
+            out.len()
+        );
         self.fast_sweep(y, |_, tadj| {
             for (o, x) in out.iter_mut().zip(xs) {
                 match tadj.get(x.slot as usize).copied().filter(|&g| g != NONE) {
@@ -260,7 +285,10 @@ impl Tape {
         let (adj, _) = self.recorded(y);
         xs.iter()
             .map(|x| match x.tape {
-                Some(_) => adj.get(x.idx as usize).copied().unwrap_or(Var::constant(0.0)),
+                Some(_) => adj
+                    .get(x.idx as usize)
+                    .copied()
+                    .unwrap_or(Var::constant(0.0)),
                 None => Var::constant(0.0),
             })
             .collect()
@@ -271,10 +299,12 @@ impl Tape {
     pub fn grad_graph_tensors<'t>(&'t self, y: Var<'t>, xs: &[TVar<'t>]) -> Vec<TVar<'t>> {
         let (_, tadj) = self.recorded(y);
         xs.iter()
-            .map(|x| match tadj.get(x.slot as usize).copied().filter(|&g| g != NONE) {
-                Some(g) => self.tvar_at(g),
-                None => tensor::const_full(self, x.rows(), x.cols(), 0.0),
-            })
+            .map(
+                |x| match tadj.get(x.slot as usize).copied().filter(|&g| g != NONE) {
+                    Some(g) => self.tvar_at(g),
+                    None => tensor::const_full(self, x.rows(), x.cols(), 0.0),
+                },
+            )
             .collect()
     }
 
@@ -283,7 +313,10 @@ impl Tape {
         let Some(t) = y.tape else {
             return (Vec::new(), Vec::new());
         };
-        assert!(std::ptr::eq(t, self), "stein-autodiff: grad of a variable of another tape");
+        assert!(
+            std::ptr::eq(t, self),
+            "stein-autodiff: grad of a variable of another tape"
+        );
         let mut adj = vec![Var::constant(0.0); y.idx as usize + 1];
         adj[y.idx as usize] = Var::constant(1.0);
         let mut tadj = vec![NONE; self.with(|t| t.tmeta.len())];

@@ -74,7 +74,13 @@ where
     with_tape(|t| {
         let xs = t.vars(x);
         let ys = f(&xs);
-        assert_eq!(ys.len(), u.len(), "stein-autodiff: vjp: {} outputs, cotangent of length {}", ys.len(), u.len());
+        assert_eq!(
+            ys.len(),
+            u.len(),
+            "stein-autodiff: vjp: {} outputs, cotangent of length {}",
+            ys.len(),
+            u.len()
+        );
         let s: Var = ys.iter().zip(u).map(|(&y, &w)| y * w).sum();
         (ys.iter().map(|y| y.value()).collect(), t.grad(s, &xs))
     })
@@ -86,7 +92,13 @@ pub fn jvp<F>(f: F, x: &[f64], v: &[f64]) -> (Vec<f64>, Vec<f64>)
 where
     F: for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>,
 {
-    assert_eq!(x.len(), v.len(), "stein-autodiff: jvp: {} inputs, tangent of length {}", x.len(), v.len());
+    assert_eq!(
+        x.len(),
+        v.len(),
+        "stein-autodiff: jvp: {} inputs, tangent of length {}",
+        x.len(),
+        v.len()
+    );
     with_tape(|t| {
         let xs = t.vars(x);
         let ys = f(&xs);
@@ -104,7 +116,13 @@ pub fn hvp<F>(f: F, x: &[f64], v: &[f64]) -> Vec<f64>
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
-    assert_eq!(x.len(), v.len(), "stein-autodiff: hvp: {} inputs, vector of length {}", x.len(), v.len());
+    assert_eq!(
+        x.len(),
+        v.len(),
+        "stein-autodiff: hvp: {} inputs, vector of length {}",
+        x.len(),
+        v.len()
+    );
     with_tape(|t| {
         let xs = t.vars(x);
         let g = t.grad_graph(f(&xs), &xs);
@@ -146,7 +164,13 @@ where
     with_tape(|t| {
         let xs = t.vars(x);
         let ys = f(&xs);
-        assert_eq!(ys.len(), xs.len(), "stein-autodiff: divergence: field has {} components for {} inputs", ys.len(), xs.len());
+        assert_eq!(
+            ys.len(),
+            xs.len(),
+            "stein-autodiff: divergence: field has {} components for {} inputs",
+            ys.len(),
+            xs.len()
+        );
         diagonal_sum(t, &ys, &xs)
     })
 }

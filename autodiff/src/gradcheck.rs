@@ -37,7 +37,8 @@ where
     let mut worst = (0, 0.0);
     for (i, (&a, &d)) in ad.iter().zip(&fd).enumerate() {
         let e = (a - d).abs() / 1f64.max(a.abs()).max(d.abs());
-        if !(e <= worst.1) {
+        // NaN errors win, so a NaN derivative is reported rather than skipped
+        if e.is_nan() || e > worst.1 {
             worst = (i, e);
         }
     }

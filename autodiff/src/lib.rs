@@ -77,8 +77,9 @@ mod var;
 
 pub use error::AdError;
 pub use functional::{
-    divergence, grad, hessian, hvp, jacobian, jvp, laplacian, try_divergence, try_grad, try_hessian,
-    try_hvp, try_jacobian, try_laplacian, try_value_and_grad, value_and_grad, vjp, with_tape,
+    divergence, grad, hessian, hvp, jacobian, jvp, laplacian, try_divergence, try_grad,
+    try_hessian, try_hvp, try_jacobian, try_laplacian, try_value_and_grad, value_and_grad, vjp,
+    with_tape,
 };
 pub use gradcheck::{central_differences, gradcheck, GradCheck};
 pub use real::Real;
@@ -91,8 +92,8 @@ pub use var::Var;
 /// concrete [`Var`]).
 pub mod prelude {
     pub use crate::{
-        divergence, grad, gradcheck, hessian, hvp, jacobian, jvp, laplacian, value_and_grad, vjp, Real, TVar,
-        Tape, Tensor, Var,
+        divergence, grad, gradcheck, hessian, hvp, jacobian, jvp, laplacian, value_and_grad, vjp,
+        Real, TVar, Tape, Tensor, Var,
     };
     pub use num_traits::{Float, FloatConst};
 }

@@ -93,7 +93,10 @@ pub trait Real:
     /// Stable log Σ exp(xᵢ) over a slice (−∞ for an empty slice). The maximum is factored out as a constant,
     /// which leaves every derivative exact.
     fn logsumexp(xs: &[Self]) -> Self {
-        let m = xs.iter().map(|x| x.value()).fold(f64::NEG_INFINITY, f64::max);
+        let m = xs
+            .iter()
+            .map(|x| x.value())
+            .fold(f64::NEG_INFINITY, f64::max);
         if !m.is_finite() {
             return Self::cst(m);
         }

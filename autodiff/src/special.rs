@@ -134,7 +134,7 @@ pub fn polygamma(n: u32, x: f64) -> f64 {
         fact *= i as f64;
     }
     let sign = if n % 2 == 1 { 1.0 } else { -1.0 }; // (−1)^{n+1}
-    // ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) + (−1)^{n+1} n! / x^{n+1}
+                                                    // ψ⁽ⁿ⁾(x) = ψ⁽ⁿ⁾(x + 1) + (−1)^{n+1} n! / x^{n+1}
     let mut acc = 0.0;
     let mut x = x;
     while x < 20.0 {

@@ -269,7 +269,6 @@ impl Tape {
         self.with(|t| t.nodes[i as usize].val)
     }
 
-
     pub(crate) fn meta(&self, slot: u32) -> TMeta {
         self.with(|t| t.tmeta[slot as usize])
     }

@@ -81,7 +81,10 @@ fn checked_variants_name_the_first_non_finite_entry() {
     let e = try_grad(|v| v[1] + v[0].sqrt(), &[0.0, 1.0]).unwrap_err();
     assert_eq!(e.to_string(), "gradient[0] is not finite (inf)");
     let e = try_hessian(|v| v[0].powf(Var::constant(1.5)), &[0.0]).unwrap_err();
-    assert!(e.to_string().starts_with("hessian row 0[0] is not finite"), "{e}");
+    assert!(
+        e.to_string().starts_with("hessian row 0[0] is not finite"),
+        "{e}"
+    );
     let e = try_laplacian(|v| v[0].ln(), &[f64::INFINITY]).unwrap_err();
     assert!(matches!(e, AdError::NonFiniteInput { index: 0, .. }));
     let e = try_hvp(|v| f(v), &X, &[1.0]).unwrap_err();
@@ -97,7 +100,13 @@ fn gradcheck_passes_on_correct_code_and_names_the_bad_coordinate() {
     assert!(ok.max_rel_err < 1e-7);
     // A function whose tape derivative is deliberately wrong in x[1]: floor() is a constant on the tape but
     // jumps inside the finite-difference stencil at an integer.
-    let e = gradcheck(|v| v[0] * 2.0 + v[1].floor() * 1000.0, &[0.3, 2.0], 1e-6, 1e-6).unwrap_err();
+    let e = gradcheck(
+        |v| v[0] * 2.0 + v[1].floor() * 1000.0,
+        &[0.3, 2.0],
+        1e-6,
+        1e-6,
+    )
+    .unwrap_err();
     match e {
         AdError::GradCheck { index, .. } => assert_eq!(index, 1),
         other => panic!("unexpected {other}"),

@@ -16,7 +16,9 @@ pub fn close(what: &str, a: f64, b: f64, rtol: f64) -> Result<(), TestCaseError>
     if (a - b).abs() <= rtol * (1.0 + b.abs()) || (a.is_nan() && b.is_nan()) {
         Ok(())
     } else {
-        Err(TestCaseError::fail(format!("{what}: tape {a:e} vs finite differences {b:e}")))
+        Err(TestCaseError::fail(format!(
+            "{what}: tape {a:e} vs finite differences {b:e}"
+        )))
     }
 }
 
@@ -41,10 +43,17 @@ where
             .map(|row| row.iter().map(|&hij| t.grad(hij, &xs)).collect())
             .collect();
         let g1 = t.grad(y, &xs);
-        let h2 = h.iter().map(|row| row.iter().map(|v| v.value()).collect()).collect();
+        let h2 = h
+            .iter()
+            .map(|row| row.iter().map(|v| v.value()).collect())
+            .collect();
         // the recorded gradient's values equal the first-order sweep's
         for (a, b) in g.iter().zip(&g1) {
-            assert_eq!(a.value().to_bits(), b.to_bits(), "recorded vs plain gradient");
+            assert_eq!(
+                a.value().to_bits(),
+                b.to_bits(),
+                "recorded vs plain gradient"
+            );
         }
         (y.value(), g1, h2, third)
     })
@@ -52,19 +61,28 @@ where
 
 /// Check a scalar function at every order against finite differences, and its primal value bit for bit
 /// against the plain `f64` run of the same generic code.
-pub fn check_orders<F>(f: F, plain: impl Fn(&[f64]) -> f64, x: &[f64], rtol: f64) -> Result<(), TestCaseError>
+pub fn check_orders<F>(
+    f: F,
+    plain: impl Fn(&[f64]) -> f64,
+    x: &[f64],
+    rtol: f64,
+) -> Result<(), TestCaseError>
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
     let (v, g, h, t3) = derivatives(&f, x);
     let p = plain(x);
     if v.to_bits() != p.to_bits() {
-        return Err(TestCaseError::fail(format!("primal on tape {v:e} vs f64 {p:e}")));
+        return Err(TestCaseError::fail(format!(
+            "primal on tape {v:e} vs f64 {p:e}"
+        )));
     }
     let consts: Vec<Var> = x.iter().map(|&v| Var::constant(v)).collect();
     let c = f(&consts);
     if c.value().to_bits() != p.to_bits() || !c.is_constant() {
-        return Err(TestCaseError::fail("constant inputs must give the same constant"));
+        return Err(TestCaseError::fail(
+            "constant inputs must give the same constant",
+        ));
     }
     for i in 0..x.len() {
         let fd = richardson(|s| plain(&bump(x, i, s)), x[i]);

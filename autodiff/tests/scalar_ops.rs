@@ -69,13 +69,23 @@ case!(add_const, [-3.0..3.0], |x| (x[0] + 2.0).sin());
 case!(sub_const, [-3.0..3.0], |x| (x[0] - 2.0).sin());
 case!(rsub, [-3.0..3.0], |x| x[0].rsub(1.5).sin());
 case!(rdiv, [0.3..3.0], |x| x[0].rdiv(2.0));
-case!(to_degrees, [-3.0..3.0], |x| (x[0].to_degrees() / 90.0).sin());
+case!(to_degrees, [-3.0..3.0], |x| (x[0].to_degrees() / 90.0)
+    .sin());
 case!(to_radians, [-90.0..90.0], |x| x[0].to_radians().sin());
-case!(mul_add, [-2.0..2.0, -2.0..2.0], |x| x[0].mul_add(x[1], x[0]).sin());
+case!(mul_add, [-2.0..2.0, -2.0..2.0], |x| x[0]
+    .mul_add(x[1], x[0])
+    .sin());
 case!(fract, [0.1..0.9], |x| x[0].fract().sin());
 case!(floor_is_constant, [1.1..1.9], |x| x[0] * x[0].floor());
-case!(logsumexp, [-3.0..3.0, -3.0..3.0], |x| S::logsumexp(&[x[0], x[1], x[0] * x[1]]));
-case!(sum_iter, [-3.0..3.0, -3.0..3.0], |x| x.iter().map(|&v| v.sin()).sum::<S>());
+case!(logsumexp, [-3.0..3.0, -3.0..3.0], |x| S::logsumexp(&[
+    x[0],
+    x[1],
+    x[0] * x[1]
+]));
+case!(sum_iter, [-3.0..3.0, -3.0..3.0], |x| x
+    .iter()
+    .map(|&v| v.sin())
+    .sum::<S>());
 
 // binary
 case!(add, [-3.0..3.0, -3.0..3.0], |x| (x[0] + x[1]).sin());
@@ -99,7 +109,9 @@ case!(banana, [-2.0..2.0, -2.0..2.0], |x| {
 case!(student_t_like, [-3.0..3.0, 0.5..3.0], |x| {
     // log density of a Student-t with ν = x1 + 1, up to a constant, differentiated in ν too
     let nu = x[1] + 1.0;
-    ((nu + 1.0) * 0.5).lgamma() - (nu * 0.5).lgamma() - (nu + 1.0) * 0.5 * (x[0] * x[0] / nu).ln_1p()
+    ((nu + 1.0) * 0.5).lgamma()
+        - (nu * 0.5).lgamma()
+        - (nu + 1.0) * 0.5 * (x[0] * x[0] / nu).ln_1p()
 });
 
 #[test]
@@ -112,7 +124,10 @@ fn third_derivative_closed_form() {
         let (_, _, _, t) = fd::derivatives(&|v: &[stein_autodiff::Var]| f(v), &[x]);
         let (s, c) = (f64::sin(x), f64::cos(x));
         let exact = 24.0 * x * s + 36.0 * x * x * c - 12.0 * x.powi(3) * s - x.powi(4) * c;
-        assert!((t[0][0][0] - exact).abs() < 1e-12 * (1.0 + exact.abs()), "x = {x}");
+        assert!(
+            (t[0][0][0] - exact).abs() < 1e-12 * (1.0 + exact.abs()),
+            "x = {x}"
+        );
     }
 }
 
@@ -125,6 +140,9 @@ fn abs_derivative_at_zero_is_zero() {
 #[test]
 fn relu_like_step_has_no_second_derivative() {
     // max(x, 0) is piecewise linear: second derivative 0 on either side
-    let h = stein_autodiff::hessian(|x| x[0].max(stein_autodiff::Var::constant(0.0)) * 3.0, &[0.7]);
+    let h = stein_autodiff::hessian(
+        |x| x[0].max(stein_autodiff::Var::constant(0.0)) * 3.0,
+        &[0.7],
+    );
     assert_eq!(h[0][0], 0.0);
 }

@@ -48,12 +48,21 @@ where
     with_tape(|t| {
         let v: Vec<TVar> = xs.iter().map(|x| t.tensor(x)).collect();
         let g = t.grad_graph_tensors(f(&v), &v);
-        let s: Var = g.iter().zip(dir).map(|(gi, d)| gi.dot(t.tensor_const(d))).sum();
+        let s: Var = g
+            .iter()
+            .zip(dir)
+            .map(|(gi, d)| gi.dot(t.tensor_const(d)))
+            .sum();
         t.grad_tensors(s, &v)
     })
 }
 
-fn check<F>(f: F, shapes: &[(usize, usize)], vals: &[f64], dirs: &[f64]) -> Result<(), TestCaseError>
+fn check<F>(
+    f: F,
+    shapes: &[(usize, usize)],
+    vals: &[f64],
+    dirs: &[f64],
+) -> Result<(), TestCaseError>
 where
     F: for<'t> Fn(&[TVar<'t>]) -> Var<'t>,
 {
@@ -80,8 +89,16 @@ where
             .iter()
             .zip(&dir)
             .map(|(x, d)| {
-                Tensor::new(x.rows(), x.cols(), x.data().iter().zip(d.data()).map(|(a, b)| a + s * b).collect())
-                    .unwrap()
+                Tensor::new(
+                    x.rows(),
+                    x.cols(),
+                    x.data()
+                        .iter()
+                        .zip(d.data())
+                        .map(|(a, b)| a + s * b)
+                        .collect(),
+                )
+                .unwrap()
             })
             .collect();
         gradient(&f, &p)[k].data()[e]
@@ -123,7 +140,12 @@ tcase!(cos, [(2, 3)], -3.0..3.0, |x| out(x[0].cos()));
 tcase!(tanh, [(2, 3)], -2.0..2.0, |x| out(x[0].tanh()));
 tcase!(sigmoid, [(2, 3)], -4.0..4.0, |x| out(x[0].sigmoid()));
 tcase!(softplus, [(2, 3)], -4.0..4.0, |x| out(x[0].softplus()));
-tcase!(log_sigmoid, [(2, 3)], -4.0..4.0, |x| out(x[0].log_sigmoid()));
+tcase!(
+    log_sigmoid,
+    [(2, 3)],
+    -4.0..4.0,
+    |x| out(x[0].log_sigmoid())
+);
 tcase!(silu, [(2, 3)], -4.0..4.0, |x| out(x[0].silu()));
 tcase!(elu_pos, [(2, 3)], 0.1..3.0, |x| out(x[0].elu() * x[0]));
 tcase!(elu_neg, [(2, 3)], -3.0..-0.1, |x| out(x[0].elu()));
@@ -135,41 +157,90 @@ tcase!(square, [(2, 3)], -2.0..2.0, |x| out(x[0].square()));
 tcase!(powi, [(2, 3)], -2.0..2.0, |x| out(x[0].powi(3) * 0.3));
 tcase!(powf, [(2, 3)], 0.3..2.0, |x| out(x[0].powf(1.7)));
 tcase!(neg, [(2, 3)], -2.0..2.0, |x| out(-x[0]));
-tcase!(scalar_consts, [(2, 3)], 0.3..2.0, |x| out((x[0] * 0.7 + 1.0) / 1.3 - 0.2 + (2.0 - x[0]) + 1.5 / x[0] + 2.0 * x[0]));
+tcase!(scalar_consts, [(2, 3)], 0.3..2.0, |x| out((x[0] * 0.7
+    + 1.0)
+    / 1.3
+    - 0.2
+    + (2.0 - x[0])
+    + 1.5 / x[0]
+    + 2.0 * x[0]));
 
 // broadcasting binary ops
 tcase!(add_same, [(3, 4), (3, 4)], -2.0..2.0, |x| out(x[0] + x[1]));
 tcase!(add_row, [(3, 4), (1, 4)], -2.0..2.0, |x| out(x[0] + x[1]));
 tcase!(sub_col, [(3, 4), (3, 1)], -2.0..2.0, |x| out(x[0] - x[1]));
-tcase!(sub_scalar_left, [(1, 1), (3, 4)], -2.0..2.0, |x| out(x[0] - x[1]));
+tcase!(sub_scalar_left, [(1, 1), (3, 4)], -2.0..2.0, |x| out(
+    x[0] - x[1]
+));
 tcase!(mul_outer, [(3, 1), (1, 4)], -2.0..2.0, |x| out(x[0] * x[1]));
 tcase!(mul_same, [(3, 4), (3, 4)], -2.0..2.0, |x| out(x[0] * x[1]));
 tcase!(div_row, [(3, 4), (1, 4)], 0.5..2.0, |x| out(x[0] / x[1]));
-tcase!(div_col_left, [(3, 1), (3, 4)], 0.5..2.0, |x| out(x[0] / x[1]));
+tcase!(div_col_left, [(3, 1), (3, 4)], 0.5..2.0, |x| out(
+    x[0] / x[1]
+));
 
 // linear algebra and shapes
-tcase!(matmul, [(3, 4), (4, 2)], -1.5..1.5, |x| out(x[0].matmul(x[1])));
-tcase!(matmul_tn, [(4, 3), (4, 2)], -1.5..1.5, |x| out(x[0].matmul_t(x[1], true, false)));
-tcase!(matmul_nt, [(3, 4), (2, 4)], -1.5..1.5, |x| out(x[0].matmul_t(x[1], false, true)));
-tcase!(matmul_tt, [(4, 3), (2, 4)], -1.5..1.5, |x| out(x[0].matmul_t(x[1], true, true)));
-tcase!(matmul_square_same, [(3, 3)], -1.5..1.5, |x| out(x[0].matmul(x[0])));
-tcase!(transpose, [(3, 4), (4, 3)], -2.0..2.0, |x| out(x[0].t() * x[1]));
-tcase!(reshape, [(3, 4), (2, 6)], -2.0..2.0, |x| out(x[0].reshape(2, 6) * x[1]));
-tcase!(sum_axis0, [(3, 4)], -2.0..2.0, |x| out(x[0].sum_axis(0) * x[0].sum_axis(0)));
-tcase!(sum_axis1, [(3, 4)], -2.0..2.0, |x| out(x[0].sum_axis(1) * 0.5));
-tcase!(mean_axis, [(3, 4)], -2.0..2.0, |x| out(x[0].mean_axis(0) + x[0].mean_axis(1)));
-tcase!(broadcast_to, [(1, 4), (3, 1)], -2.0..2.0, |x| out(x[0].broadcast_to(3, 4) * x[1].broadcast_to(3, 4)));
-tcase!(sum_to, [(3, 4)], -2.0..2.0, |x| out(x[0].sum_to(1, 1) * x[0]));
-tcase!(mean_scalar, [(3, 4)], -2.0..2.0, |x| x[0].mean() * x[0].sin().sum());
-tcase!(slice_rows, [(4, 3)], -2.0..2.0, |x| out(x[0].slice_rows(1, 2) * x[0].slice_rows(0, 2)));
-tcase!(slice_cols, [(3, 5)], -2.0..2.0, |x| out(x[0].slice_cols(2, 3) * x[0].slice_cols(0, 3)));
-tcase!(concat_rows, [(2, 3), (1, 3)], -2.0..2.0, |x| out(TVar::concat(&[x[0], x[1], x[0]], 0) * 0.7));
-tcase!(concat_cols, [(3, 2), (3, 1)], -2.0..2.0, |x| out(TVar::concat(&[x[0], x[1]], 1).square()));
-tcase!(gather_cols, [(3, 4)], -2.0..2.0, |x| out(x[0].gather_cols(&[3, 0, 3, 1]) * x[0].slice_cols(0, 4)));
+tcase!(matmul, [(3, 4), (4, 2)], -1.5..1.5, |x| out(
+    x[0].matmul(x[1])
+));
+tcase!(matmul_tn, [(4, 3), (4, 2)], -1.5..1.5, |x| out(
+    x[0].matmul_t(x[1], true, false)
+));
+tcase!(matmul_nt, [(3, 4), (2, 4)], -1.5..1.5, |x| out(
+    x[0].matmul_t(x[1], false, true)
+));
+tcase!(matmul_tt, [(4, 3), (2, 4)], -1.5..1.5, |x| out(
+    x[0].matmul_t(x[1], true, true)
+));
+tcase!(matmul_square_same, [(3, 3)], -1.5..1.5, |x| out(
+    x[0].matmul(x[0])
+));
+tcase!(transpose, [(3, 4), (4, 3)], -2.0..2.0, |x| out(
+    x[0].t() * x[1]
+));
+tcase!(reshape, [(3, 4), (2, 6)], -2.0..2.0, |x| out(x[0]
+    .reshape(2, 6)
+    * x[1]));
+tcase!(sum_axis0, [(3, 4)], -2.0..2.0, |x| out(
+    x[0].sum_axis(0) * x[0].sum_axis(0)
+));
+tcase!(sum_axis1, [(3, 4)], -2.0..2.0, |x| out(
+    x[0].sum_axis(1) * 0.5
+));
+tcase!(mean_axis, [(3, 4)], -2.0..2.0, |x| out(
+    x[0].mean_axis(0) + x[0].mean_axis(1)
+));
+tcase!(broadcast_to, [(1, 4), (3, 1)], -2.0..2.0, |x| out(x[0]
+    .broadcast_to(3, 4)
+    * x[1].broadcast_to(3, 4)));
+tcase!(sum_to, [(3, 4)], -2.0..2.0, |x| out(
+    x[0].sum_to(1, 1) * x[0]
+));
+tcase!(mean_scalar, [(3, 4)], -2.0..2.0, |x| x[0].mean()
+    * x[0].sin().sum());
+tcase!(slice_rows, [(4, 3)], -2.0..2.0, |x| out(x[0]
+    .slice_rows(1, 2)
+    * x[0].slice_rows(0, 2)));
+tcase!(slice_cols, [(3, 5)], -2.0..2.0, |x| out(x[0]
+    .slice_cols(2, 3)
+    * x[0].slice_cols(0, 3)));
+tcase!(concat_rows, [(2, 3), (1, 3)], -2.0..2.0, |x| out(
+    TVar::concat(&[x[0], x[1], x[0]], 0) * 0.7
+));
+tcase!(concat_cols, [(3, 2), (3, 1)], -2.0..2.0, |x| out(
+    TVar::concat(&[x[0], x[1]], 1).square()
+));
+tcase!(gather_cols, [(3, 4)], -2.0..2.0, |x| out(x[0]
+    .gather_cols(&[3, 0, 3, 1])
+    * x[0].slice_cols(0, 4)));
 
 // scalar ↔ tensor bridges
-tcase!(get, [(3, 4)], -2.0..2.0, |x| x[0].get(1, 2) * x[0].get(2, 3) + x[0].get(1, 2).sin());
-tcase!(scale_by_var, [(3, 4)], -2.0..2.0, |x| out(x[0].scale(x[0].get(0, 1))));
+tcase!(get, [(3, 4)], -2.0..2.0, |x| x[0].get(1, 2)
+    * x[0].get(2, 3)
+    + x[0].get(1, 2).sin());
+tcase!(scale_by_var, [(3, 4)], -2.0..2.0, |x| out(
+    x[0].scale(x[0].get(0, 1))
+));
 tcase!(broadcast_var, [(2, 2)], -2.0..2.0, |x| {
     let s = x[0].sum();
     out(s.broadcast(x[0].tape(), 2, 3) * 0.3)

@@ -56,7 +56,11 @@ pub(crate) fn vjp<A: Real>(op: BinOp, x: A, y: A, z: A, g: A) -> (Option<A>, Opt
         Powf => {
             // ∂x = y x^{y−1}; ∂y = z ln x (taken as 0 where x = 0, the limit along x > 0 when z = 0)
             let dx = g * y * x.powf(y - 1.0);
-            let dy = if x.value() == 0.0 { None } else { Some(g * z * x.ln()) };
+            let dy = if x.value() == 0.0 {
+                None
+            } else {
+                Some(g * z * x.ln())
+            };
             (Some(dx), dy)
         }
         Atan2 => {

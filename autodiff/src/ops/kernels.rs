@@ -17,8 +17,16 @@ pub(crate) fn gemm(
 ) {
     let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
     let n = if tb { br } else { bc };
-    let (rsa, csa) = if ta { (1, ac as isize) } else { (ac as isize, 1) };
-    let (rsb, csb) = if tb { (1, bc as isize) } else { (bc as isize, 1) };
+    let (rsa, csa) = if ta {
+        (1, ac as isize)
+    } else {
+        (ac as isize, 1)
+    };
+    let (rsb, csb) = if tb {
+        (1, bc as isize)
+    } else {
+        (bc as isize, 1)
+    };
     assert!(a.len() >= ar * ac && b.len() >= br * bc && out.len() >= m * n);
     if m == 0 || n == 0 {
         return;
@@ -120,7 +128,12 @@ pub(crate) fn zip_broadcast(
 }
 
 /// Sum `src` (r × c) down to (r2 × c2), each of r2, c2 being the full size or 1. `out` is zeroed.
-pub(crate) fn sum_to(src: &[f64], (r, c): (usize, usize), out: &mut [f64], (r2, c2): (usize, usize)) {
+pub(crate) fn sum_to(
+    src: &[f64],
+    (r, c): (usize, usize),
+    out: &mut [f64],
+    (r2, c2): (usize, usize),
+) {
     for i in 0..r {
         let o = if r2 == 1 { 0 } else { i * c2 };
         let row = &src[i * c..(i + 1) * c];
@@ -135,7 +148,12 @@ pub(crate) fn sum_to(src: &[f64], (r, c): (usize, usize), out: &mut [f64], (r2, 
 }
 
 /// Broadcast `src` (r2 × c2, each the full size or 1) up to (r × c).
-pub(crate) fn broadcast_to(src: &[f64], (r2, c2): (usize, usize), out: &mut [f64], (r, c): (usize, usize)) {
+pub(crate) fn broadcast_to(
+    src: &[f64],
+    (r2, c2): (usize, usize),
+    out: &mut [f64],
+    (r, c): (usize, usize),
+) {
     for i in 0..r {
         let s = if r2 == 1 { 0 } else { i * c2 };
         let row = &mut out[i * c..(i + 1) * c];
@@ -156,7 +174,14 @@ pub(crate) fn transpose(src: &[f64], (r, c): (usize, usize), out: &mut [f64]) {
 }
 
 /// Copy the block `[start, start + len)` along `axis` of `src` (r × c).
-pub(crate) fn slice(src: &[f64], (r, c): (usize, usize), axis: usize, start: usize, len: usize, out: &mut [f64]) {
+pub(crate) fn slice(
+    src: &[f64],
+    (r, c): (usize, usize),
+    axis: usize,
+    start: usize,
+    len: usize,
+    out: &mut [f64],
+) {
     if axis == 0 {
         out.copy_from_slice(&src[start * c..(start + len) * c]);
     } else {
@@ -167,7 +192,14 @@ pub(crate) fn slice(src: &[f64], (r, c): (usize, usize), axis: usize, start: usi
 }
 
 /// Place `src` (r × c) at offset `start` along `axis` of a zeroed `out` whose size along `axis` is `total`.
-pub(crate) fn pad(src: &[f64], (r, c): (usize, usize), axis: usize, start: usize, total: usize, out: &mut [f64]) {
+pub(crate) fn pad(
+    src: &[f64],
+    (r, c): (usize, usize),
+    axis: usize,
+    start: usize,
+    total: usize,
+    out: &mut [f64],
+) {
     if axis == 0 {
         out[start * c..(start + r) * c].copy_from_slice(src);
     } else {
@@ -201,7 +233,14 @@ pub(crate) fn scatter_cols(src: &[f64], r: usize, idx: &[u32], out: &mut [f64], 
 mod tests {
     use super::*;
 
-    fn naive(ta: bool, tb: bool, a: &[f64], (ar, ac): (usize, usize), b: &[f64], (br, bc): (usize, usize)) -> Vec<f64> {
+    fn naive(
+        ta: bool,
+        tb: bool,
+        a: &[f64],
+        (ar, ac): (usize, usize),
+        b: &[f64],
+        (br, bc): (usize, usize),
+    ) -> Vec<f64> {
         let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
         let n = if tb { br } else { bc };
         let ae = |i: usize, p: usize| if ta { a[p * ac + i] } else { a[i * ac + p] };
@@ -222,13 +261,20 @@ mod tests {
             for &(ta, tb) in &[(false, false), (true, false), (false, true), (true, true)] {
                 let sa = if ta { (k, m) } else { (m, k) };
                 let sb = if tb { (n, k) } else { (k, n) };
-                let a: Vec<f64> = (0..m * k).map(|i| ((i * 7919) % 23) as f64 / 7.0 - 1.5).collect();
-                let b: Vec<f64> = (0..k * n).map(|i| ((i * 104729) % 31) as f64 / 9.0 - 1.7).collect();
+                let a: Vec<f64> = (0..m * k)
+                    .map(|i| ((i * 7919) % 23) as f64 / 7.0 - 1.5)
+                    .collect();
+                let b: Vec<f64> = (0..k * n)
+                    .map(|i| ((i * 104729) % 31) as f64 / 9.0 - 1.7)
+                    .collect();
                 let mut c = vec![f64::NAN; m * n];
                 gemm(ta, tb, &a, sa, &b, sb, &mut c);
                 let e = naive(ta, tb, &a, sa, &b, sb);
                 for (x, y) in c.iter().zip(&e) {
-                    assert!((x - y).abs() < 1e-12 * (1.0 + y.abs()), "{m}x{k}x{n} ta={ta} tb={tb}");
+                    assert!(
+                        (x - y).abs() < 1e-12 * (1.0 + y.abs()),
+                        "{m}x{k}x{n} ta={ta} tb={tb}"
+                    );
                 }
             }
         }

@@ -72,14 +72,34 @@ fn broadcast_shape(a: (usize, usize), b: (usize, usize), what: &str) -> (usize, 
 }
 
 pub(crate) fn leaf<'t>(tape: &'t Tape, t: &Tensor, differentiable: bool) -> TVar<'t> {
-    let op = if differentiable { TOp::Leaf } else { TOp::Const };
-    tape.push_tensor(op, NONE, NONE, t.rows(), t.cols(), [0; 2], 0.0, |_, _, out| {
-        out.copy_from_slice(t.data())
-    })
+    let op = if differentiable {
+        TOp::Leaf
+    } else {
+        TOp::Const
+    };
+    tape.push_tensor(
+        op,
+        NONE,
+        NONE,
+        t.rows(),
+        t.cols(),
+        [0; 2],
+        0.0,
+        |_, _, out| out.copy_from_slice(t.data()),
+    )
 }
 
 pub(crate) fn const_full(tape: &Tape, rows: usize, cols: usize, v: f64) -> TVar<'_> {
-    tape.push_tensor(TOp::Const, NONE, NONE, rows, cols, [0; 2], 0.0, |_, _, out| out.fill(v))
+    tape.push_tensor(
+        TOp::Const,
+        NONE,
+        NONE,
+        rows,
+        cols,
+        [0; 2],
+        0.0,
+        |_, _, out| out.fill(v),
+    )
 }
 
 /// A scalar broadcast to `rows × cols`; constant scalars give constant tensors.
@@ -91,9 +111,16 @@ pub(crate) fn fill<'t>(tape: &'t Tape, s: Var<'t>, rows: usize, cols: usize) -> 
                 std::ptr::eq(t, tape),
                 "stein-autodiff: broadcast of a variable onto another tape"
             );
-            tape.push_tensor(TOp::Fill, s.idx, NONE, rows, cols, [0; 2], 0.0, |_, _, out| {
-                out.fill(s.val)
-            })
+            tape.push_tensor(
+                TOp::Fill,
+                s.idx,
+                NONE,
+                rows,
+                cols,
+                [0; 2],
+                0.0,
+                |_, _, out| out.fill(s.val),
+            )
         }
     }
 }
@@ -106,7 +133,11 @@ impl<'t> TVar<'t> {
     /// Elementwise op (shared with the scalar rules in `unary.rs`).
     pub(crate) fn map(self, op: UnOp, c: f64) -> Self {
         let m = self.meta();
-        let top = if op.is_constant() { TOp::Const } else { TOp::Un(op) };
+        let top = if op.is_constant() {
+            TOp::Const
+        } else {
+            TOp::Un(op)
+        };
         let (r, cc) = self.shape();
         self.tape
             .push_tensor(top, self.idx, NONE, r, cc, [0; 2], c, |old, _, out| {
@@ -119,10 +150,16 @@ impl<'t> TVar<'t> {
         let (sa, sb) = (self.shape(), o.shape());
         let so = broadcast_shape(sa, sb, what);
         let (ma, mb) = (self.meta(), o.meta());
-        self.tape
-            .push_tensor(op, self.idx, o.idx, so.0, so.1, [0; 2], 0.0, |old, _, out| {
-                k::zip_broadcast(&old[ma.range()], sa, &old[mb.range()], sb, out, so, f)
-            })
+        self.tape.push_tensor(
+            op,
+            self.idx,
+            o.idx,
+            so.0,
+            so.1,
+            [0; 2],
+            0.0,
+            |old, _, out| k::zip_broadcast(&old[ma.range()], sa, &old[mb.range()], sb, out, so, f),
+        )
     }
 
     /// Matrix product `self · other` (`m×k · k×n`, through a GEMM kernel). Panics naming both shapes when
@@ -149,20 +186,42 @@ impl<'t> TVar<'t> {
         );
         let (ma, mb) = (self.meta(), other.meta());
         let p = [t_self as u32, t_other as u32];
-        self.tape
-            .push_tensor(TOp::MatMul, self.idx, other.idx, m, n, p, 0.0, |old, _, out| {
-                k::gemm(t_self, t_other, &old[ma.range()], sa, &old[mb.range()], sb, out)
-            })
+        self.tape.push_tensor(
+            TOp::MatMul,
+            self.idx,
+            other.idx,
+            m,
+            n,
+            p,
+            0.0,
+            |old, _, out| {
+                k::gemm(
+                    t_self,
+                    t_other,
+                    &old[ma.range()],
+                    sa,
+                    &old[mb.range()],
+                    sb,
+                    out,
+                )
+            },
+        )
     }
 
     /// Transpose.
     pub fn t(self) -> Self {
         let m = self.meta();
         let (r, c) = self.shape();
-        self.tape
-            .push_tensor(TOp::Transpose, self.idx, NONE, c, r, [0; 2], 0.0, |old, _, out| {
-                k::transpose(&old[m.range()], (r, c), out)
-            })
+        self.tape.push_tensor(
+            TOp::Transpose,
+            self.idx,
+            NONE,
+            c,
+            r,
+            [0; 2],
+            0.0,
+            |old, _, out| k::transpose(&old[m.range()], (r, c), out),
+        )
     }
 
     /// Same values, shape `rows × cols`. Panics when the sizes differ.
@@ -173,10 +232,16 @@ impl<'t> TVar<'t> {
             "stein-autodiff: reshape: {r}×{c} cannot become {rows}×{cols}"
         );
         let m = self.meta();
-        self.tape
-            .push_tensor(TOp::Reshape, self.idx, NONE, rows, cols, [0; 2], 0.0, |old, _, out| {
-                out.copy_from_slice(&old[m.range()])
-            })
+        self.tape.push_tensor(
+            TOp::Reshape,
+            self.idx,
+            NONE,
+            rows,
+            cols,
+            [0; 2],
+            0.0,
+            |old, _, out| out.copy_from_slice(&old[m.range()]),
+        )
     }
 
     /// Sum down to `rows × cols`, each being this tensor's size or 1 (the adjoint of broadcasting).
@@ -190,10 +255,16 @@ impl<'t> TVar<'t> {
             "stein-autodiff: sum_to: {r}×{c} cannot be summed to {rows}×{cols}"
         );
         let m = self.meta();
-        self.tape
-            .push_tensor(TOp::SumTo, self.idx, NONE, rows, cols, [0; 2], 0.0, |old, _, out| {
-                k::sum_to(&old[m.range()], (r, c), out, (rows, cols))
-            })
+        self.tape.push_tensor(
+            TOp::SumTo,
+            self.idx,
+            NONE,
+            rows,
+            cols,
+            [0; 2],
+            0.0,
+            |old, _, out| k::sum_to(&old[m.range()], (r, c), out, (rows, cols)),
+        )
     }
 
     /// Broadcast up to `rows × cols` (each of this tensor's sizes must match or be 1).
@@ -207,10 +278,16 @@ impl<'t> TVar<'t> {
             "stein-autodiff: broadcast_to: {r}×{c} cannot be broadcast to {rows}×{cols}"
         );
         let m = self.meta();
-        self.tape
-            .push_tensor(TOp::BroadcastTo, self.idx, NONE, rows, cols, [0; 2], 0.0, |old, _, out| {
-                k::broadcast_to(&old[m.range()], (r, c), out, (rows, cols))
-            })
+        self.tape.push_tensor(
+            TOp::BroadcastTo,
+            self.idx,
+            NONE,
+            rows,
+            cols,
+            [0; 2],
+            0.0,
+            |old, _, out| k::broadcast_to(&old[m.range()], (r, c), out, (rows, cols)),
+        )
     }
 
     /// Sum over `axis` (0: down the rows, giving `1 × cols`; 1: along each row, giving `rows × 1`).
@@ -244,11 +321,18 @@ impl<'t> TVar<'t> {
     /// Entry (i, j) as a scalar variable. Panics when out of range.
     pub fn get(self, i: usize, j: usize) -> Var<'t> {
         let (r, c) = self.shape();
-        assert!(i < r && j < c, "stein-autodiff: get: ({i}, {j}) out of range for {r}×{c}");
+        assert!(
+            i < r && j < c,
+            "stein-autodiff: get: ({i}, {j}) out of range for {r}×{c}"
+        );
         let flat = i * c + j;
         let m = self.meta();
         let v = self.tape.with(|t| t.tdata[m.off + flat]);
-        Var::on(self.tape, self.tape.push(Op::TGet, self.idx, flat as u32, v), v)
+        Var::on(
+            self.tape,
+            self.tape.push(Op::TGet, self.idx, flat as u32, v),
+            v,
+        )
     }
 
     /// Block `[start, start + len)` along `axis`. Panics when out of range.
@@ -267,10 +351,16 @@ impl<'t> TVar<'t> {
         let (orow, ocol) = if axis == 0 { (len, c) } else { (r, len) };
         let m = self.meta();
         let p = [axis as u32, start as u32];
-        self.tape
-            .push_tensor(TOp::Slice, self.idx, NONE, orow, ocol, p, 0.0, |old, _, out| {
-                k::slice(&old[m.range()], (r, c), axis, start, len, out)
-            })
+        self.tape.push_tensor(
+            TOp::Slice,
+            self.idx,
+            NONE,
+            orow,
+            ocol,
+            p,
+            0.0,
+            |old, _, out| k::slice(&old[m.range()], (r, c), axis, start, len, out),
+        )
     }
 
     /// Columns `[start, start + len)`.
@@ -289,10 +379,16 @@ impl<'t> TVar<'t> {
         let (orow, ocol) = if axis == 0 { (total, c) } else { (r, total) };
         let m = self.meta();
         let p = [axis as u32, start as u32];
-        self.tape
-            .push_tensor(TOp::Pad, self.idx, NONE, orow, ocol, p, 0.0, |old, _, out| {
-                k::pad(&old[m.range()], (r, c), axis, start, total, out)
-            })
+        self.tape.push_tensor(
+            TOp::Pad,
+            self.idx,
+            NONE,
+            orow,
+            ocol,
+            p,
+            0.0,
+            |old, _, out| k::pad(&old[m.range()], (r, c), axis, start, total, out),
+        )
     }
 
     /// Concatenate along `axis` (0: stack rows, 1: side by side). Panics on an empty list or when the other
@@ -307,7 +403,11 @@ impl<'t> TVar<'t> {
     fn concat2(self, o: TVar<'t>, axis: usize) -> Self {
         same_tape(&self, &o, "concat");
         let (sa, sb) = (self.shape(), o.shape());
-        let ok = if axis == 0 { sa.1 == sb.1 } else { sa.0 == sb.0 };
+        let ok = if axis == 0 {
+            sa.1 == sb.1
+        } else {
+            sa.0 == sb.0
+        };
         assert!(
             ok && axis < 2,
             "stein-autodiff: concat along axis {axis}: shapes {}×{} and {}×{} do not fit",
@@ -316,17 +416,29 @@ impl<'t> TVar<'t> {
             sb.0,
             sb.1
         );
-        let shape = if axis == 0 { (sa.0 + sb.0, sa.1) } else { (sa.0, sa.1 + sb.1) };
+        let shape = if axis == 0 {
+            (sa.0 + sb.0, sa.1)
+        } else {
+            (sa.0, sa.1 + sb.1)
+        };
         let (ma, mb) = (self.meta(), o.meta());
         let p = [axis as u32, 0];
-        self.tape
-            .push_tensor(TOp::Concat, self.idx, o.idx, shape.0, shape.1, p, 0.0, |old, _, out| {
+        self.tape.push_tensor(
+            TOp::Concat,
+            self.idx,
+            o.idx,
+            shape.0,
+            shape.1,
+            p,
+            0.0,
+            |old, _, out| {
                 let total = if axis == 0 { shape.0 } else { shape.1 };
                 let along_a = if axis == 0 { sa.0 } else { sa.1 };
                 k::pad(&old[ma.range()], sa, axis, 0, total, out);
                 // the blocks do not overlap: the second lands after the first
                 k::pad(&old[mb.range()], sb, axis, along_a, total, out);
-            })
+            },
+        )
     }
 
     /// Columns `idx` (in that order, repeats allowed). Panics when an index is out of range.
@@ -343,20 +455,32 @@ impl<'t> TVar<'t> {
         let (r, c) = self.shape();
         let m = self.meta();
         let ids = off as usize..off as usize + len;
-        self.tape
-            .push_tensor(TOp::Gather, self.idx, NONE, r, len, [off, len as u32], 0.0, |old, ib, out| {
-                k::gather_cols(&old[m.range()], (r, c), &ib[ids], out)
-            })
+        self.tape.push_tensor(
+            TOp::Gather,
+            self.idx,
+            NONE,
+            r,
+            len,
+            [off, len as u32],
+            0.0,
+            |old, ib, out| k::gather_cols(&old[m.range()], (r, c), &ib[ids], out),
+        )
     }
 
     fn scatter_raw(self, off: u32, len: usize, ncols: usize) -> Self {
         let r = self.rows();
         let m = self.meta();
         let ids = off as usize..off as usize + len;
-        self.tape
-            .push_tensor(TOp::Scatter, self.idx, NONE, r, ncols, [off, len as u32], 0.0, |old, ib, out| {
-                k::scatter_cols(&old[m.range()], r, &ib[ids], out, ncols)
-            })
+        self.tape.push_tensor(
+            TOp::Scatter,
+            self.idx,
+            NONE,
+            r,
+            ncols,
+            [off, len as u32],
+            0.0,
+            |old, ib, out| k::scatter_cols(&old[m.range()], r, &ib[ids], out, ncols),
+        )
     }
 
     /// `self · s` for a scalar variable `s` (broadcast).
@@ -456,10 +580,38 @@ macro_rules! tensor_binop {
         }
     };
 }
-tensor_binop!(Add, add, Add, |a, b| a + b, (|c| (UnOp::AddC, c)), UnOp::AddC);
-tensor_binop!(Sub, sub, Sub, |a, b| a - b, (|c: f64| (UnOp::AddC, -c)), UnOp::CSub);
-tensor_binop!(Mul, mul, Mul, |a, b| a * b, (|c| (UnOp::MulC, c)), UnOp::MulC);
-tensor_binop!(Div, div, Div, |a, b| a / b, (|c| (UnOp::DivC, c)), UnOp::CDiv);
+tensor_binop!(
+    Add,
+    add,
+    Add,
+    |a, b| a + b,
+    (|c| (UnOp::AddC, c)),
+    UnOp::AddC
+);
+tensor_binop!(
+    Sub,
+    sub,
+    Sub,
+    |a, b| a - b,
+    (|c: f64| (UnOp::AddC, -c)),
+    UnOp::CSub
+);
+tensor_binop!(
+    Mul,
+    mul,
+    Mul,
+    |a, b| a * b,
+    (|c| (UnOp::MulC, c)),
+    UnOp::MulC
+);
+tensor_binop!(
+    Div,
+    div,
+    Div,
+    |a, b| a / b,
+    (|c| (UnOp::DivC, c)),
+    UnOp::CDiv
+);
 
 impl<'t> Neg for TVar<'t> {
     type Output = TVar<'t>;
@@ -542,7 +694,11 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
         TOp::Concat => {
             let (a, b) = (pa(), pb());
             let axis = m.p[0] as usize;
-            let (la, lb) = if axis == 0 { (a.rows(), b.rows()) } else { (a.cols(), b.cols()) };
+            let (la, lb) = if axis == 0 {
+                (a.rows(), b.rows())
+            } else {
+                (a.cols(), b.cols())
+            };
             acc(a, g.slice(axis, 0, la));
             acc(b, g.slice(axis, la, lb));
         }
@@ -559,12 +715,7 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
 }
 
 /// Backward rules of the scalar nodes that read a tensor (`TSum`, `TGet`): the tensor adjoint of the parent.
-pub(crate) fn bridge_vjp<'t, S: Adjoint<'t>>(
-    tape: &'t Tape,
-    n: Node,
-    g: S,
-    tadj: &mut [u32],
-) {
+pub(crate) fn bridge_vjp<'t, S: Adjoint<'t>>(tape: &'t Tape, n: Node, g: S, tadj: &mut [u32]) {
     let a = tape.tvar_at(n.a);
     let d = match n.op {
         Op::TSum => g.fill(tape, a.rows(), a.cols()),
@@ -580,5 +731,9 @@ pub(crate) fn bridge_vjp<'t, S: Adjoint<'t>>(
 /// `tadj[p] += d`, where `tadj` holds the node index of each tensor slot's adjoint (or `NONE`).
 fn accumulate_tensor<'t>(tape: &'t Tape, tadj: &mut [u32], p: TVar<'t>, d: TVar<'t>) {
     let s = &mut tadj[p.slot as usize];
-    *s = if *s == NONE { d.idx } else { (tape.tvar_at(*s) + d).idx };
+    *s = if *s == NONE {
+        d.idx
+    } else {
+        (tape.tvar_at(*s) + d).idx
+    };
 }

@@ -141,9 +141,9 @@ pub(crate) fn eval_slice(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
         };
     }
     each!(
-        Neg, Exp, Exp2, ExpM1, Ln, Ln1p, Log2, Log10, Sqrt, Cbrt, Recip, Sin, Cos, Tan, Asin, Acos, Atan, Sinh,
-        Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Sigmoid, Softplus, LogSigmoid, Silu, Elu, Relu, Erf, Lgamma,
-        Polygamma, AddC, MulC, DivC, CSub, CDiv, PowC, Powi, CPow, Step, Sign,
+        Neg, Exp, Exp2, ExpM1, Ln, Ln1p, Log2, Log10, Sqrt, Cbrt, Recip, Sin, Cos, Tan, Asin, Acos,
+        Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Sigmoid, Softplus, LogSigmoid, Silu, Elu,
+        Relu, Erf, Lgamma, Polygamma, AddC, MulC, DivC, CSub, CDiv, PowC, Powi, CPow, Step, Sign,
     );
 }
 
@@ -155,32 +155,32 @@ pub(crate) fn vjp<A: Elem>(op: UnOp, x: A, y: A, g: A, c: f64) -> Option<A> {
     let u = |v: A, op: UnOp| v.un(op, 0.0);
     Some(match op {
         Neg => -g,
-        Exp => g * y,                                    // (eˣ)' = y
-        Exp2 => g * y * LN_2,                            // (2ˣ)' = y ln 2
-        ExpM1 => g * (y + 1.0),                          // (eˣ − 1)' = y + 1
-        Ln => g / x,                                     // 1/x
-        Ln1p => g / (x + 1.0),                           // 1/(1 + x)
-        Log2 => g / (x * LN_2),                          //
-        Log10 => g / (x * LN_10),                        //
-        Sqrt => g * 0.5 / y,                             // 1/(2√x)
-        Cbrt => g / (y * y * 3.0),                       // 1/(3 ∛x²)
-        Recip => -(g * y * y),                           // −1/x²
-        Sin => g * u(x, Cos),                            //
-        Cos => -(g * u(x, Sin)),                         //
-        Tan => g * (y * y + 1.0),                        // 1 + tan²
-        Asin => g / u((x * x).un(CSub, 1.0), Sqrt),      // 1/√(1 − x²)
-        Acos => -(g / u((x * x).un(CSub, 1.0), Sqrt)),   //
-        Atan => g / (x * x + 1.0),                       // 1/(1 + x²)
-        Sinh => g * u(x, Cosh),                          //
-        Cosh => g * u(x, Sinh),                          //
-        Tanh => g * (y * y).un(CSub, 1.0),               // 1 − tanh²
-        Asinh => g / u(x * x + 1.0, Sqrt),               // 1/√(x² + 1)
-        Acosh => g / u(x * x - 1.0, Sqrt),               // 1/√(x² − 1)
-        Atanh => g / (x * x).un(CSub, 1.0),              // 1/(1 − x²)
-        Abs => g * u(x, Sign),                           // sign(x), 0 at 0
-        Sigmoid => g * y * y.un(CSub, 1.0),              // σ(1 − σ)
-        Softplus => g * u(x, Sigmoid),                   // σ(x)
-        LogSigmoid => g * u(-x, Sigmoid),                // σ(−x)
+        Exp => g * y,                                  // (eˣ)' = y
+        Exp2 => g * y * LN_2,                          // (2ˣ)' = y ln 2
+        ExpM1 => g * (y + 1.0),                        // (eˣ − 1)' = y + 1
+        Ln => g / x,                                   // 1/x
+        Ln1p => g / (x + 1.0),                         // 1/(1 + x)
+        Log2 => g / (x * LN_2),                        //
+        Log10 => g / (x * LN_10),                      //
+        Sqrt => g * 0.5 / y,                           // 1/(2√x)
+        Cbrt => g / (y * y * 3.0),                     // 1/(3 ∛x²)
+        Recip => -(g * y * y),                         // −1/x²
+        Sin => g * u(x, Cos),                          //
+        Cos => -(g * u(x, Sin)),                       //
+        Tan => g * (y * y + 1.0),                      // 1 + tan²
+        Asin => g / u((x * x).un(CSub, 1.0), Sqrt),    // 1/√(1 − x²)
+        Acos => -(g / u((x * x).un(CSub, 1.0), Sqrt)), //
+        Atan => g / (x * x + 1.0),                     // 1/(1 + x²)
+        Sinh => g * u(x, Cosh),                        //
+        Cosh => g * u(x, Sinh),                        //
+        Tanh => g * (y * y).un(CSub, 1.0),             // 1 − tanh²
+        Asinh => g / u(x * x + 1.0, Sqrt),             // 1/√(x² + 1)
+        Acosh => g / u(x * x - 1.0, Sqrt),             // 1/√(x² − 1)
+        Atanh => g / (x * x).un(CSub, 1.0),            // 1/(1 − x²)
+        Abs => g * u(x, Sign),                         // sign(x), 0 at 0
+        Sigmoid => g * y * y.un(CSub, 1.0),            // σ(1 − σ)
+        Softplus => g * u(x, Sigmoid),                 // σ(x)
+        LogSigmoid => g * u(-x, Sigmoid),              // σ(−x)
         Silu => {
             // σ + xσ(1 − σ) = σ (1 + x (1 − σ))
             let s = u(x, Sigmoid);
@@ -191,23 +191,23 @@ pub(crate) fn vjp<A: Elem>(op: UnOp, x: A, y: A, g: A, c: f64) -> Option<A> {
             let m = u(x, Step);
             g * (m + (y + 1.0) * m.un(CSub, 1.0))
         }
-        Relu => g * u(x, Step),                          //
+        Relu => g * u(x, Step),                                   //
         Erf => g * u((x * x).un(Neg, 0.0), Exp) * FRAC_2_SQRT_PI, // 2/√π e^{−x²}
-        Lgamma => g * x.un(Polygamma, 0.0),              // ψ(x)
-        Polygamma => g * x.un(Polygamma, c + 1.0),       // ψ⁽ⁿ⁺¹⁾(x)
-        AddC => g,                                       //
-        MulC => g * c,                                   //
-        DivC => g / c,                                   //
-        CSub => -g,                                      //
-        CDiv => -(g * y / x),                            // −c/x² = −y/x
-        PowC => g * x.un(PowC, c - 1.0) * c,             // c x^{c−1}
+        Lgamma => g * x.un(Polygamma, 0.0),                       // ψ(x)
+        Polygamma => g * x.un(Polygamma, c + 1.0),                // ψ⁽ⁿ⁺¹⁾(x)
+        AddC => g,                                                //
+        MulC => g * c,                                            //
+        DivC => g / c,                                            //
+        CSub => -g,                                               //
+        CDiv => -(g * y / x),                                     // −c/x² = −y/x
+        PowC => g * x.un(PowC, c - 1.0) * c,                      // c x^{c−1}
         Powi => {
             if c == 0.0 {
                 return None;
             }
-            g * x.un(Powi, c - 1.0) * c                  // n x^{n−1}
+            g * x.un(Powi, c - 1.0) * c // n x^{n−1}
         }
-        CPow => g * y * c.ln(),                          // cˣ ln c
+        CPow => g * y * c.ln(), // cˣ ln c
         Step | Sign => return None,
     })
 }
