@@ -12,3 +12,8 @@ pub use stein_models as models;
 pub use stein_scores as scores;
 
 pub mod tasks;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

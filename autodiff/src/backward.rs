@@ -11,6 +11,9 @@ use crate::tape::{Node, Op, Tape, NONE};
 use crate::tensor::{TVar, Tensor};
 use crate::var::Var;
 
+/// Outputs per vector sweep in [`Tape::jacobian`].
+const ROW_BLOCK: usize = 16;
+
 /// The scalar type adjoints are computed in.
 pub(crate) trait Adjoint<'t>: Real + Elem {
     /// The node's value in this type (for `Var`: the node itself, so rules using it are recorded).
@@ -132,6 +135,72 @@ fn tensor_step<'t, S: Adjoint<'t>>(
         }
         _ => unreachable!("tensor_step on {:?}", n.op),
     }
+}
+
+/// Rows of ∂yₖ/∂(every node) for a block of outputs at once, by one sweep whose adjoints are rows of width
+/// `w = roots.len()`. Each rule is linear in its adjoint, so `vjp(op, x, y, 1.0)` is the local partial: one
+/// rule evaluation per node, then a row update. Scalar tapes only: returns `false` at the first tensor node
+/// (the caller falls back to one sweep per output).
+fn sweep_rows(tape: &Tape, roots: &[Var<'_>], adj: &mut Vec<f64>) -> bool {
+    let w = roots.len();
+    let Some(top) = roots
+        .iter()
+        .filter(|r| r.tape.is_some())
+        .map(|r| r.idx)
+        .max()
+    else {
+        adj.clear();
+        return true;
+    };
+    let n = top as usize + 1;
+    adj.clear();
+    adj.resize(n * w, 0.0);
+    for (k, r) in roots.iter().enumerate() {
+        if r.tape.is_some() {
+            adj[r.idx as usize * w + k] = 1.0;
+        }
+    }
+    tape.with(|t| {
+        let nodes = &t.nodes[..n];
+        for i in (0..n).rev() {
+            let nd = nodes[i];
+            let (lo, hi) = adj.split_at_mut(i * w);
+            let g = &hi[..w];
+            let mut push = |p: usize, d: f64| {
+                for (a, &gk) in lo[p * w..(p + 1) * w].iter_mut().zip(g) {
+                    *a += d * gk;
+                }
+            };
+            match nd.op {
+                Op::Leaf | Op::Const => {}
+                Op::Un(op) => {
+                    if g.iter().all(|&v| v == 0.0) {
+                        continue;
+                    }
+                    if let Some(d) =
+                        unary::vjp(op, nodes[nd.a as usize].val, nd.val, 1.0, nd.konst())
+                    {
+                        push(nd.a as usize, d);
+                    }
+                }
+                Op::Bin(op) => {
+                    if g.iter().all(|&v| v == 0.0) {
+                        continue;
+                    }
+                    let (x, y) = (nodes[nd.a as usize].val, nodes[nd.b as usize].val);
+                    let (da, db) = binary::vjp(op, x, y, nd.val, 1.0);
+                    if let Some(d) = da {
+                        push(nd.a as usize, d);
+                    }
+                    if let Some(d) = db {
+                        push(nd.b as usize, d);
+                    }
+                }
+                _ => return false,
+            }
+        }
+        true
+    })
 }
 
 /// The first-order sweep: [`sweep`] at `S = f64`, with runs of scalar nodes handled in one pass over the
@@ -267,6 +336,41 @@ impl Tape {
                 }
             }
         })
+    }
+
+    /// The Jacobian ∂yₖ/∂xⱼ of several outputs, `ys.len() × xs.len()`. On a scalar tape the outputs are taken
+    /// in blocks of 16 by one vector sweep each; with tensor nodes, one sweep per output.
+    ///
+    /// ```
+    /// use stein_autodiff::Tape;
+    /// let tape = Tape::new();
+    /// let (x, y) = (tape.var(2.0), tape.var(3.0));
+    /// let j = tape.jacobian(&[x * y, x + y * y], &[x, y]);
+    /// assert_eq!(j, vec![vec![3.0, 2.0], vec![1.0, 6.0]]);
+    /// ```
+    pub fn jacobian(&self, ys: &[Var<'_>], xs: &[Var<'_>]) -> Vec<Vec<f64>> {
+        let mut out = vec![vec![0.0; xs.len()]; ys.len()];
+        let mut adj = Vec::new();
+        for (block, rows) in ys.chunks(ROW_BLOCK).zip(out.chunks_mut(ROW_BLOCK)) {
+            if sweep_rows(self, block, &mut adj) {
+                let w = block.len();
+                for (k, row) in rows.iter_mut().enumerate() {
+                    for (o, x) in row.iter_mut().zip(xs) {
+                        let at = x.idx as usize * w + k;
+                        *o = if x.tape.is_some() {
+                            adj.get(at).copied().unwrap_or(0.0)
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+            } else {
+                for (y, row) in block.iter().zip(rows.iter_mut()) {
+                    self.grad_into(*y, xs, row);
+                }
+            }
+        }
+        out
     }
 
     /// Gradient of `y` as nodes on this tape (`create_graph`): each entry can be differentiated again.

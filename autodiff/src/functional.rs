@@ -61,7 +61,7 @@ where
     with_tape(|t| {
         let xs = t.vars(x);
         let ys = f(&xs);
-        ys.iter().map(|&y| t.grad(y, &xs)).collect()
+        t.jacobian(&ys, &xs)
     })
 }
 
@@ -131,7 +131,8 @@ where
     })
 }
 
-/// The Hessian ∇²f(x), `n × n`: the gradient is recorded once, then each row is one backward sweep.
+/// The Hessian ∇²f(x), `n × n`: the gradient is recorded once, then its rows come from vector sweeps
+/// (16 rows per sweep on scalar code).
 pub fn hessian<F>(f: F, x: &[f64]) -> Vec<Vec<f64>>
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
@@ -139,11 +140,11 @@ where
     with_tape(|t| {
         let xs = t.vars(x);
         let g = t.grad_graph(f(&xs), &xs);
-        g.iter().map(|&gi| t.grad(gi, &xs)).collect()
+        t.jacobian(&g, &xs)
     })
 }
 
-/// The Laplacian tr ∇²f(x) = Σᵢ ∂²f/∂xᵢ², exact (n backward sweeps over the recorded gradient). For a
+/// The Laplacian tr ∇²f(x) = Σᵢ ∂²f/∂xᵢ², exact (vector sweeps over the recorded gradient). For a
 /// log-density this is the divergence of its score.
 pub fn laplacian<F>(f: F, x: &[f64]) -> f64
 where
@@ -175,16 +176,10 @@ where
     })
 }
 
-/// Σᵢ ∂yᵢ/∂xᵢ, one backward sweep per i.
+/// Σᵢ ∂yᵢ/∂xᵢ, from the Jacobian's vector sweeps.
 fn diagonal_sum<'t>(t: &'t Tape, ys: &[Var<'t>], xs: &[Var<'t>]) -> f64 {
-    let mut d = [0.0];
-    ys.iter()
-        .zip(xs)
-        .map(|(&y, &x)| {
-            t.grad_into(y, &[x], &mut d);
-            d[0]
-        })
-        .sum()
+    let j = t.jacobian(ys, xs);
+    (0..ys.len()).map(|i| j[i][i]).sum()
 }
 
 /// [`value_and_grad`] that returns an error naming the first non-finite input, value or gradient entry.

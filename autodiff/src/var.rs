@@ -90,6 +90,10 @@ impl<'t> Var<'t> {
             (None, None) => Var::constant(v),
             (Some(t), None) => {
                 let c = rhs.val;
+                // x·1 and x/1 are exactly x in IEEE arithmetic: no node (the recorded sweep's seed is 1)
+                if c == 1.0 && matches!(op, BinOp::Mul | BinOp::Div) {
+                    return self;
+                }
                 let u = match op {
                     BinOp::Add | BinOp::Sub => Some(UnOp::AddC),
                     BinOp::Mul => Some(UnOp::MulC),
@@ -104,6 +108,9 @@ impl<'t> Var<'t> {
             }
             (None, Some(t)) => {
                 let c = self.val;
+                if c == 1.0 && op == BinOp::Mul {
+                    return rhs;
+                }
                 let u = match op {
                     BinOp::Add => Some(UnOp::AddC),
                     BinOp::Sub => Some(UnOp::CSub),
