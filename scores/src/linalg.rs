@@ -1,0 +1,158 @@
+//! The little dense linear algebra the Gaussian families need: Cholesky factors and triangular solves.
+//! Covariances are never inverted explicitly.
+
+use crate::error::ScoreError;
+use stein_autodiff::Real;
+
+/// A lower-triangular Cholesky factor L (row-major d × d) with Σ = L Lᵀ.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cholesky {
+    l: Vec<f64>,
+    d: usize,
+}
+
+impl Cholesky {
+    /// Factor a symmetric positive-definite matrix given row by row; errors name `param`.
+    pub fn new(param: &'static str, cov: &[Vec<f64>]) -> Result<Self, ScoreError> {
+        let d = cov.len();
+        if d == 0 {
+            return Err(ScoreError::Dimension {
+                param,
+                expected: "a non-empty square matrix".into(),
+                got: "0 rows".into(),
+            });
+        }
+        for (i, row) in cov.iter().enumerate() {
+            if row.len() != d {
+                return Err(ScoreError::Dimension {
+                    param,
+                    expected: format!("{d} columns in every row"),
+                    got: format!("{} in row {i}", row.len()),
+                });
+            }
+            crate::error::finite_all(param, row)?;
+        }
+        for i in 0..d {
+            for j in 0..i {
+                let (a, b) = (cov[i][j], cov[j][i]);
+                if (a - b).abs() > 1e-10 * (1.0 + a.abs().max(b.abs())) {
+                    return Err(ScoreError::NotPositiveDefinite {
+                        param,
+                        reason: format!("not symmetric: [{i}][{j}] = {a} but [{j}][{i}] = {b}"),
+                    });
+                }
+            }
+        }
+        let mut l = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..=i {
+                let s = cov[i][j] - (0..j).map(|k| l[i * d + k] * l[j * d + k]).sum::<f64>();
+                if i == j {
+                    if s <= 0.0 || !s.is_finite() {
+                        return Err(ScoreError::NotPositiveDefinite {
+                            param,
+                            reason: format!("pivot {i} is {s:e} (not positive)"),
+                        });
+                    }
+                    l[i * d + i] = s.sqrt();
+                } else {
+                    l[i * d + j] = s / l[j * d + j];
+                }
+            }
+        }
+        Ok(Cholesky { l, d })
+    }
+
+    /// Diagonal covariance diag(var).
+    pub(crate) fn diagonal(var: &[f64]) -> Self {
+        let d = var.len();
+        let mut l = vec![0.0; d * d];
+        for (i, v) in var.iter().enumerate() {
+            l[i * d + i] = v.sqrt();
+        }
+        Cholesky { l, d }
+    }
+
+    /// Dimension.
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+
+    /// Entry (i, j) of L.
+    pub fn at(&self, i: usize, j: usize) -> f64 {
+        self.l[i * self.d + j]
+    }
+
+    /// log det Σ = 2 Σ log Lᵢᵢ.
+    pub fn log_det(&self) -> f64 {
+        2.0 * (0..self.d).map(|i| self.at(i, i).ln()).sum::<f64>()
+    }
+
+    /// The covariance L Lᵀ.
+    pub fn covariance(&self) -> Vec<Vec<f64>> {
+        let d = self.d;
+        (0..d)
+            .map(|i| {
+                (0..d)
+                    .map(|j| (0..d).map(|k| self.at(i, k) * self.at(j, k)).sum())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// z = L⁻¹ r by forward substitution, generic (recorded on a tape when `S` is a variable).
+    pub fn solve_lower<S: Real>(&self, r: &[S], z: &mut [S]) {
+        let d = self.d;
+        for i in 0..d {
+            let mut acc = r[i];
+            for j in 0..i {
+                let lij = self.l[i * d + j];
+                if lij != 0.0 {
+                    acc -= z[j] * lij;
+                }
+            }
+            z[i] = acc / self.l[i * d + i];
+        }
+    }
+
+    /// v = L⁻ᵀ z by back substitution.
+    pub fn solve_upper(&self, z: &[f64], v: &mut [f64]) {
+        let d = self.d;
+        for i in (0..d).rev() {
+            let s: f64 = (i + 1..d).map(|j| self.l[j * d + i] * v[j]).sum();
+            v[i] = (z[i] - s) / self.l[i * d + i];
+        }
+    }
+
+    /// Σ⁻¹ r (two triangular solves).
+    pub fn solve(&self, r: &[f64]) -> Vec<f64> {
+        let mut z = vec![0.0; self.d];
+        self.solve_lower(r, &mut z);
+        let mut v = vec![0.0; self.d];
+        self.solve_upper(&z, &mut v);
+        v
+    }
+
+    /// tr Σ⁻¹ = ‖L⁻¹‖²_F, column by column.
+    pub fn trace_inverse(&self) -> f64 {
+        let d = self.d;
+        let mut e = vec![0.0; d];
+        let mut z = vec![0.0; d];
+        let mut t = 0.0;
+        for j in 0..d {
+            e.iter_mut().for_each(|v| *v = 0.0);
+            e[j] = 1.0;
+            self.solve_lower(&e, &mut z);
+            t += z.iter().map(|v| v * v).sum::<f64>();
+        }
+        t
+    }
+
+    /// L z (to sample N(0, Σ) from z ~ N(0, I)).
+    pub fn mul_lower(&self, z: &[f64], out: &mut [f64]) {
+        let d = self.d;
+        for i in 0..d {
+            out[i] = (0..=i).map(|j| self.l[i * d + j] * z[j]).sum();
+        }
+    }
+}
