@@ -369,8 +369,11 @@ pub fn curves_1d(
                             PathElement::new(vec![(x, y), (x + 15, y)], color.stroke_width(2))
                         });
                 }
+                // log-densities peak in the middle, scores fall from left to right: keep the legend clear
+                let corner = if k == 0 { SeriesLabelPosition::LowerMiddle } else { SeriesLabelPosition::UpperRight };
                 chart
                     .configure_series_labels()
+                    .position(corner)
                     .background_style(WHITE.mix(0.8))
                     .border_style(BLACK)
                     .draw()
