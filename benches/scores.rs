@@ -9,12 +9,20 @@ fn t2_scores(c: &mut Criterion) {
     let x = gmm_point();
     let mut s = vec![0.0; 10];
     let mut g = c.benchmark_group("T2-scores");
-    g.bench_function("analytic", |b| b.iter(|| mix.score_into(black_box(&x), &mut s)));
+    g.bench_function("analytic", |b| {
+        b.iter(|| mix.score_into(black_box(&x), &mut s))
+    });
     let ad = autodiff(&mix);
-    g.bench_function("autodiff", |b| b.iter(|| ad.score_into(black_box(&x), &mut s)));
-    let pts: Vec<f64> = (0..10_000 * 10).map(|i| ((i * 7919) % 1000) as f64 / 125.0 - 4.0).collect();
+    g.bench_function("autodiff", |b| {
+        b.iter(|| ad.score_into(black_box(&x), &mut s))
+    });
+    let pts: Vec<f64> = (0..10_000 * 10)
+        .map(|i| ((i * 7919) % 1000) as f64 / 125.0 - 4.0)
+        .collect();
     g.sample_size(10);
-    g.bench_function("score_batch-10k-autodiff", |b| b.iter(|| score_batch(&ad, &pts).unwrap()));
+    g.bench_function("score_batch-10k-autodiff", |b| {
+        b.iter(|| score_batch(&ad, &pts).unwrap())
+    });
     g.finish();
 }
 

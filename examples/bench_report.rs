@@ -8,7 +8,8 @@ use std::time::Instant;
 use stein::autodiff::{laplacian, Tape, Tensor, Var};
 use stein::scores::{autodiff, score_batch, Score};
 use stein::tasks::{
-    gmm_point, logreg_point, rosenbrock, rosenbrock_point, rosenbrock_tensor, t2_mixture, Gmm, LogReg,
+    gmm_point, logreg_point, rosenbrock, rosenbrock_point, rosenbrock_tensor, t2_mixture, Gmm,
+    LogReg,
 };
 
 /// Median time per call in ns over 5 batches of warm calls.
@@ -123,16 +124,25 @@ fn main() {
         black_box(s[0]);
     });
     let (sa, sd) = (mix.score(&x), ad.score(&x));
-    let rel2 = sa.iter().zip(&sd).map(|(a, b)| (a - b).abs() / a.abs()).fold(0.0, f64::max);
+    let rel2 = sa
+        .iter()
+        .zip(&sd)
+        .map(|(a, b)| (a - b).abs() / a.abs())
+        .fold(0.0, f64::max);
     emit("T2", 10, "scores_analytic_ns", t_an, "ns");
     emit("T2", 10, "scores_autodiff_ns", t_ad, "ns");
     emit("T2", 10, "scores_autodiff_vs_analytic_rel_err", rel2, "");
 
     // score_batch over 100,000 points of the T2 mixture (autodiff), 1 thread vs all threads
     let n_pts = if quick { 2_000 } else { 100_000 };
-    let pts: Vec<f64> = (0..n_pts * 10).map(|i| ((i * 7919) % 1000) as f64 / 125.0 - 4.0).collect();
+    let pts: Vec<f64> = (0..n_pts * 10)
+        .map(|i| ((i * 7919) % 1000) as f64 / 125.0 - 4.0)
+        .collect();
     let timed = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| score_batch(&ad, &pts).unwrap());
         let t = Instant::now();
         let reps = 3;
@@ -142,8 +152,20 @@ fn main() {
         t.elapsed().as_secs_f64() / reps as f64
     };
     let (t1, tn) = (timed(1), timed(rayon::current_num_threads()));
-    emit("T2", n_pts, "score_batch_points_per_s_1_thread", n_pts as f64 / t1, "1/s");
-    emit("T2", n_pts, "score_batch_points_per_s_all_threads", n_pts as f64 / tn, "1/s");
+    emit(
+        "T2",
+        n_pts,
+        "score_batch_points_per_s_1_thread",
+        n_pts as f64 / t1,
+        "1/s",
+    );
+    emit(
+        "T2",
+        n_pts,
+        "score_batch_points_per_s_all_threads",
+        n_pts as f64 / tn,
+        "1/s",
+    );
     emit("T2", n_pts, "score_batch_speedup", t1 / tn, "x");
 
     // T3 logreg

@@ -4,7 +4,9 @@
 
 use stein::autodiff::{gradcheck, Real};
 use stein::scores::testing::assert_score_matches;
-use stein::scores::{score, AutodiffScore, Energy, EnergyFunction, LogDensity, MultivariateNormal, Score};
+use stein::scores::{
+    score, AutodiffScore, Energy, EnergyFunction, LogDensity, MultivariateNormal, Score,
+};
 
 /// A double well in x₀ with a Gaussian in x₁: E(x) = (x₀² − 1)² · h + x₁² / 2.
 struct DoubleWell {
@@ -32,7 +34,10 @@ fn main() {
     // 1. the score, by autodiff: s = −∇E = (−4h x₀ (x₀² − 1), −x₁)
     let s = score(&well, &x);
     println!("score at {x:?}: {s:?}");
-    println!("by hand:        {:?}", [-4.0 * 2.0 * 0.5 * (0.25 - 1.0), 1.0]);
+    println!(
+        "by hand:        {:?}",
+        [-4.0 * 2.0 * 0.5 * (0.25 - 1.0), 1.0]
+    );
 
     // 2. check the tape against finite differences
     let report = gradcheck(|v| well.log_prob(v), &x, 1e-6, 1e-7).expect("gradient check");
@@ -53,8 +58,12 @@ fn main() {
         }
     }
     let reference = MultivariateNormal::diagonal(vec![1.0, 0.0], vec![0.5, 2.0]).unwrap();
-    let points: Vec<Vec<f64>> = (0..50).map(|i| vec![(i as f64 * 0.37).sin() * 3.0, (i as f64 * 0.61).cos() * 3.0]).collect();
+    let points: Vec<Vec<f64>> = (0..50)
+        .map(|i| vec![(i as f64 * 0.37).sin() * 3.0, (i as f64 * 0.61).cos() * 3.0])
+        .collect();
     assert_score_matches(&AutodiffScore(&MyGaussian), &reference, &points, 1e-12);
-    println!("MyGaussian's autodiff score matches MultivariateNormal's analytic score at 50 points");
+    println!(
+        "MyGaussian's autodiff score matches MultivariateNormal's analytic score at 50 points"
+    );
     println!("reference score at x: {:?}", reference.score(&x));
 }

@@ -7,8 +7,13 @@ use stein::scores::plot::{curves_1d, score_field, Bounds, Curve, FieldOptions};
 use stein::scores::{AutodiffScore, GaussianMixture, MultivariateNormal, ScoreError};
 
 fn main() -> Result<(), ScoreError> {
-    let out = std::env::args().nth(1).unwrap_or_else(|| "runs/score_field".into());
-    std::fs::create_dir_all(&out).map_err(|e| ScoreError::Plot { path: out.clone(), reason: e.to_string() })?;
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "runs/score_field".into());
+    std::fs::create_dir_all(&out).map_err(|e| ScoreError::Plot {
+        path: out.clone(),
+        reason: e.to_string(),
+    })?;
 
     // 1-D: two modes with unequal weights; the score crosses zero at each mode and between them
     let c1 = |m: f64, s: f64| MultivariateNormal::isotropic(vec![m], s).unwrap();
@@ -18,7 +23,10 @@ fn main() -> Result<(), ScoreError> {
         format!("{out}/gmm_1d.png"),
         "Gaussian mixture in 1-D: log-density and score",
         (-5.0, 5.0),
-        &[Curve::of("mixture 0.3 N(-2, 0.6²) + 0.7 N(1.5, 0.9²)", &gmm1, &gmm1), Curve::of("N(0, 1.5²)", &single, &single)],
+        &[
+            Curve::of("mixture 0.3 N(-2, 0.6²) + 0.7 N(1.5, 0.9²)", &gmm1, &gmm1),
+            Curve::of("N(0, 1.5²)", &single, &single),
+        ],
         (720, 640),
     )?;
 
@@ -34,11 +42,29 @@ fn main() -> Result<(), ScoreError> {
             c2([0.0, 2.2], [[1.0, 0.0], [0.0, 0.3]]),
         ],
     )?;
-    let opts = FieldOptions { title: "Gaussian mixture in 2-D: score field over log p".into(), ..Default::default() };
-    score_field(format!("{out}/gmm_2d.png"), &gmm2, &gmm2, Bounds::square(5.0), &opts)?;
+    let opts = FieldOptions {
+        title: "Gaussian mixture in 2-D: score field over log p".into(),
+        ..Default::default()
+    };
+    score_field(
+        format!("{out}/gmm_2d.png"),
+        &gmm2,
+        &gmm2,
+        Bounds::square(5.0),
+        &opts,
+    )?;
     // the same picture from the autodiff score of the same density
-    let opts = FieldOptions { title: "same mixture, autodiff score".into(), ..Default::default() };
-    score_field(format!("{out}/gmm_2d_autodiff.svg"), &gmm2, &AutodiffScore(&gmm2), Bounds::square(5.0), &opts)?;
+    let opts = FieldOptions {
+        title: "same mixture, autodiff score".into(),
+        ..Default::default()
+    };
+    score_field(
+        format!("{out}/gmm_2d_autodiff.svg"),
+        &gmm2,
+        &AutodiffScore(&gmm2),
+        Bounds::square(5.0),
+        &opts,
+    )?;
     println!("wrote {out}/gmm_1d.png, {out}/gmm_2d.png, {out}/gmm_2d_autodiff.svg");
     Ok(())
 }

@@ -266,11 +266,15 @@ pub fn t2_mixture() -> crate::scores::GaussianMixture {
     let (k_n, d) = (8, 10);
     let comps = (0..k_n)
         .map(|k| {
-            let a = |i: usize, j: usize| 0.3 * (1.0 + k as f64 + 2.0 * i as f64 + 3.0 * j as f64).sin();
+            let a =
+                |i: usize, j: usize| 0.3 * (1.0 + k as f64 + 2.0 * i as f64 + 3.0 * j as f64).sin();
             let cov = (0..d)
                 .map(|i| {
                     (0..d)
-                        .map(|j| (0..d).map(|l| a(i, l) * a(j, l)).sum::<f64>() + if i == j { 0.5 } else { 0.0 })
+                        .map(|j| {
+                            (0..d).map(|l| a(i, l) * a(j, l)).sum::<f64>()
+                                + if i == j { 0.5 } else { 0.0 }
+                        })
                         .collect()
                 })
                 .collect();
@@ -278,5 +282,6 @@ pub fn t2_mixture() -> crate::scores::GaussianMixture {
             MultivariateNormal::new(mean, cov).expect("T2 covariances are positive-definite")
         })
         .collect();
-    GaussianMixture::new((0..k_n).map(|k| (k + 1) as f64).collect(), comps).expect("T2 weights are positive")
+    GaussianMixture::new((0..k_n).map(|k| (k + 1) as f64).collect(), comps)
+        .expect("T2 weights are positive")
 }

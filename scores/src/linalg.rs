@@ -1,5 +1,7 @@
 //! The little dense linear algebra the Gaussian families need: Cholesky factors and triangular solves.
 //! Covariances are never inverted explicitly.
+// Triangular algebra reads best with the indices of its formulas.
+#![allow(clippy::needless_range_loop)]
 
 use crate::error::ScoreError;
 use stein_autodiff::Real;

@@ -315,22 +315,7 @@ pub fn curves_1d(
             )
         })
         .collect();
-    let span = |f: &dyn Fn(&(Vec<f64>, Vec<f64>)) -> &Vec<f64>| {
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for s in &series {
-            for &v in f(s).iter().filter(|v| v.is_finite()) {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
-        }
-        if !(lo < hi) {
-            (lo - 1.0, hi + 1.0)
-        } else {
-            let pad = 0.05 * (hi - lo);
-            (lo - pad, hi + pad)
-        }
-    };
-    let (ly, sy) = (span(&|s| &s.0), span(&|s| &s.1));
+    let (ly, sy) = (span(series.iter().map(|s| &s.0)), span(series.iter().map(|s| &s.1)));
     on_canvas!(path, size, |root| {
         (|| -> Result<(), String> {
             root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -370,7 +355,11 @@ pub fn curves_1d(
                         });
                 }
                 // log-densities peak in the middle, scores fall from left to right: keep the legend clear
-                let corner = if k == 0 { SeriesLabelPosition::LowerMiddle } else { SeriesLabelPosition::UpperRight };
+                let corner = if k == 0 {
+                    SeriesLabelPosition::LowerMiddle
+                } else {
+                    SeriesLabelPosition::UpperRight
+                };
                 chart
                     .configure_series_labels()
                     .position(corner)
@@ -382,6 +371,23 @@ pub fn curves_1d(
             Ok(())
         })()
     })
+}
+
+/// The padded range of the finite values of several series.
+fn span<'a>(series: impl Iterator<Item = &'a Vec<f64>>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in series.flatten().filter(|v| v.is_finite()) {
+        lo = lo.min(*v);
+        hi = hi.max(*v);
+    }
+    if lo < hi {
+        let pad = 0.05 * (hi - lo);
+        (lo - pad, hi + pad)
+    } else if lo.is_finite() {
+        (lo - 1.0, lo + 1.0) // a constant series
+    } else {
+        (-1.0, 1.0) // nothing finite to show
+    }
 }
 
 /// Samples as dots over the heat map of log p.
