@@ -315,7 +315,10 @@ pub fn curves_1d(
             )
         })
         .collect();
-    let (ly, sy) = (span(series.iter().map(|s| &s.0)), span(series.iter().map(|s| &s.1)));
+    let (ly, sy) = (
+        span(series.iter().map(|s| &s.0)),
+        span(series.iter().map(|s| &s.1)),
+    );
     on_canvas!(path, size, |root| {
         (|| -> Result<(), String> {
             root.fill(&WHITE).map_err(|e| e.to_string())?;
