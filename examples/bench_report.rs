@@ -188,6 +188,9 @@ fn main() {
     emit("T3", 25, "tensor_grad_over_primal", tt / tp, "x");
     emit("T3", 25, "scalar_value_grad_ns", ts, "ns");
 
+    // T5–T7: one full training step (loss, gradient, Adam) at batch 512 on two moons, as the peers time it
+    net_steps(budget);
+
     // T4 laplacian
     let x = rosenbrock_point(10);
     let tl = per_call(budget, || {
@@ -213,4 +216,47 @@ fn main() {
         laplacian(|x| gmm.log_prob(x), &x),
         "",
     );
+}
+
+/// T5 dsm-step, T5e dsm-energy-step, T6 ism-step, T7 ssm-step (BENCHMARKS.md).
+fn net_steps(budget: f64) {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    use stein::models::data::Toy;
+    use stein::models::loss;
+    use stein::models::nn::{Activation, Model};
+    use stein::models::optim::{Adam, Optimizer};
+
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
+    let x = Toy::TwoMoons.sample(512, &mut rng);
+    let z = Tensor::from_fn(512, 2, |_, _| StandardNormal.sample(&mut rng));
+    let sigma = Tensor::full(512, 1, 0.1);
+    for task in ["T5", "T5e", "T6", "T7"] {
+        let mut model = if task == "T5" {
+            Model::score_net(2, &[128, 128], Activation::Silu, &mut rng)
+        } else {
+            Model::energy(2, &[128, 128], Activation::Softplus, &mut rng)
+        };
+        let mut opt = Adam::new();
+        let mut tape = Tape::new();
+        let mut grads: Vec<Tensor> = model
+            .net
+            .params
+            .iter()
+            .map(|p| Tensor::zeros(p.rows(), p.cols()))
+            .collect();
+        let t = per_call(budget, || {
+            tape.clear();
+            let p = model.net.lift(&tape);
+            let l = match task {
+                "T5" | "T5e" => loss::denoising(&model, &tape, &p, &x, &z, &sigma),
+                "T6" => loss::implicit(&model, &tape, &p, &x),
+                _ => loss::sliced(&model, &tape, &p, &x, &z, false),
+            };
+            tape.grad_tensors_into(l, &p, &mut grads);
+            black_box(l.value());
+            opt.step(&mut model.net.params, &grads, 1e-3);
+        });
+        emit(task, 512, "step_ms", t / 1e6, "ms");
+    }
 }

@@ -173,3 +173,24 @@ fn nested_functional_calls_use_their_own_tapes() {
     );
     assert_eq!(g[0], 6.0);
 }
+
+#[test]
+fn large_tensors_take_the_parallel_kernels_with_the_same_values() {
+    // 300 × 200 = 60,000 entries: above the threshold where elementwise kernels split over threads
+    let t = Tape::new();
+    let a = Tensor::from_fn(300, 200, |i, j| ((i * 7 + j * 13) % 17) as f64 / 8.0 - 1.0);
+    let b = Tensor::from_fn(300, 200, |i, j| ((i * 3 + j * 5) % 11) as f64 / 4.0 + 0.5);
+    let (x, y) = (t.tensor(&a), t.tensor(&b));
+    let z = (x.softplus() * y).value();
+    for (k, v) in z.data().iter().enumerate() {
+        let e = stein_autodiff::special::softplus(a.data()[k]) * b.data()[k];
+        assert_eq!(v.to_bits(), e.to_bits(), "entry {k}");
+    }
+    // and a product large enough to be split over threads: (300 × 200)(200 × 300)
+    let p = x.matmul_t(y, false, true).value();
+    let mut e = 0.0;
+    for k in 0..200 {
+        e += a.get(7, k) * b.get(11, k);
+    }
+    assert!((p.get(7, 11) - e).abs() < 1e-12 * (1.0 + e.abs()));
+}

@@ -58,8 +58,49 @@ pub(crate) fn gemm(
         }
         return;
     }
-    // SAFETY: the slices hold at least the elements the strides above address (asserted), and `out` does
-    // not alias the inputs (it is a distinct &mut slice).
+    if m * n * k >= PARALLEL_GEMM && m >= 64 {
+        // Split the rows of C over the rayon pool: each block is an independent product of a row block of
+        // op(A) with op(B). (One pool for GEMM and the elementwise kernels: no threads competing for cores.)
+        use rayon::prelude::*;
+        let rows = m.div_ceil(rayon::current_num_threads().max(1) * 2).max(16);
+        out[..m * n]
+            .par_chunks_mut(rows * n)
+            .enumerate()
+            .for_each(|(blk, c)| {
+                let r0 = blk * rows;
+                let mb = c.len() / n;
+                // row r of op(A) starts at r·rsa: A[r0..] for op(A) = A, column offset r0 for op(A) = Aᵀ
+                let a_off = r0 * rsa as usize;
+                dgemm_block(mb, k, n, &a[a_off..], rsa, csa, b, rsb, csb, c);
+            });
+        return;
+    }
+    dgemm_block(m, k, n, a, rsa, csa, b, rsb, csb, &mut out[..m * n]);
+}
+
+/// Products with m·n·k from this size up are split over threads.
+const PARALLEL_GEMM: usize = 1 << 20;
+
+/// C (m × n, row-major, contiguous) = A B for strided A (m × k) and B (k × n).
+#[allow(clippy::too_many_arguments)]
+fn dgemm_block(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    rsa: isize,
+    csa: isize,
+    b: &[f64],
+    rsb: isize,
+    csb: isize,
+    c: &mut [f64],
+) {
+    // the last element each operand's strides reach must lie inside its slice
+    let last =
+        |r: usize, cc: usize, rs: isize, cs: isize| (r - 1) * rs as usize + (cc - 1) * cs as usize;
+    assert!(last(m, k, rsa, csa) < a.len() && last(k, n, rsb, csb) < b.len() && m * n <= c.len());
+    // SAFETY: the assertion above keeps every strided access of A and B inside their slices, C is an
+    // exclusive slice of m·n elements that aliases neither input, and β = 0 means C is only written.
     #[allow(unsafe_code)]
     unsafe {
         matrixmultiply::dgemm(
@@ -74,12 +115,17 @@ pub(crate) fn gemm(
             rsb,
             csb,
             0.0,
-            out.as_mut_ptr(),
+            c.as_mut_ptr(),
             n as isize,
             1,
         );
     }
 }
+
+/// Elementwise kernels split tensors of at least this many entries over the rayon pool.
+pub(crate) const PARALLEL_MIN: usize = 1 << 15;
+/// Entries per parallel chunk.
+pub(crate) const CHUNK: usize = 1 << 13;
 
 /// out[i, j] = f(a[i', j'], b[i'', j'']) with size-1 dimensions broadcast.
 pub(crate) fn zip_broadcast(
@@ -89,11 +135,21 @@ pub(crate) fn zip_broadcast(
     (br, bc): (usize, usize),
     out: &mut [f64],
     (r, c): (usize, usize),
-    f: impl Fn(f64, f64) -> f64,
+    f: impl Fn(f64, f64) -> f64 + Sync,
 ) {
     if (ar, ac) == (br, bc) {
-        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-            *o = f(x, y);
+        use rayon::prelude::*;
+        let serial = |o: &mut [f64], a: &[f64], b: &[f64]| {
+            for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                *o = f(x, y);
+            }
+        };
+        if out.len() >= PARALLEL_MIN {
+            out.par_chunks_mut(CHUNK)
+                .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+                .for_each(|(o, (a, b))| serial(o, a, b));
+        } else {
+            serial(out, a, b);
         }
         return;
     }
@@ -257,7 +313,7 @@ mod tests {
     #[test]
     fn both_gemm_paths_agree_with_the_definition_for_every_transpose() {
         // (m, k, n) small (direct loop) and large (matrixmultiply)
-        for &(m, k, n) in &[(3, 4, 5), (37, 29, 41)] {
+        for &(m, k, n) in &[(3, 4, 5), (37, 29, 41), (300, 70, 90)] {
             for &(ta, tb) in &[(false, false), (true, false), (false, true), (true, true)] {
                 let sa = if ta { (k, m) } else { (m, k) };
                 let sb = if tb { (n, k) } else { (k, n) };

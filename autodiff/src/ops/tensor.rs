@@ -145,7 +145,7 @@ impl<'t> TVar<'t> {
             })
     }
 
-    fn zip(self, o: TVar<'t>, op: TOp, what: &str, f: impl Fn(f64, f64) -> f64) -> Self {
+    fn zip(self, o: TVar<'t>, op: TOp, what: &str, f: impl Fn(f64, f64) -> f64 + Sync) -> Self {
         same_tape(&self, &o, what);
         let (sa, sb) = (self.shape(), o.shape());
         let so = broadcast_shape(sa, sb, what);

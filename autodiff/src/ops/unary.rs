@@ -127,8 +127,20 @@ pub(crate) fn eval(op: UnOp, x: f64, c: f64) -> f64 {
     }
 }
 
-/// `out[i] = op(src[i])`, with the op resolved once per call (not per element).
+/// `out[i] = op(src[i])`, with the op resolved once per call (not per element); large tensors are split
+/// over the rayon pool (the result does not depend on the split).
 pub(crate) fn eval_slice(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
+    use rayon::prelude::*;
+    if src.len() >= crate::ops::kernels::PARALLEL_MIN {
+        out.par_chunks_mut(crate::ops::kernels::CHUNK)
+            .zip(src.par_chunks(crate::ops::kernels::CHUNK))
+            .for_each(|(o, s)| eval_slice_serial(op, c, s, o));
+    } else {
+        eval_slice_serial(op, c, src, out);
+    }
+}
+
+fn eval_slice_serial(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
     macro_rules! each {
         ($($v:ident),* $(,)?) => {
             match op {

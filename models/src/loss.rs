@@ -1,0 +1,282 @@
+//! Score-matching losses on batches. Each function records the loss on a tape from lifted parameters and
+//! explicit noise (so it is deterministic and testable); [`Loss`] draws the noise for training.
+//!
+//! Notation: a batch `x` is `B × d`; s(x) the model's score; means are over the batch.
+
+use crate::nn::{Kind, Model};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+use stein_autodiff::{TVar, Tape, Tensor, Var};
+
+/// Σᵢ ∂sᵢ/∂xᵢ per row (`B × 1`), exact: one recorded sweep per dimension.
+pub fn trace_jacobian<'t>(tape: &'t Tape, s: TVar<'t>, x: TVar<'t>) -> TVar<'t> {
+    let d = x.cols();
+    let mut tr: Option<TVar> = None;
+    for i in 0..d {
+        let gi = tape.grad_graph_tensors(s.slice_cols(i, 1).sum(), &[x])[0].slice_cols(i, 1);
+        tr = Some(match tr {
+            None => gi,
+            Some(t) => t + gi,
+        });
+    }
+    tr.expect("d ≥ 1")
+}
+
+/// Explicit score matching (the target score is known): ½ mean ‖s(x) − target(x)‖².
+pub fn explicit<'t>(
+    model: &Model,
+    tape: &'t Tape,
+    p: &[TVar<'t>],
+    x: &Tensor,
+    target: &Tensor,
+) -> Var<'t> {
+    let xv = tape.tensor(x);
+    let s = model.score(tape, p, xv, None);
+    (s - tape.tensor_const(target)).square().sum() * (0.5 / x.rows() as f64)
+}
+
+/// Implicit score matching (Hyvärinen 2005) with the exact trace: mean [tr ∇ₓs(x) + ½ ‖s(x)‖²]. It equals
+/// the explicit loss up to a constant independent of the model, with no target needed. Cost: d extra
+/// backward passes.
+pub fn implicit<'t>(model: &Model, tape: &'t Tape, p: &[TVar<'t>], x: &Tensor) -> Var<'t> {
+    let xv = tape.tensor(x);
+    let s = model.score(tape, p, xv, None);
+    let tr = trace_jacobian(tape, s, xv);
+    (tr.sum() + s.square().sum() * 0.5) / x.rows() as f64
+}
+
+/// Implicit score matching with Hutchinson's trace estimator: tr ∇ₓs ≈ vᵀ ∇ₓ(vᵀs) for projections v with
+/// E[v vᵀ] = I. `v` has the shape of `x` (tile the batch for several projections per point).
+pub fn implicit_hutchinson<'t>(
+    model: &Model,
+    tape: &'t Tape,
+    p: &[TVar<'t>],
+    x: &Tensor,
+    v: &Tensor,
+) -> Var<'t> {
+    let xv = tape.tensor(x);
+    let vv = tape.tensor_const(v);
+    let s = model.score(tape, p, xv, None);
+    let jv = tape.grad_graph_tensors((s * vv).sum(), &[xv])[0];
+    ((jv * vv).sum() + s.square().sum() * 0.5) / x.rows() as f64
+}
+
+/// Sliced score matching (Song et al. 2019): mean [vᵀ ∇ₓ(vᵀs) + ½ (vᵀs)²], or with `variance_reduced` the
+/// form mean [vᵀ ∇ₓ(vᵀs) + ½ ‖s‖²] (exact second term for E[vvᵀ] = I). One backward pass whatever d.
+pub fn sliced<'t>(
+    model: &Model,
+    tape: &'t Tape,
+    p: &[TVar<'t>],
+    x: &Tensor,
+    v: &Tensor,
+    variance_reduced: bool,
+) -> Var<'t> {
+    let xv = tape.tensor(x);
+    let vv = tape.tensor_const(v);
+    let s = model.score(tape, p, xv, None);
+    let sv = s * vv;
+    let jv = tape.grad_graph_tensors(sv.sum(), &[xv])[0];
+    let second = if variance_reduced {
+        s.square().sum()
+    } else {
+        sv.sum_axis(1).square().sum()
+    };
+    ((jv * vv).sum() + second * 0.5) / x.rows() as f64
+}
+
+/// Denoising score matching (Vincent 2011) with per-row noise levels `sigma` (`B × 1`) and standard normal
+/// `z`: x̃ = x + σz, loss = mean ½ σ² ‖s(x̃, σ) + z/σ‖² (the weighting λ(σ) = σ² of NCSN; with one σ it is
+/// the single-noise loss of BENCHMARKS T5). Works for score and energy networks.
+pub fn denoising<'t>(
+    model: &Model,
+    tape: &'t Tape,
+    p: &[TVar<'t>],
+    x: &Tensor,
+    z: &Tensor,
+    sigma: &Tensor,
+) -> Var<'t> {
+    let noisy = Tensor::new(
+        x.rows(),
+        x.cols(),
+        x.data()
+            .iter()
+            .zip(z.data())
+            .enumerate()
+            .map(|(i, (a, b))| a + sigma.data()[i / x.cols()] * b)
+            .collect(),
+    )
+    .expect("shapes of x and z agree");
+    let xv = tape.tensor(&noisy);
+    let sg = tape.tensor_const(sigma);
+    let s = model.score(tape, p, xv, Some(sg));
+    // σ² ‖s + z/σ‖² = ‖σ s + z‖²
+    (s * sg + tape.tensor_const(z)).square().sum() * (0.5 / x.rows() as f64)
+}
+
+/// Noise-contrastive estimation (Gutmann & Hyvärinen 2010) for an energy model with a learned log Z:
+/// G(x) = −E(x) − log Z − log q(x), loss = −mean log σ(G(x_data)) − mean log σ(−G(x_noise)), with the noise
+/// law q fitted to the data (`log_q_data`, `log_q_noise` are log q at the two batches).
+#[allow(clippy::too_many_arguments)]
+pub fn nce<'t>(
+    model: &Model,
+    tape: &'t Tape,
+    p: &[TVar<'t>],
+    log_z: TVar<'t>,
+    x_data: &Tensor,
+    x_noise: &Tensor,
+    log_q_data: &Tensor,
+    log_q_noise: &Tensor,
+) -> Var<'t> {
+    assert_eq!(model.kind, Kind::Energy, "NCE needs an energy model");
+    let g = |x: &Tensor, lq: &Tensor| {
+        let e = model.energy_of(p, tape.tensor_const(x), None);
+        -e - log_z - tape.tensor_const(lq)
+    };
+    let (gd, gn) = (g(x_data, log_q_data), g(x_noise, log_q_noise));
+    -(gd.log_sigmoid().mean() + (-gn).log_sigmoid().mean())
+}
+
+/// Contrastive divergence for an energy model: mean E(x_data) − mean E(x_neg) + α (mean E(x_data)² +
+/// mean E(x_neg)²). The negatives come from a sampler (e.g. [`langevin_negatives`]) and are constants; the
+/// α term keeps the energies from drifting (Du & Mordatch 2019).
+pub fn contrastive_divergence<'t>(
+    model: &Model,
+    tape: &'t Tape,
+    p: &[TVar<'t>],
+    x_data: &Tensor,
+    x_neg: &Tensor,
+    alpha: f64,
+) -> Var<'t> {
+    let ed = model.energy_of(p, tape.tensor_const(x_data), None);
+    let en = model.energy_of(p, tape.tensor_const(x_neg), None);
+    ed.mean() - en.mean() + (ed.square().mean() + en.square().mean()) * alpha
+}
+
+/// Unadjusted Langevin steps x ← x + (ε/2) s(x) + √ε z on a batch under the model's current score
+/// (negatives for contrastive divergence). Returns the moved batch.
+pub fn langevin_negatives<R: Rng + ?Sized>(
+    model: &Model,
+    x0: &Tensor,
+    steps: usize,
+    eps: f64,
+    rng: &mut R,
+) -> Tensor {
+    let mut x = x0.clone();
+    for _ in 0..steps {
+        let s = model.score_values(&x, None);
+        for (xi, si) in x.data_mut().iter_mut().zip(s.data()) {
+            let z: f64 = StandardNormal.sample(rng);
+            *xi += 0.5 * eps * si + eps.sqrt() * z;
+        }
+    }
+    x
+}
+
+/// Distribution of random projections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Projection {
+    /// ±1 entries.
+    Rademacher,
+    /// Standard normal entries.
+    Gaussian,
+}
+
+impl Projection {
+    /// A `rows × cols` tensor of projections.
+    pub fn draw<R: Rng + ?Sized>(self, rows: usize, cols: usize, rng: &mut R) -> Tensor {
+        Tensor::from_fn(rows, cols, |_, _| match self {
+            Projection::Rademacher => {
+                if rng.gen::<bool>() {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }
+            Projection::Gaussian => StandardNormal.sample(rng),
+        })
+    }
+}
+
+/// A geometric ladder of `n` noise levels from `max` down to `min` (NCSN).
+pub fn geometric_sigmas(max: f64, min: f64, n: usize) -> Vec<f64> {
+    if n == 1 {
+        return vec![max];
+    }
+    (0..n)
+        .map(|i| max * (min / max).powf(i as f64 / (n - 1) as f64))
+        .collect()
+}
+
+/// A training objective, with what it needs to draw its noise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Loss {
+    /// Denoising score matching at one noise level.
+    Dsm {
+        /// σ.
+        sigma: f64,
+    },
+    /// Multi-noise denoising (NCSN): each row gets a level drawn uniformly from the ladder.
+    Ncsn {
+        /// The σ ladder (largest first).
+        sigmas: Vec<f64>,
+    },
+    /// Sliced score matching with `projections` per point.
+    Ssm {
+        /// Projections per point.
+        projections: usize,
+        /// Use the variance-reduced form.
+        variance_reduced: bool,
+        /// Projection law.
+        projection: Projection,
+    },
+    /// Implicit score matching with the exact trace.
+    Ism,
+    /// Implicit score matching with Hutchinson's estimator.
+    IsmHutchinson {
+        /// Projections per point.
+        projections: usize,
+    },
+    /// Noise-contrastive estimation (energy models; adds a learned log Z).
+    Nce,
+    /// (Persistent) contrastive divergence with Langevin negatives (energy models).
+    Cd {
+        /// Langevin steps per update.
+        steps: usize,
+        /// Langevin step size ε.
+        step_size: f64,
+        /// Energy-magnitude regulariser α.
+        alpha: f64,
+    },
+}
+
+impl Loss {
+    /// A short name (`dsm`, `ncsn`, `ssm`, `ssm-vr`, `ism`, `ism-hutchinson`, `nce`, `cd`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loss::Dsm { .. } => "dsm",
+            Loss::Ncsn { .. } => "ncsn",
+            Loss::Ssm {
+                variance_reduced: true,
+                ..
+            } => "ssm-vr",
+            Loss::Ssm { .. } => "ssm",
+            Loss::Ism => "ism",
+            Loss::IsmHutchinson { .. } => "ism-hutchinson",
+            Loss::Nce => "nce",
+            Loss::Cd { .. } => "cd",
+        }
+    }
+}
+
+/// Repeat each row of `x` `m` times (row-major blocks), for several projections per point.
+pub fn tile_rows(x: &Tensor, m: usize) -> Tensor {
+    if m == 1 {
+        return x.clone();
+    }
+    let mut data = Vec::with_capacity(x.len() * m);
+    for _ in 0..m {
+        data.extend_from_slice(x.data());
+    }
+    Tensor::new(x.rows() * m, x.cols(), data).expect("sizes multiply")
+}

@@ -1,0 +1,294 @@
+//! Networks: multilayer perceptrons as score models (vector output) and energy models (scalar output, score
+//! = −∇ₓE by the tape), optionally conditioned on the noise level σ.
+//!
+//! Parameters are plain [`Tensor`]s. Each step lifts them onto a fresh tape ([`Mlp::lift`]), runs the
+//! network functionally on the lifted handles, and reads the gradients back — as in JAX, no module state is
+//! mutated by a forward pass.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use stein_autodiff::{TVar, Tape, Tensor};
+
+/// Elementwise non-linearity between layers.
+///
+/// Energy models trained with derivative losses (implicit / sliced score matching, energy-based denoising)
+/// differentiate the network twice in x: `Relu` has a zero second derivative almost everywhere, so those
+/// losses cannot shape it — use `Silu`, `Softplus`, `Tanh` or `Elu` there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// x σ(x) (smooth).
+    Silu,
+    /// ln(1 + eˣ) (smooth).
+    Softplus,
+    /// tanh x (smooth).
+    Tanh,
+    /// ELU, α = 1 (once differentiable at 0).
+    Elu,
+    /// max(x, 0): zero second derivative; unfit for losses that differentiate the network twice.
+    Relu,
+}
+
+impl Activation {
+    /// Apply to a tensor on the tape.
+    pub fn apply<'t>(self, x: TVar<'t>) -> TVar<'t> {
+        match self {
+            Activation::Silu => x.silu(),
+            Activation::Softplus => x.softplus(),
+            Activation::Tanh => x.tanh(),
+            Activation::Elu => x.elu(),
+            Activation::Relu => x.relu(),
+        }
+    }
+
+    /// Parse `silu`, `softplus`, `tanh`, `elu`, `relu`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "silu" | "swish" => Activation::Silu,
+            "softplus" => Activation::Softplus,
+            "tanh" => Activation::Tanh,
+            "elu" => Activation::Elu,
+            "relu" => Activation::Relu,
+            _ => return None,
+        })
+    }
+}
+
+/// A multilayer perceptron: `widths[0] → widths[1] → … → widths[L]`, the activation after every layer but
+/// the last. Weights are stored `in × out` (so a batch `B × in` multiplies on the left); parameters are
+/// `[W₀, b₀, W₁, b₁, …]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mlp {
+    /// Layer widths, input first.
+    pub widths: Vec<usize>,
+    /// The non-linearity.
+    pub activation: Activation,
+    /// `[W₀, b₀, W₁, b₁, …]`, Wₗ of shape `widths[l] × widths[l+1]`, bₗ of shape `1 × widths[l+1]`.
+    pub params: Vec<Tensor>,
+}
+
+impl Mlp {
+    /// A network with PyTorch's default initialisation: every weight and bias uniform on ±1/√fan_in.
+    /// Panics if fewer than two widths are given or a width is zero (a programmer error).
+    pub fn new<R: Rng + ?Sized>(widths: &[usize], activation: Activation, rng: &mut R) -> Self {
+        assert!(
+            widths.len() >= 2 && widths.iter().all(|&w| w > 0),
+            "Mlp::new: need at least two positive widths, got {widths:?}"
+        );
+        let mut params = Vec::new();
+        for w in widths.windows(2) {
+            let bound = 1.0 / (w[0] as f64).sqrt();
+            params.push(Tensor::from_fn(w[0], w[1], |_, _| {
+                rng.gen_range(-bound..bound)
+            }));
+            params.push(Tensor::from_fn(1, w[1], |_, _| {
+                rng.gen_range(-bound..bound)
+            }));
+        }
+        Mlp {
+            widths: widths.to_vec(),
+            activation,
+            params,
+        }
+    }
+
+    /// Input width.
+    pub fn input_dim(&self) -> usize {
+        self.widths[0]
+    }
+
+    /// Output width.
+    pub fn output_dim(&self) -> usize {
+        *self.widths.last().expect("at least two widths")
+    }
+
+    /// Number of scalar parameters.
+    pub fn num_params(&self) -> usize {
+        self.params.iter().map(|p| p.len()).sum()
+    }
+
+    /// Place the parameters on `tape` as differentiable inputs.
+    pub fn lift<'t>(&self, tape: &'t Tape) -> Vec<TVar<'t>> {
+        self.params.iter().map(|p| tape.tensor(p)).collect()
+    }
+
+    /// The forward pass with lifted parameters: `x` is `B × widths[0]`, the result `B × widths[L]`.
+    pub fn forward<'t>(&self, params: &[TVar<'t>], x: TVar<'t>) -> TVar<'t> {
+        let layers = params.len() / 2;
+        let mut h = x;
+        for l in 0..layers {
+            h = h.matmul(params[2 * l]) + params[2 * l + 1];
+            if l + 1 < layers {
+                h = self.activation.apply(h);
+            }
+        }
+        h
+    }
+}
+
+/// How a network sees the noise level σ (for multi-noise training and annealed sampling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Conditioning {
+    /// The network ignores σ.
+    None,
+    /// log σ is appended to the input, and the output is divided by σ (NCSN v2: s(x, σ) = net(x, log σ)/σ, so
+    /// the score's scale follows 1/σ).
+    InputAndScale,
+}
+
+/// What the network's output means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// Vector output: the score itself.
+    Score,
+    /// Scalar output E(x): log p = −E + const, score = −∇ₓE.
+    Energy,
+}
+
+/// A score model: an MLP read as a score network or an energy network, optionally noise-conditional.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use stein_autodiff::{Tape, Tensor};
+/// use stein_models::nn::{Activation, Model};
+///
+/// let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
+/// let m = Model::energy(2, &[32, 32], Activation::Softplus, &mut rng);
+/// let tape = Tape::new();
+/// let p = m.net.lift(&tape);
+/// let x = tape.tensor(&Tensor::zeros(5, 2));
+/// let s = m.score(&tape, &p, x, None);           // −∇ₓE, 5 × 2, still on the tape
+/// assert_eq!(s.shape(), (5, 2));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// Score or energy.
+    pub kind: Kind,
+    /// Noise conditioning.
+    pub conditioning: Conditioning,
+    /// Data dimension.
+    pub dim: usize,
+    /// The network.
+    pub net: Mlp,
+}
+
+impl Model {
+    /// A score network `dim → hidden… → dim`.
+    pub fn score_net<R: Rng + ?Sized>(
+        dim: usize,
+        hidden: &[usize],
+        act: Activation,
+        rng: &mut R,
+    ) -> Self {
+        Self::build(Kind::Score, Conditioning::None, dim, hidden, act, rng)
+    }
+
+    /// An energy network `dim → hidden… → 1`.
+    pub fn energy<R: Rng + ?Sized>(
+        dim: usize,
+        hidden: &[usize],
+        act: Activation,
+        rng: &mut R,
+    ) -> Self {
+        Self::build(Kind::Energy, Conditioning::None, dim, hidden, act, rng)
+    }
+
+    /// Any combination of kind and conditioning.
+    pub fn build<R: Rng + ?Sized>(
+        kind: Kind,
+        conditioning: Conditioning,
+        dim: usize,
+        hidden: &[usize],
+        act: Activation,
+        rng: &mut R,
+    ) -> Self {
+        let input = dim + usize::from(conditioning != Conditioning::None);
+        let output = if kind == Kind::Score { dim } else { 1 };
+        let mut widths = vec![input];
+        widths.extend_from_slice(hidden);
+        widths.push(output);
+        Model {
+            kind,
+            conditioning,
+            dim,
+            net: Mlp::new(&widths, act, rng),
+        }
+    }
+
+    /// The network's raw output for `x` (`B × dim`) at noise `sigma` (`B × 1`, required when conditioned).
+    fn raw<'t>(&self, p: &[TVar<'t>], x: TVar<'t>, sigma: Option<TVar<'t>>) -> TVar<'t> {
+        match self.conditioning {
+            Conditioning::None => self.net.forward(p, x),
+            Conditioning::InputAndScale => {
+                let s = sigma.expect("a noise-conditional model needs σ");
+                let h = self.net.forward(p, TVar::concat(&[x, s.ln()], 1));
+                h / s
+            }
+        }
+    }
+
+    /// E(x) per row (`B × 1`), for energy models. Panics for a score network (a programmer error).
+    pub fn energy_of<'t>(&self, p: &[TVar<'t>], x: TVar<'t>, sigma: Option<TVar<'t>>) -> TVar<'t> {
+        assert_eq!(self.kind, Kind::Energy, "energy_of on a score network");
+        self.raw(p, x, sigma)
+    }
+
+    /// The score s(x) (`B × dim`), on the tape so losses can differentiate it again: the output of a score
+    /// network, or −∇ₓE for an energy network (`x` must then be a differentiable tensor on the tape).
+    pub fn score<'t>(
+        &self,
+        tape: &'t Tape,
+        p: &[TVar<'t>],
+        x: TVar<'t>,
+        sigma: Option<TVar<'t>>,
+    ) -> TVar<'t> {
+        match self.kind {
+            Kind::Score => self.raw(p, x, sigma),
+            Kind::Energy => {
+                let e = self.raw(p, x, sigma).sum();
+                -tape.grad_graph_tensors(e, &[x])[0]
+            }
+        }
+    }
+
+    /// The score at plain points (no gradient kept): `x` is `B × dim`, `sigma` the noise level for
+    /// conditioned models.
+    pub fn score_values(&self, x: &Tensor, sigma: Option<f64>) -> Tensor {
+        stein_autodiff::with_tape(|t| {
+            let p: Vec<TVar> = self.net.params.iter().map(|w| t.tensor_const(w)).collect();
+            let xv = t.tensor(x);
+            let s = sigma.map(|s| t.tensor_const(&Tensor::full(x.rows(), 1, s)));
+            self.score(t, &p, xv, s).value()
+        })
+    }
+}
+
+/// A model read as a [`Score`](stein_scores::Score) at a fixed noise level (`None` for unconditioned
+/// models), for samplers and metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelScore<'a> {
+    model: &'a Model,
+    sigma: Option<f64>,
+}
+
+impl Model {
+    /// This model as a [`Score`](stein_scores::Score) at noise level `sigma` (ignored when unconditioned;
+    /// a conditioned model without σ uses σ = 1).
+    pub fn as_score(&self, sigma: Option<f64>) -> ModelScore<'_> {
+        let sigma = match self.conditioning {
+            Conditioning::None => None,
+            _ => Some(sigma.unwrap_or(1.0)),
+        };
+        ModelScore { model: self, sigma }
+    }
+}
+
+impl stein_scores::Score for ModelScore<'_> {
+    fn dim(&self) -> usize {
+        self.model.dim
+    }
+    fn score_into(&self, x: &[f64], out: &mut [f64]) {
+        let t =
+            Tensor::new(1, self.model.dim, x.to_vec()).expect("a point of the model's dimension");
+        out.copy_from_slice(self.model.score_values(&t, self.sigma).data());
+    }
+}

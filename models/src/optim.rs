@@ -1,0 +1,198 @@
+//! Optimisers, gradient clipping and learning-rate schedules. Optimisers update plain parameter tensors in
+//! place from gradient tensors of the same shapes; their state is allocated once, on the first step.
+
+use serde::{Deserialize, Serialize};
+use stein_autodiff::Tensor;
+
+/// A learning-rate schedule over steps `0..total`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Schedule {
+    /// The base rate throughout.
+    Constant,
+    /// Cosine decay from the base rate to `min_factor ×` it at `total` steps.
+    Cosine {
+        /// Steps of the whole run.
+        total: usize,
+        /// Final rate as a fraction of the base.
+        min_factor: f64,
+    },
+    /// Multiply by `gamma` every `every` steps.
+    Step {
+        /// Period in steps.
+        every: usize,
+        /// Factor per period.
+        gamma: f64,
+    },
+}
+
+impl Schedule {
+    /// The rate at `step` for base rate `lr`.
+    pub fn rate(&self, lr: f64, step: usize) -> f64 {
+        match *self {
+            Schedule::Constant => lr,
+            Schedule::Cosine { total, min_factor } => {
+                let t = (step as f64 / total.max(1) as f64).min(1.0);
+                lr * (min_factor
+                    + (1.0 - min_factor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+            }
+            Schedule::Step { every, gamma } => lr * gamma.powi((step / every.max(1)) as i32),
+        }
+    }
+}
+
+/// Scale the gradients so their global L2 norm is at most `max_norm`; returns the norm before clipping.
+pub fn clip_grad_norm(grads: &mut [Tensor], max_norm: f64) -> f64 {
+    let norm = grads
+        .iter()
+        .flat_map(|g| g.data())
+        .map(|v| v * v)
+        .sum::<f64>()
+        .sqrt();
+    if norm > max_norm && norm.is_finite() {
+        let f = max_norm / norm;
+        for g in grads.iter_mut() {
+            g.data_mut().iter_mut().for_each(|v| *v *= f);
+        }
+    }
+    norm
+}
+
+/// An optimiser: one update of the parameters from their gradients at learning rate `lr`.
+pub trait Optimizer {
+    /// θ ← update(θ, ∇θ). Panics if shapes differ from the first call's (a programmer error).
+    fn step(&mut self, params: &mut [Tensor], grads: &[Tensor], lr: f64);
+}
+
+/// Stochastic gradient descent with (heavy-ball) momentum: v ← μv + g, θ ← θ − lr·v.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Sgd {
+    /// Momentum μ (0 for plain SGD).
+    pub momentum: f64,
+    velocity: Vec<Tensor>,
+}
+
+impl Sgd {
+    /// SGD with momentum μ.
+    pub fn new(momentum: f64) -> Self {
+        Sgd {
+            momentum,
+            velocity: Vec::new(),
+        }
+    }
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self, params: &mut [Tensor], grads: &[Tensor], lr: f64) {
+        if self.velocity.is_empty() {
+            self.velocity = grads
+                .iter()
+                .map(|g| Tensor::zeros(g.rows(), g.cols()))
+                .collect();
+        }
+        for ((p, g), v) in params.iter_mut().zip(grads).zip(&mut self.velocity) {
+            assert_eq!(
+                p.shape(),
+                g.shape(),
+                "Sgd: parameter {:?} vs gradient {:?}",
+                p.shape(),
+                g.shape()
+            );
+            for ((pi, gi), vi) in p.data_mut().iter_mut().zip(g.data()).zip(v.data_mut()) {
+                *vi = self.momentum * *vi + gi;
+                *pi -= lr * *vi;
+            }
+        }
+    }
+}
+
+/// Adam (Kingma & Ba 2015) with optional decoupled weight decay (AdamW, Loshchilov & Hutter 2019).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Adam {
+    /// β₁.
+    pub beta1: f64,
+    /// β₂.
+    pub beta2: f64,
+    /// ε.
+    pub eps: f64,
+    /// Decoupled weight decay λ (0 for Adam): θ ← θ − lr·λ·θ before the Adam step.
+    pub weight_decay: f64,
+    t: u64,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam::new()
+    }
+}
+
+impl Adam {
+    /// Adam with β = (0.9, 0.999), ε = 1e-8.
+    pub fn new() -> Self {
+        Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            t: 0,
+            m: Vec::new(),
+            v: Vec::new(),
+        }
+    }
+    /// AdamW with decoupled weight decay λ.
+    pub fn adamw(weight_decay: f64) -> Self {
+        Adam {
+            weight_decay,
+            ..Adam::new()
+        }
+    }
+    /// Steps taken.
+    pub fn steps(&self) -> u64 {
+        self.t
+    }
+}
+
+impl Optimizer for Adam {
+    fn step(&mut self, params: &mut [Tensor], grads: &[Tensor], lr: f64) {
+        if self.m.is_empty() {
+            self.m = grads
+                .iter()
+                .map(|g| Tensor::zeros(g.rows(), g.cols()))
+                .collect();
+            self.v = self.m.clone();
+        }
+        self.t += 1;
+        let (b1, b2) = (self.beta1, self.beta2);
+        let c1 = 1.0 - b1.powi(self.t as i32);
+        let c2 = 1.0 - b2.powi(self.t as i32);
+        for (((p, g), m), v) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+        {
+            assert_eq!(
+                p.shape(),
+                g.shape(),
+                "Adam: parameter {:?} vs gradient {:?}",
+                p.shape(),
+                g.shape()
+            );
+            for (((pi, &gi), mi), vi) in p
+                .data_mut()
+                .iter_mut()
+                .zip(g.data())
+                .zip(m.data_mut())
+                .zip(v.data_mut())
+            {
+                *mi = b1 * *mi + (1.0 - b1) * gi;
+                *vi = b2 * *vi + (1.0 - b2) * gi * gi;
+                if self.weight_decay != 0.0 {
+                    *pi -= lr * self.weight_decay * *pi;
+                }
+                *pi -= lr * (*mi / c1) / ((*vi / c2).sqrt() + self.eps);
+            }
+        }
+    }
+}
