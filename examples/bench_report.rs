@@ -54,7 +54,24 @@ where
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--task T5` (repeatable) runs only the named tasks
+    let only: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "--task")
+        .map(|w| w[1].as_str())
+        .collect();
+    let want = |t: &str| only.is_empty() || only.contains(&t);
+    if want("Q1") {
+        q1(quick);
+    }
+    if only.is_empty() || only.iter().any(|t| t.starts_with('T')) {
+        autodiff_and_scores(quick, &want);
+    }
+}
+
+fn autodiff_and_scores(quick: bool, want: &dyn Fn(&str) -> bool) {
     let budget = if quick { 0.02 } else { 0.5 };
     let mut tape = Tape::new();
 
@@ -189,7 +206,9 @@ fn main() {
     emit("T3", 25, "scalar_value_grad_ns", ts, "ns");
 
     // T5–T7: one full training step (loss, gradient, Adam) at batch 512 on two moons, as the peers time it
-    net_steps(budget);
+    if want("T5") || want("T6") || want("T7") {
+        net_steps(budget);
+    }
 
     // T4 laplacian
     let x = rosenbrock_point(10);
@@ -259,4 +278,72 @@ fn net_steps(budget: f64) {
         });
         emit(task, 512, "step_ms", t / 1e6, "ms");
     }
+    // GEMM throughput through the tape's kernel: the T5 hidden layer (512 × 128 · 128 × 128) and a large
+    // square product (the kernel's practical peak here), 1 thread and the whole pool
+    for (m, k, n) in [(512usize, 128usize, 128usize), (1024, 1024, 1024)] {
+        let a = Tensor::from_fn(m, k, |i, j| ((i + j) % 7) as f64 - 3.0);
+        let b = Tensor::from_fn(k, n, |i, j| ((i * j) % 5) as f64 - 2.0);
+        let mut tape = Tape::new();
+        let mut run = || {
+            tape.clear();
+            let (x, y) = (tape.tensor_const(&a), tape.tensor_const(&b));
+            black_box(x.matmul(y).rows());
+        };
+        let flops = 2.0 * (m * k * n) as f64;
+        let t_all = per_call(budget, &mut run);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let t_one = pool.install(|| per_call(budget, &mut run));
+        let label = format!("\"{m}x{k}x{n}\"");
+        emit("GEMM", &label, "gflops_1_thread", flops / t_one, "GFLOP/s");
+        emit(
+            "GEMM",
+            &label,
+            "gflops_all_threads",
+            flops / t_all,
+            "GFLOP/s",
+        );
+    }
+}
+
+/// Q1: the ncsn toy recipe on 8 Gaussians (BENCHMARKS.md), wall time and Fisher divergence to the true score.
+fn q1(quick: bool) {
+    use rand::SeedableRng;
+    use stein::models::data::{eight_gaussians_density, Toy};
+    use stein::models::loss::{Loss, Projection};
+    use stein::models::nn::{Activation, Model};
+    use stein::models::train::{TrainConfig, Trainer};
+    use stein::scores::{fisher_divergence, Sample};
+
+    let steps = if quick { 200 } else { 10_000 };
+    let steps = std::env::var("Q1_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(steps);
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
+    // a large pool stands in for the peer's fresh draws each step
+    let data = Toy::EightGaussians.sample(200_000, &mut rng);
+    let truth = eight_gaussians_density();
+    let test = truth.sample_n(&mut rand::rngs::SmallRng::seed_from_u64(1), 10_000);
+    let model = Model::score_net(2, &[128, 128], Activation::Softplus, &mut rng);
+    let fd0 = fisher_divergence(&model.as_score(None), &truth, &test).unwrap();
+    let mut trainer = Trainer::new(model);
+    let mut cfg = TrainConfig::new(
+        Loss::Ssm {
+            projections: 1,
+            variance_reduced: true,
+            projection: Projection::Gaussian,
+        },
+        steps,
+    );
+    cfg.batch = 128;
+    cfg.lr = 1e-3;
+    cfg.clip = None;
+    let report = trainer.fit(&data, &cfg).unwrap();
+    let fd1 = fisher_divergence(&trainer.model.as_score(None), &truth, &test).unwrap();
+    emit("Q1", steps, "fisher_div_init", fd0, "");
+    emit("Q1", steps, "fisher_div_final", fd1, "");
+    emit("Q1", steps, "wall_s", report.seconds, "s");
 }
