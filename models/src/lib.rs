@@ -1,8 +1,8 @@
 //! # stein-models
 //!
 //! Learn scores from data and sample them: MLP score and energy networks ([`nn`]), optimisers ([`optim`]),
-//! every classic score-matching loss ([`loss`]), toy data ([`data`]), model files ([`io`]) and a training
-//! loop ([`train`]).
+//! every classic score-matching loss ([`loss`]), toy data ([`data`]), model files ([`io`]), a training loop
+//! ([`train`]) and Langevin-type samplers with diagnostics ([`sample`]).
 //!
 //! ```
 //! use rand::SeedableRng;
@@ -27,6 +27,7 @@ pub mod io;
 pub mod loss;
 pub mod nn;
 pub mod optim;
+pub mod sample;
 pub mod train;
 
 pub use error::ModelError;

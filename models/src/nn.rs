@@ -283,7 +283,7 @@ impl Model {
 }
 
 impl stein_scores::Score for ModelScore<'_> {
-    fn dim(&self) -> usize {
+    fn score_dim(&self) -> usize {
         self.model.dim
     }
     fn score_into(&self, x: &[f64], out: &mut [f64]) {

@@ -66,20 +66,21 @@ impl<E: EnergyFunction> LogDensity for Energy<E> {
 /// Anything that gives a score s(x) ∈ ℝᵈ: an analytic distribution, the autodiff score of a density
 /// ([`AutodiffScore`]), a trained network.
 pub trait Score: Sync {
-    /// Dimension.
-    fn dim(&self) -> usize;
-    /// Write s(x) into `out` (length `dim`).
+    /// Dimension of x and of s(x). (Named apart from [`LogDensity::dim`], so a distribution implementing
+    /// both never makes `d.dim()` ambiguous.)
+    fn score_dim(&self) -> usize;
+    /// Write s(x) into `out` (length `score_dim`).
     fn score_into(&self, x: &[f64], out: &mut [f64]);
     /// s(x) as a new vector.
     fn score(&self, x: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; self.dim()];
+        let mut out = vec![0.0; self.score_dim()];
         self.score_into(x, &mut out);
         out
     }
 }
 
 impl<T: Analytic> Score for T {
-    fn dim(&self) -> usize {
+    fn score_dim(&self) -> usize {
         LogDensity::dim(self)
     }
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
@@ -128,7 +129,7 @@ pub trait Sample {
 pub struct AutodiffScore<'a, D: ?Sized>(pub &'a D);
 
 impl<D: LogDensity> Score for AutodiffScore<'_, D> {
-    fn dim(&self) -> usize {
+    fn score_dim(&self) -> usize {
         self.0.dim()
     }
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
@@ -146,7 +147,7 @@ impl<D: LogDensity> Score for AutodiffScore<'_, D> {
 pub struct AnalyticScore<'a, D: ?Sized>(pub &'a D);
 
 impl<D: Analytic> Score for AnalyticScore<'_, D> {
-    fn dim(&self) -> usize {
+    fn score_dim(&self) -> usize {
         self.0.dim()
     }
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
@@ -182,7 +183,7 @@ pub fn laplacian<D: LogDensity + ?Sized>(density: &D, x: &[f64]) -> f64 {
 /// Scores of many points, `points` row-major (`n × dim`), in parallel with rayon (each worker thread records
 /// on its own tape). The result is row-major too, and does not depend on the number of threads.
 pub fn score_batch<S: Score + ?Sized>(score: &S, points: &[f64]) -> Result<Vec<f64>, ScoreError> {
-    let d = score.dim();
+    let d = score.score_dim();
     if d == 0 || points.len() % d != 0 {
         return Err(ScoreError::Dimension {
             param: "points",

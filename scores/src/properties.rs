@@ -52,7 +52,7 @@ pub fn expected_score<S: Score + ?Sized>(
     score: &S,
     samples: &[Vec<f64>],
 ) -> Result<MonteCarlo, ScoreError> {
-    let d = score.dim();
+    let d = score.score_dim();
     need("expected_score", 2, samples.len())?;
     check_dims("samples", d, samples)?;
     let n = samples.len() as f64;
@@ -80,7 +80,7 @@ pub fn fisher_information<S: Score + ?Sized>(
     score: &S,
     samples: &[Vec<f64>],
 ) -> Result<Vec<Vec<f64>>, ScoreError> {
-    let d = score.dim();
+    let d = score.score_dim();
     need("fisher_information", 1, samples.len())?;
     check_dims("samples", d, samples)?;
     let n = samples.len() as f64;
@@ -102,8 +102,8 @@ pub fn fisher_divergence<A: Score + ?Sized, B: Score + ?Sized>(
     s2: &B,
     samples: &[Vec<f64>],
 ) -> Result<f64, ScoreError> {
-    let d = s1.dim();
-    crate::error::dim_eq("second score", d, s2.dim())?;
+    let d = s1.score_dim();
+    crate::error::dim_eq("second score", d, s2.score_dim())?;
     need("fisher_divergence", 1, samples.len())?;
     check_dims("samples", d, samples)?;
     let total: f64 = samples
@@ -142,7 +142,7 @@ pub fn kernel_stein_discrepancy<S: Score + ?Sized>(
     samples: &[Vec<f64>],
     statistic: Statistic,
 ) -> Result<f64, ScoreError> {
-    let d = score.dim();
+    let d = score.score_dim();
     need("kernel_stein_discrepancy", 2, samples.len())?;
     check_dims("samples", d, samples)?;
     let n = samples.len();
