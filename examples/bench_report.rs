@@ -66,8 +66,107 @@ fn main() {
     if want("Q1") {
         q1(quick);
     }
-    if only.is_empty() || only.iter().any(|t| t.starts_with('T')) {
+    if want("T8") || want("T9") {
+        samplers(quick);
+    }
+    if only.is_empty()
+        || only
+            .iter()
+            .any(|t| t.starts_with('T') && *t != "T8" && *t != "T9")
+    {
         autodiff_and_scores(quick, &want);
+    }
+}
+
+/// T8 ula-gmm, T9 mala-autodiff, and ESS per second of MALA vs HMC on a 10-d Gaussian.
+fn samplers(quick: bool) {
+    use stein::models::sample::{sample, Autodiff, Exact, Method, SampleConfig, ScoreOnly};
+    use stein::scores::{GaussianMixture, MultivariateNormal};
+    use stein::tasks::rosenbrock;
+
+    // T8: 8 unit-weight Gaussians on a circle of radius 4, std 0.5; 10,000 chains × 1,000 ULA steps, ε = 0.01
+    let comps = (0..8)
+        .map(|k| {
+            let a = 2.0 * std::f64::consts::PI * k as f64 / 8.0;
+            MultivariateNormal::isotropic(vec![4.0 * a.cos(), 4.0 * a.sin()], 0.5).unwrap()
+        })
+        .collect();
+    let gmm = GaussianMixture::new(vec![1.0; 8], comps).unwrap();
+    let (chains, steps) = if quick { (1000, 100) } else { (10_000, 1000) };
+    let mut cfg = SampleConfig::new(Method::Ula { step: 0.01 }, chains, 1);
+    cfg.warmup = steps - 1;
+    let d = sample(&ScoreOnly(&gmm), &cfg).unwrap();
+    emit(
+        "T8",
+        format!("\"{chains}x{steps}\""),
+        "chain_steps_per_s",
+        (chains * steps) as f64 / d.seconds,
+        "1/s",
+    );
+
+    // T9: MALA on rosenbrock-10 through the autodiff score, 1 chain × 10,000 steps, ε = 1e-3
+    struct Rosen;
+    impl stein::scores::LogDensity for Rosen {
+        fn dim(&self) -> usize {
+            10
+        }
+        fn log_prob<S: stein::autodiff::Real>(&self, x: &[S]) -> S {
+            rosenbrock(x)
+        }
+    }
+    let n9 = if quick { 1000 } else { 10_000 };
+    let mut cfg = SampleConfig::new(Method::Mala { step: 1e-3 }, 1, n9);
+    cfg.warmup = 0;
+    cfg.init = stein::models::sample::Init::Points(vec![rosenbrock_point(10)]);
+    let d = sample(&Autodiff(&Rosen), &cfg).unwrap();
+    emit("T9", 10, "steps_per_s", n9 as f64 / d.seconds, "1/s");
+    emit("T9", 10, "acceptance", d.acceptance(), "");
+
+    // ESS per second, MALA vs HMC (adapted), on a 10-d correlated Gaussian; 4 chains
+    let dim = 10;
+    let cov: Vec<Vec<f64>> = (0..dim)
+        .map(|i| {
+            (0..dim)
+                .map(|j| {
+                    (0.5 + 0.15 * i as f64)
+                        * (0.5 + 0.15 * j as f64)
+                        * 0.6f64.powi((i as i32 - j as i32).abs())
+                })
+                .collect()
+        })
+        .collect();
+    let g = MultivariateNormal::new(vec![0.0; dim], cov).unwrap();
+    let n = if quick { 500 } else { 5000 };
+    for (name, method) in [
+        ("mala", Method::Mala { step: 0.15 }),
+        (
+            "hmc",
+            Method::Hmc {
+                step: 0.1,
+                leapfrog: 10,
+                inv_mass: None,
+                adapt: Some(0.8),
+            },
+        ),
+    ] {
+        let mut cfg = SampleConfig::new(method, 4, n);
+        cfg.seed = 11;
+        let d = sample(&Exact(&g), &cfg).unwrap();
+        let ess_min = d.ess().into_iter().fold(f64::INFINITY, f64::min);
+        emit(
+            "ESS",
+            format!("\"{name}-gauss10\""),
+            "min_bulk_ess_per_s",
+            ess_min / d.seconds,
+            "1/s",
+        );
+        emit(
+            "ESS",
+            format!("\"{name}-gauss10\""),
+            "acceptance",
+            d.acceptance(),
+            "",
+        );
     }
 }
 

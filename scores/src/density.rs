@@ -95,6 +95,12 @@ pub trait Analytic: LogDensity {
     fn analytic_score_into(&self, x: &[f64], out: &mut [f64]);
     /// The closed-form Laplacian tr ∇²ₓ log p(x) (the divergence of the score).
     fn laplacian(&self, x: &[f64]) -> f64;
+    /// log p(x) (unnormalised, as [`LogDensity::log_prob`]) and the score at once, into `out`. Families
+    /// override it with an allocation-free path; mixtures and samplers call it on hot loops.
+    fn log_prob_and_score(&self, x: &[f64], out: &mut [f64]) -> f64 {
+        self.analytic_score_into(x, out);
+        self.log_prob(x)
+    }
     /// log Z, where the normaliser Z = ∫ exp(log_prob) is known in closed form.
     fn log_normalizer(&self) -> Option<f64> {
         None

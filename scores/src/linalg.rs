@@ -126,6 +126,29 @@ impl Cholesky {
         }
     }
 
+    /// r ← Σ⁻¹ r in place (forward then back substitution), no allocation. Returns ‖L⁻¹ r‖², the quadratic
+    /// form rᵀ Σ⁻¹ r, computed on the way.
+    pub fn solve_in_place(&self, r: &mut [f64]) -> f64 {
+        let d = self.d;
+        let mut q = 0.0;
+        for i in 0..d {
+            let mut acc = r[i];
+            for j in 0..i {
+                acc -= self.l[i * d + j] * r[j];
+            }
+            r[i] = acc / self.l[i * d + i];
+            q += r[i] * r[i];
+        }
+        for i in (0..d).rev() {
+            let mut acc = r[i];
+            for j in i + 1..d {
+                acc -= self.l[j * d + i] * r[j];
+            }
+            r[i] = acc / self.l[i * d + i];
+        }
+        q
+    }
+
     /// Σ⁻¹ r (two triangular solves).
     pub fn solve(&self, r: &[f64]) -> Vec<f64> {
         let mut z = vec![0.0; self.d];

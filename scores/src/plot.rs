@@ -430,3 +430,61 @@ pub fn samples_over_density<D: LogDensity>(
         })()
     })
 }
+
+/// Sampler trajectories as polylines over the heat map of log p (each path a list of 2-D points; a dot marks
+/// where it starts).
+pub fn trajectories<D: LogDensity>(
+    path: impl AsRef<Path>,
+    density: &D,
+    paths: &[Vec<Vec<f64>>],
+    bounds: Bounds,
+    opts: &FieldOptions,
+) -> Result<(), ScoreError> {
+    const COLORS: [RGBColor; 6] = [
+        RGBColor(255, 255, 255),
+        RGBColor(255, 127, 14),
+        RGBColor(214, 39, 40),
+        RGBColor(23, 190, 207),
+        RGBColor(255, 187, 120),
+        RGBColor(247, 182, 210),
+    ];
+    let heat_vals = heat(density, bounds, opts.cells);
+    on_canvas!(path, opts.size, |root| {
+        (|| -> Result<(), String> {
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(&opts.title, ("sans-serif", 20))
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(40)
+                .build_cartesian_2d(bounds.x.0..bounds.x.1, bounds.y.0..bounds.y.1)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .draw()
+                .map_err(|e| e.to_string())?;
+            draw_heat(&mut chart, &heat_vals, bounds)?;
+            for (k, p) in paths.iter().enumerate() {
+                let color = COLORS[k % COLORS.len()];
+                let pts: Vec<(f64, f64)> = p
+                    .iter()
+                    .filter(|x| x.len() >= 2)
+                    .map(|x| (x[0], x[1]))
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        pts.clone(),
+                        color.mix(0.8).stroke_width(1),
+                    )))
+                    .map_err(|e| e.to_string())?;
+                if let Some(&first) = pts.first() {
+                    chart
+                        .draw_series(std::iter::once(Circle::new(first, 4, color.filled())))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
+        })()
+    })
+}

@@ -87,3 +87,29 @@ fn bad_paths_are_errors_naming_the_file() {
     .unwrap_err();
     assert!(e.to_string().contains("/nonexistent-dir/x.png"), "{e}");
 }
+
+#[test]
+fn trajectories_are_drawn_one_polyline_per_path() {
+    let b = Banana::new(1.0, 0.5).unwrap();
+    let paths: Vec<Vec<Vec<f64>>> = (0..3)
+        .map(|k| {
+            (0..20)
+                .map(|t| vec![t as f64 * 0.1, k as f64 * 0.5])
+                .collect()
+        })
+        .collect();
+    let s = tmp("traj.svg");
+    let opts = FieldOptions {
+        cells: 10,
+        size: (200, 200),
+        ..Default::default()
+    };
+    trajectories(&s, &b, &paths, Bounds::square(3.0), &opts).unwrap();
+    let text = std::fs::read_to_string(&s).unwrap();
+    assert_eq!(
+        text.matches("<circle").count(),
+        3,
+        "one start marker per path"
+    );
+    assert!(text.matches("<polyline").count() >= 3);
+}

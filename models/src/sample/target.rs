@@ -61,8 +61,7 @@ impl<D: Analytic + ?Sized> Target for Exact<'_, D> {
         self.0.dim()
     }
     fn eval(&self, x: &[f64], score: &mut [f64]) -> Option<f64> {
-        self.0.analytic_score_into(x, score);
-        Some(self.0.log_prob(x))
+        Some(self.0.log_prob_and_score(x, score))
     }
     fn has_log_density(&self) -> bool {
         true

@@ -133,13 +133,40 @@ impl<D: Analytic> LogDensity for Mixture<D> {
 
 impl<D: Analytic> Analytic for Mixture<D> {
     fn analytic_score_into(&self, x: &[f64], out: &mut [f64]) {
-        let (r, s) = self.responsibilities(x);
+        self.log_prob_and_score(x, out);
+    }
+    fn log_prob_and_score(&self, x: &[f64], out: &mut [f64]) -> f64 {
+        // One pass, no allocation for up to 16 components in up to 16 dimensions: a running log-sum-exp of
+        // the logits with the score accumulated as a responsibility-weighted mean (rescaled when the maximum
+        // logit moves), so far-away points stay exact.
+        let d = x.len();
+        let mut buf = [0.0f64; 16];
+        let mut heap = Vec::new();
+        let sk: &mut [f64] = if d <= 16 {
+            &mut buf[..d]
+        } else {
+            heap.resize(d, 0.0);
+            &mut heap
+        };
+        let (mut m, mut total) = (f64::NEG_INFINITY, 0.0);
         out.iter_mut().for_each(|o| *o = 0.0);
-        for (rk, sk) in r.iter().zip(&s) {
-            for (o, v) in out.iter_mut().zip(sk) {
-                *o += rk * v;
+        for ((c, lw), lz) in self.comps.iter().zip(&self.log_w).zip(&self.log_z) {
+            let logit = lw + c.log_prob_and_score(x, sk) - lz;
+            if logit > m {
+                // rescale what was accumulated under the old maximum
+                let f = (m - logit).exp();
+                total *= f;
+                out.iter_mut().for_each(|o| *o *= f);
+                m = logit;
+            }
+            let w = (logit - m).exp();
+            total += w;
+            for (o, v) in out.iter_mut().zip(sk.iter()) {
+                *o += w * v;
             }
         }
+        out.iter_mut().for_each(|o| *o /= total);
+        m + total.ln()
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
         let (r, s) = self.responsibilities(x);

@@ -80,12 +80,6 @@ impl MultivariateNormal {
         let q: S = z.iter().map(|&v| v * v).sum();
         -q * 0.5
     }
-
-    /// −Σ⁻¹ (x − μ).
-    pub(crate) fn score_vec(&self, x: &[f64]) -> Vec<f64> {
-        let r: Vec<f64> = x.iter().zip(&self.mean).map(|(a, b)| a - b).collect();
-        self.chol.solve(&r).into_iter().map(|v| -v).collect()
-    }
 }
 
 impl LogDensity for MultivariateNormal {
@@ -99,7 +93,15 @@ impl LogDensity for MultivariateNormal {
 
 impl Analytic for MultivariateNormal {
     fn analytic_score_into(&self, x: &[f64], out: &mut [f64]) {
-        out.copy_from_slice(&self.score_vec(x));
+        self.log_prob_and_score(x, out);
+    }
+    fn log_prob_and_score(&self, x: &[f64], out: &mut [f64]) -> f64 {
+        for ((o, xi), m) in out.iter_mut().zip(x).zip(&self.mean) {
+            *o = xi - m;
+        }
+        let q = self.chol.solve_in_place(out);
+        out.iter_mut().for_each(|o| *o = -*o);
+        -0.5 * q
     }
     fn laplacian(&self, _x: &[f64]) -> f64 {
         -self.chol.trace_inverse()

@@ -1,0 +1,112 @@
+//! ULA and MALA on a 2-D Gaussian mixture from its analytic score: a picture of trajectories over the density,
+//! and a comparison table (error of the mean and covariance, KSD, ESS per second, acceptance).
+//!
+//! Run: `cargo run --release --example langevin [-- OUT_DIR] [--quick]`
+
+use stein::models::sample::{sample, Exact, Init, Method, SampleConfig, ScoreOnly};
+use stein::scores::plot::{trajectories, Bounds, FieldOptions};
+use stein::scores::{kernel_stein_discrepancy, GaussianMixture, MultivariateNormal, Statistic};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let out = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| "runs/langevin".into());
+    std::fs::create_dir_all(&out)?;
+
+    let c = |m: [f64; 2], cov: [[f64; 2]; 2]| {
+        MultivariateNormal::new(m.to_vec(), cov.iter().map(|r| r.to_vec()).collect()).unwrap()
+    };
+    let (w, comps) = (
+        vec![0.3, 0.45, 0.25],
+        vec![
+            c([-2.0, -1.0], [[0.5, 0.2], [0.2, 0.4]]),
+            c([1.5, -1.5], [[0.3, -0.1], [-0.1, 0.6]]),
+            c([0.0, 2.0], [[0.8, 0.0], [0.0, 0.25]]),
+        ],
+    );
+    // the mixture's exact mean and covariance, to judge the draws
+    let mut mean = [0.0; 2];
+    let mut second = [[0.0; 2]; 2];
+    for (wk, ck) in w.iter().zip(&comps) {
+        let (m, s) = (ck.mean(), ck.covariance());
+        for i in 0..2 {
+            mean[i] += wk * m[i];
+            for j in 0..2 {
+                second[i][j] += wk * (s[i][j] + m[i] * m[j]);
+            }
+        }
+    }
+    let gmm = GaussianMixture::new(w, comps)?;
+    // many chains spread over the modes: a mixture's weights are learnt by chains landing in each mode
+    let (chains, draws_per_chain) = if quick { (16, 1_000) } else { (64, 5_000) };
+
+    println!(
+        "{:<6} {:>6} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "method", "step", "|Δmean|", "|Δcov|_F", "KSD²", "min ESS/s", "accept"
+    );
+    for (name, method, step) in [
+        ("ULA", Method::Ula { step: 0.05 }, 0.05),
+        ("ULA", Method::Ula { step: 0.2 }, 0.2),
+        ("MALA", Method::Mala { step: 0.2 }, 0.2),
+        ("MALA", Method::Mala { step: 0.6 }, 0.6),
+    ] {
+        let mut cfg = SampleConfig::new(method.clone(), chains, draws_per_chain);
+        cfg.seed = 42;
+        cfg.init = Init::Normal { scale: 2.0 };
+        cfg.record_every = Some(1);
+        let d = match method {
+            Method::Ula { .. } => sample(&ScoreOnly(&gmm), &cfg)?,
+            _ => sample(&Exact(&gmm), &cfg)?,
+        };
+        let (m, cov) = (d.mean(), d.covariance());
+        let dm = ((m[0] - mean[0]).powi(2) + (m[1] - mean[1]).powi(2)).sqrt();
+        let mut dc = 0.0;
+        for i in 0..2 {
+            for j in 0..2 {
+                dc += (cov[i][j] - (second[i][j] - mean[i] * mean[j])).powi(2);
+            }
+        }
+        let pooled = d.pooled();
+        let sub: Vec<Vec<f64>> = pooled
+            .iter()
+            .step_by((pooled.len() / 1000).max(1))
+            .cloned()
+            .collect();
+        let ksd = kernel_stein_discrepancy(&gmm, &sub, Statistic::U)?;
+        let ess = d.ess().into_iter().fold(f64::INFINITY, f64::min);
+        println!(
+            "{name:<6} {step:>6} {dm:>10.4} {:>10.4} {ksd:>10.5} {:>12.0} {:>10.3}",
+            dc.sqrt(),
+            ess / d.seconds,
+            d.acceptance()
+        );
+        if step == 0.2 {
+            let paths: Vec<Vec<Vec<f64>>> = d
+                .chains
+                .iter()
+                .take(4)
+                .map(|c| c.trajectory[..300.min(c.trajectory.len())].to_vec())
+                .collect();
+            let opts = FieldOptions {
+                title: format!("{name}, ε = {step}: first 300 steps of 4 chains"),
+                ..Default::default()
+            };
+            trajectories(
+                format!("{out}/{}_trajectories.png", name.to_lowercase()),
+                &gmm,
+                &paths,
+                Bounds::square(4.5),
+                &opts,
+            )?;
+        }
+    }
+    println!("KSD² (U-statistic, ≈ 0 when the draws follow the target) shows ULA's discretisation bias at larger ε;");
+    println!("MALA's Metropolis correction removes it. The mean and covariance errors here are dominated by how the");
+    println!("chains split between the modes, which only more chains or longer runs shrink.");
+    println!("pictures in {out}/");
+    Ok(())
+}
