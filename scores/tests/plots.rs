@@ -2,7 +2,7 @@
 #![cfg(feature = "plot")]
 
 use stein_scores::plot::{
-    curves_1d, samples_over_density, score_field, Bounds, Curve, FieldOptions,
+    curves_1d, samples_over_density, score_field, trajectories, Bounds, Curve, FieldOptions,
 };
 use stein_scores::{Banana, Normal, Sample, ScoreError};
 
