@@ -145,6 +145,10 @@ fn ramp(t: f64) -> RGBColor {
 /// Heat-map values log p on a grid, mapped to [0, 1] with the bottom clipped at max − 12 (six "σ" of a
 /// Gaussian), so the interesting region keeps the colour range.
 fn heat<D: LogDensity>(density: &D, b: Bounds, cells: usize) -> Vec<Vec<f64>> {
+    heat_fn(&|x: &[f64]| density.log_prob(x), b, cells)
+}
+
+fn heat_fn(log_density: &dyn Fn(&[f64]) -> f64, b: Bounds, cells: usize) -> Vec<Vec<f64>> {
     let (dx, dy) = (
         (b.x.1 - b.x.0) / cells as f64,
         (b.y.1 - b.y.0) / cells as f64,
@@ -153,8 +157,7 @@ fn heat<D: LogDensity>(density: &D, b: Bounds, cells: usize) -> Vec<Vec<f64>> {
         .map(|i| {
             (0..cells)
                 .map(|j| {
-                    density
-                        .log_prob(&[b.x.0 + (i as f64 + 0.5) * dx, b.y.0 + (j as f64 + 0.5) * dy])
+                    log_density(&[b.x.0 + (i as f64 + 0.5) * dx, b.y.0 + (j as f64 + 0.5) * dy])
                 })
                 .collect()
         })
@@ -205,14 +208,25 @@ fn draw_heat<DB: DrawingBackend>(
 /// let gmm = GaussianMixture::new(vec![0.3, 0.7], vec![c(-2.0), c(2.0)]).unwrap();
 /// score_field("gmm_score.png", &gmm, &gmm, Bounds::square(5.0), &FieldOptions::default()).unwrap();
 /// ```
-pub fn score_field<D: LogDensity, S: Score>(
+pub fn score_field<D: LogDensity, S: Score + ?Sized>(
     path: impl AsRef<Path>,
     density: &D,
     score: &S,
     bounds: Bounds,
     opts: &FieldOptions,
 ) -> Result<(), ScoreError> {
-    let heat_vals = heat(density, bounds, opts.cells);
+    score_field_fn(path, &|x: &[f64]| density.log_prob(x), score, bounds, opts)
+}
+
+/// [`score_field`] with the log-density given as a plain function (e.g. a trained energy network's −E).
+pub fn score_field_fn<S: Score + ?Sized>(
+    path: impl AsRef<Path>,
+    log_density: &dyn Fn(&[f64]) -> f64,
+    score: &S,
+    bounds: Bounds,
+    opts: &FieldOptions,
+) -> Result<(), ScoreError> {
+    let heat_vals = heat_fn(log_density, bounds, opts.cells);
     let n = opts.arrows.max(2);
     let (sx, sy) = (
         (bounds.x.1 - bounds.x.0) / n as f64,
@@ -483,6 +497,108 @@ pub fn trajectories<D: LogDensity>(
                         .draw_series(std::iter::once(Circle::new(first, 4, color.filled())))
                         .map_err(|e| e.to_string())?;
                 }
+            }
+            Ok(())
+        })()
+    })
+}
+
+/// Two point sets over each other, e.g. held-out data (grey) and generated samples (orange).
+pub fn scatter_compare(
+    path: impl AsRef<Path>,
+    title: &str,
+    sets: &[(&str, &[Vec<f64>])],
+    bounds: Bounds,
+    size: (u32, u32),
+) -> Result<(), ScoreError> {
+    const COLORS: [RGBColor; 3] = [
+        RGBColor(150, 150, 150),
+        RGBColor(255, 127, 14),
+        RGBColor(31, 119, 180),
+    ];
+    on_canvas!(path, size, |root| {
+        (|| -> Result<(), String> {
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 20))
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(40)
+                .build_cartesian_2d(bounds.x.0..bounds.x.1, bounds.y.0..bounds.y.1)
+                .map_err(|e| e.to_string())?;
+            chart.configure_mesh().draw().map_err(|e| e.to_string())?;
+            for (k, (label, pts)) in sets.iter().enumerate() {
+                let color = COLORS[k % COLORS.len()];
+                chart
+                    .draw_series(
+                        pts.iter()
+                            .filter(|p| p.len() >= 2)
+                            .map(|p| Circle::new((p[0], p[1]), 2, color.mix(0.6).filled())),
+                    )
+                    .map_err(|e| e.to_string())?
+                    .label(label.to_string())
+                    .legend(move |(x, y)| Circle::new((x + 7, y), 4, color.filled()));
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })()
+    })
+}
+
+/// A line chart of (x, y) series, e.g. the training loss against the step.
+pub fn line_chart(
+    path: impl AsRef<Path>,
+    title: &str,
+    axis: (&str, &str),
+    series: &[(&str, &[(f64, f64)])],
+    size: (u32, u32),
+) -> Result<(), ScoreError> {
+    let pts = || {
+        series
+            .iter()
+            .flat_map(|s| s.1.iter())
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+    };
+    let (x0, x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+        (a.0.min(p.0), a.1.max(p.0))
+    });
+    let ys: Vec<f64> = pts().map(|p| p.1).collect();
+    let (y0, y1) = span(std::iter::once(&ys));
+    let (x0, x1) = if x0 < x1 { (x0, x1) } else { (0.0, 1.0) };
+    on_canvas!(path, size, |root| {
+        (|| -> Result<(), String> {
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 20))
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(55)
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc(axis.0)
+                .y_desc(axis.1)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for (k, (_, s)) in series.iter().enumerate() {
+                let color = if k == 0 {
+                    RGBColor(31, 119, 180)
+                } else {
+                    RGBColor(255, 127, 14)
+                };
+                chart
+                    .draw_series(LineSeries::new(
+                        s.iter().copied().filter(|p| p.1.is_finite()),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?;
             }
             Ok(())
         })()

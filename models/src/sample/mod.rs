@@ -17,6 +17,7 @@
 //! assert!((mean[0] - 1.0).abs() < 0.15 && draws.acceptance() > 0.5);
 //! ```
 
+pub mod batch;
 mod diagnostics;
 mod target;
 

@@ -1,0 +1,254 @@
+//! End-to-end tests of the `stein` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn stein(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stein"))
+        .args(args)
+        .output()
+        .expect("the stein binary runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("stein-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn last_step(dir: &Path) -> u64 {
+    let m = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(m.lines().last().unwrap()).unwrap();
+    v["step"].as_u64().unwrap()
+}
+
+#[test]
+fn train_writes_every_file_with_a_finite_loss() {
+    let d = tmp("train");
+    let o = stein(&[
+        "train",
+        "--steps",
+        "200",
+        "--samples",
+        "200",
+        "--quiet",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    for f in [
+        "model.json",
+        "metrics.jsonl",
+        "checkpoint.json",
+        "samples.png",
+        "score_field.png",
+        "loss.png",
+        "summary.txt",
+        "samples.csv",
+    ] {
+        let m = std::fs::metadata(d.join(f)).unwrap_or_else(|_| panic!("{f} missing"));
+        assert!(m.len() > 0, "{f} is empty");
+    }
+    let summary = std::fs::read_to_string(d.join("summary.txt")).unwrap();
+    let loss: f64 = summary
+        .lines()
+        .find(|l| l.starts_with("loss"))
+        .and_then(|l| l.rsplit('=').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(loss.is_finite(), "{summary}");
+    assert!(summary.contains("MMD²"));
+    assert_eq!(last_step(&d), 200);
+
+    // the saved model samples again from the command line
+    let csv = d.join("again.csv");
+    let o = stein(&[
+        "sample",
+        "--model",
+        d.join("model.json").to_str().unwrap(),
+        "--n",
+        "50",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 51);
+    assert!(csv.with_extension("png").exists());
+}
+
+#[test]
+fn resume_continues_from_the_checkpoint_step() {
+    let d = tmp("resume");
+    let o = stein(&[
+        "train",
+        "--steps",
+        "100",
+        "--samples",
+        "50",
+        "--quiet",
+        "--loss",
+        "dsm",
+        "--sampler",
+        "ula",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(last_step(&d), 100);
+    let lines_before = std::fs::read_to_string(d.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    let o = stein(&[
+        "train",
+        "--steps",
+        "160",
+        "--samples",
+        "50",
+        "--quiet",
+        "--loss",
+        "dsm",
+        "--sampler",
+        "ula",
+        "--resume",
+        d.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let m = std::fs::read_to_string(d.join("metrics.jsonl")).unwrap();
+    let first_new: serde_json::Value =
+        serde_json::from_str(m.lines().nth(lines_before).unwrap()).unwrap();
+    assert!(
+        first_new["step"].as_u64().unwrap() > 100,
+        "resumed at step {}",
+        first_new["step"]
+    );
+    assert_eq!(last_step(&d), 160);
+    assert!(std::fs::read_to_string(d.join("summary.txt"))
+        .unwrap()
+        .contains("steps           160"));
+}
+
+#[test]
+fn a_corrupt_csv_is_a_line_numbered_error_and_a_non_zero_exit() {
+    let d = tmp("csv");
+    std::fs::create_dir_all(&d).unwrap();
+    let csv = d.join("pts.csv");
+    std::fs::write(&csv, "x,y\n0.1,0.2\n0.3,zero\n").unwrap();
+    let o = stein(&[
+        "train",
+        "--data",
+        csv.to_str().unwrap(),
+        "--steps",
+        "10",
+        "--quiet",
+        "--out",
+        d.join("run").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("line 3, column 2"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn user_mistakes_are_one_line_errors() {
+    let d = tmp("mistakes");
+    for (args, needle) in [
+        (vec!["train", "--data", "moonz"], "unknown dataset `moonz`"),
+        (vec!["train", "--loss", "nope"], "unknown loss `nope`"),
+        (
+            vec!["train", "--loss", "dsm", "--sampler", "annealed"],
+            "annealed Langevin needs a noise-conditional model",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "score",
+                "--loss",
+                "ssm-vr",
+                "--sampler",
+                "mala",
+            ],
+            "need an energy model",
+        ),
+        (
+            vec!["sample", "--model", "/nonexistent/model.json"],
+            "/nonexistent/model.json",
+        ),
+        (
+            vec!["plot", "score", "--target", "unicorn"],
+            "unknown target `unicorn`",
+        ),
+    ] {
+        let mut a: Vec<&str> = args.clone();
+        let out = d.join("run");
+        let out_s = out.to_str().unwrap().to_string();
+        if a[0] == "train" {
+            a.extend([
+                "--steps",
+                "5",
+                "--samples",
+                "20",
+                "--quiet",
+                "--out",
+                &out_s,
+            ]);
+        }
+        let o = stein(&a);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
+    }
+    // a model file that is not JSON
+    std::fs::create_dir_all(&d).unwrap();
+    let bad = d.join("bad.json");
+    std::fs::write(&bad, "{ truncated").unwrap();
+    let o = stein(&["sample", "--model", bad.to_str().unwrap()]);
+    assert!(
+        !o.status.success()
+            && String::from_utf8_lossy(&o.stderr).contains("not a valid model file")
+    );
+}
+
+#[test]
+fn plot_writes_pictures_of_the_catalogue() {
+    let d = tmp("plot");
+    std::fs::create_dir_all(&d).unwrap();
+    for (what, target) in [
+        ("score", "gmm-1d"),
+        ("score", "gmm-2d"),
+        ("density", "banana"),
+    ] {
+        let out = d.join(format!("{target}.png"));
+        let o = stein(&[
+            "plot",
+            what,
+            "--target",
+            target,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(std::fs::metadata(&out).unwrap().len() > 1000);
+    }
+}
