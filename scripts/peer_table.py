@@ -20,7 +20,9 @@ def load(path):
     return out
 
 
-def us(v):
+def us(v, unit="ns"):
+    if unit == "ms":
+        return f"{v:.2f} ms"
     return f"{v / 1000:.2f} µs" if v < 1e6 else f"{v / 1e6:.2f} ms"
 
 
@@ -37,12 +39,23 @@ rows = [
     ("T4 Laplacian rosenbrock-10", ("T4", "rosenbrock-10", "laplacian_ns"), ("T4", "rosenbrock-10", "laplacian_ns")),
     ("T4 Laplacian gmm-10", ("T4", "gmm-10", "laplacian_ns"), ("T4", "gmm-10", "laplacian_ns")),
 ]
+rows += [
+    ("T5 dsm-step (score net, batch 512)", ("T5", "512", "step_ms"), ("T5", "512", "step_ms")),
+    ("T5e dsm-energy-step", ("T5e", "512", "step_ms"), ("T5e", "512", "step_ms")),
+    ("T6 ism-step (exact trace)", ("T6", "512", "step_ms"), ("T6", "512", "step_ms")),
+    ("T7 ssm-step", ("T7", "512", "step_ms"), ("T7", "512", "step_ms")),
+]
 print("| task | Stein | JAX-jit | JAX / Stein |")
 print("|---|---|---|---|")
 for name, sk, pk in rows:
     if sk in stein and pk in peer:
         s, p = stein[sk], peer[pk]
-        print(f"| {name} | {us(s)} | {us(p)} | {p / s:.2f}× |")
+        unit = "ms" if sk[2] == "step_ms" else "ns"
+        print(f"| {name} | {us(s, unit)} | {us(p, unit)} | {p / s:.2f}× |")
+for name, key in (("T8 ula-gmm, 10,000 chains × 1,000 steps (chain-steps/s)", ("T8", "10000x1000", "chain_steps_per_s")),
+                  ("T9 mala-autodiff rosenbrock-10 (steps/s)", ("T9", "10", "steps_per_s"))):
+    if key in stein and key in peer:
+        print(f"| {name} | {stein[key] / 1e6:.2f} M/s | {peer[key] / 1e6:.2f} M/s | {stein[key] / peer[key]:.2f}× (Stein / JAX) |")
 print()
 print("| Stein's own ratios | value |")
 print("|---|---|")
@@ -59,6 +72,16 @@ if k in stein:
 k = ("T3", "25", "tensor_grad_over_primal")
 if k in stein:
     print(f"| T3: value+grad (tensor ops) / f64 primal | {stein[k]:.2f}× |")
-for k, name in ((("T2", "100000", "score_batch_speedup"), "score_batch, 100,000 points: 2 threads / 1 thread"),):
+for k, name, fmt in (
+    (("T2", "100000", "score_batch_speedup"), "score_batch, 100,000 points: 2 threads / 1 thread", "{:.2f}×"),
+    (("GEMM", "512x128x128", "gflops_1_thread"), "GEMM 512×128·128×128, 1 thread", "{:.1f} GFLOP/s"),
+    (("GEMM", "1024x1024x1024", "gflops_all_threads"), "GEMM 1024³, 2 threads", "{:.1f} GFLOP/s"),
+    (("T9", "10", "acceptance"), "T9 MALA acceptance", "{:.3f}"),
+    (("ESS", "mala-gauss10", "min_bulk_ess_per_s"), "min bulk ESS/s, MALA, 10-d Gaussian", "{:.0f}"),
+    (("ESS", "hmc-gauss10", "min_bulk_ess_per_s"), "min bulk ESS/s, HMC (adapted), 10-d Gaussian", "{:.0f}"),
+    (("Q1", "10000", "fisher_div_final"), "Q1 ncsn toy recipe: final Fisher divergence (start {init:.2f})", "{:.3f}"),
+    (("Q1", "10000", "wall_s"), "Q1 ncsn toy recipe: wall time, 10,000 steps", "{:.1f} s"),
+):
     if k in stein:
-        print(f"| {name} | {stein[k]:.2f}× |")
+        init = stein.get(("Q1", "10000", "fisher_div_init"), float("nan"))
+        print(f"| {name.format(init=init)} | {fmt.format(stein[k])} |")

@@ -12,7 +12,7 @@ use crate::models::sample::{Method, SampleError};
 use crate::models::train::{TrainConfig, Trainer};
 use crate::models::ModelError;
 use crate::scores::plot::{self, Bounds, Curve, FieldOptions};
-use crate::scores::{mmd, ScoreError};
+use crate::scores::{kernel_stein_discrepancy, mmd, ScoreError, Statistic};
 use rand::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -138,6 +138,9 @@ pub struct TrainSummary {
     pub final_loss: f64,
     /// Squared MMD between the samples and held-out data.
     pub mmd: f64,
+    /// Squared KSD (IMQ, U-statistic) of the samples under the learned score at the smallest σ: how well the
+    /// sampler followed the model (≈ 0 is good), whatever the model learnt.
+    pub ksd: f64,
     /// Sampler acceptance (1 for ULA / annealed).
     pub acceptance: f64,
     /// Training wall time (s).
@@ -373,6 +376,18 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, AppError> {
     let sample_seconds = t0.elapsed().as_secs_f64();
     let (sv, hv) = (rows(&samples), rows(&held_out));
     let m = mmd(&sv, &hv)?;
+    let sigma_small = if trainer.model.conditioning != Conditioning::None {
+        sigmas.last().copied()
+    } else {
+        None
+    };
+    let ksd_pts: Vec<Vec<f64>> = sv
+        .iter()
+        .step_by((sv.len() / 500).max(1))
+        .cloned()
+        .collect();
+    let ksd =
+        kernel_stein_discrepancy(&trainer.model.as_score(sigma_small), &ksd_pts, Statistic::U)?;
     write_csv(&out.join("samples.csv"), &samples)?;
 
     // pictures
@@ -435,15 +450,16 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, AppError> {
         out: out.clone(),
         final_loss: report.final_loss(10),
         mmd: m,
+        ksd,
         acceptance,
         train_seconds: report.seconds,
         sample_seconds,
         steps: trainer.step,
     };
     let text = format!(
-        "data            {}\nmodel           {} ({:?}), {} parameters\nloss            {} (final, mean of last 10 logs) = {:.5}\nsteps           {}\nsampler         {} ({} samples), acceptance {:.3}\nMMD² to held-out data (Gaussian kernel, median heuristic) = {:.5}\ntrain time      {:.1} s\nsample time     {:.1} s\n",
+        "data            {}\nmodel           {} ({:?}), {} parameters\nloss            {} (final, mean of last 10 logs) = {:.5}\nsteps           {}\nsampler         {} ({} samples), acceptance {:.3}\nMMD² to held-out data (Gaussian kernel, median heuristic) = {:.5}\nKSD² of the samples under the learned score (IMQ, U-statistic) = {:.5}\ntrain time      {:.1} s\nsample time     {:.1} s\n",
         opts.data, opts.model, trainer.model.conditioning, trainer.model.net.num_params(), opts.loss, summary.final_loss, summary.steps,
-        opts.sampler, opts.samples, acceptance, m, summary.train_seconds, sample_seconds
+        opts.sampler, opts.samples, acceptance, m, ksd, summary.train_seconds, sample_seconds
     );
     std::fs::write(out.join("summary.txt"), &text)
         .map_err(|e| io_err(&out.join("summary.txt"), e))?;

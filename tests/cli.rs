@@ -65,7 +65,7 @@ fn train_writes_every_file_with_a_finite_loss() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap();
     assert!(loss.is_finite(), "{summary}");
-    assert!(summary.contains("MMD²"));
+    assert!(summary.contains("MMD²") && summary.contains("KSD²"));
     assert_eq!(last_step(&d), 200);
 
     // the saved model samples again from the command line
