@@ -14,13 +14,7 @@ use stein::scores::mmd;
 use stein::scores::plot::{scatter_compare, Bounds};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let out = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| "runs/annealed".into());
+    let (out, quick) = stein::app::example_args("runs/annealed");
     std::fs::create_dir_all(&out)?;
     let (steps, n) = if quick { (100, 200) } else { (4000, 1000) };
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);

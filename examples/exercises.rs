@@ -12,13 +12,7 @@ use stein::scores::plot::{curves_1d, score_field, Bounds, Curve, FieldOptions};
 use stein::scores::*;
 
 fn main() -> Result<(), ScoreError> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let out = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| "runs/exercises".into());
+    let (out, quick) = stein::app::example_args("runs/exercises");
     std::fs::create_dir_all(&out).map_err(|e| ScoreError::Plot {
         path: out.clone(),
         reason: e.to_string(),

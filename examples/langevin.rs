@@ -8,13 +8,7 @@ use stein::scores::plot::{trajectories, Bounds, FieldOptions};
 use stein::scores::{kernel_stein_discrepancy, GaussianMixture, MultivariateNormal, Statistic};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let out = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| "runs/langevin".into());
+    let (out, quick) = stein::app::example_args("runs/langevin");
     std::fs::create_dir_all(&out)?;
 
     let c = |m: [f64; 2], cov: [[f64; 2]; 2]| {

@@ -15,13 +15,7 @@ use stein::scores::plot::{scatter_compare, Bounds};
 use stein::scores::{fisher_divergence, mmd, Sample};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let out = args
-        .iter()
-        .find(|a| !a.starts_with("--"))
-        .cloned()
-        .unwrap_or_else(|| "runs/train_ebm".into());
+    let (out, quick) = stein::app::example_args("runs/train_ebm");
     std::fs::create_dir_all(&out)?;
     let steps = if quick { 100 } else { 3000 };
     let n = if quick { 200 } else { 1000 };

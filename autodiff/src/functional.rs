@@ -182,6 +182,14 @@ fn diagonal_sum<'t>(t: &'t Tape, ys: &[Var<'t>], xs: &[Var<'t>]) -> f64 {
     (0..ys.len()).map(|i| j[i][i]).sum()
 }
 
+/// The first non-finite entry of a matrix, named "`what` row i[j]".
+fn check_rows(what: &str, rows: &[Vec<f64>]) -> Result<(), AdError> {
+    for (i, row) in rows.iter().enumerate() {
+        check_finite(&format!("{what} row {i}"), row)?;
+    }
+    Ok(())
+}
+
 /// [`value_and_grad`] that returns an error naming the first non-finite input, value or gradient entry.
 pub fn try_value_and_grad<F>(f: F, x: &[f64]) -> Result<(f64, Vec<f64>), AdError>
 where
@@ -209,9 +217,7 @@ where
 {
     check_inputs(x)?;
     let h = hessian(f, x);
-    for (i, row) in h.iter().enumerate() {
-        check_finite(&format!("hessian row {i}"), row)?;
-    }
+    check_rows("hessian", &h)?;
     Ok(h)
 }
 
@@ -246,9 +252,7 @@ where
 {
     check_inputs(x)?;
     let j = jacobian(f, x);
-    for (i, row) in j.iter().enumerate() {
-        check_finite(&format!("jacobian row {i}"), row)?;
-    }
+    check_rows("jacobian", &j)?;
     Ok(j)
 }
 

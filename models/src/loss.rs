@@ -47,7 +47,8 @@ pub fn implicit<'t>(model: &Model, tape: &'t Tape, p: &[TVar<'t>], x: &Tensor) -
 }
 
 /// Implicit score matching with Hutchinson's trace estimator: tr ∇ₓs ≈ vᵀ ∇ₓ(vᵀs) for projections v with
-/// E[v vᵀ] = I. `v` has the shape of `x` (tile the batch for several projections per point).
+/// E[v vᵀ] = I. `v` has the shape of `x` (tile the batch for several projections per point). This is the same
+/// estimator as variance-reduced sliced score matching (Song et al. 2019, §3), so it is computed by [`sliced`].
 pub fn implicit_hutchinson<'t>(
     model: &Model,
     tape: &'t Tape,
@@ -55,11 +56,7 @@ pub fn implicit_hutchinson<'t>(
     x: &Tensor,
     v: &Tensor,
 ) -> Var<'t> {
-    let xv = tape.tensor(x);
-    let vv = tape.tensor_const(v);
-    let s = model.score(tape, p, xv, None);
-    let jv = tape.grad_graph_tensors((s * vv).sum(), &[xv])[0];
-    ((jv * vv).sum() + s.square().sum() * 0.5) / x.rows() as f64
+    sliced(model, tape, p, x, v, true)
 }
 
 /// Sliced score matching (Song et al. 2019): mean [vᵀ ∇ₓ(vᵀs) + ½ (vᵀs)²], or with `variance_reduced` the

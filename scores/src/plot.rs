@@ -174,6 +174,37 @@ fn heat_fn(log_density: &dyn Fn(&[f64]) -> f64, b: Bounds, cells: usize) -> Vec<
         .collect()
 }
 
+/// A white canvas with axes over `bounds` and the log-density heat map drawn: the base of every 2-D picture.
+fn heat_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    heat_vals: &[Vec<f64>],
+    bounds: Bounds,
+) -> Result<
+    ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    String,
+> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(bounds.x.0..bounds.x.1, bounds.y.0..bounds.y.1)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .draw()
+        .map_err(|e| e.to_string())?;
+    draw_heat(&mut chart, heat_vals, bounds)?;
+    Ok(chart)
+}
+
 fn draw_heat<DB: DrawingBackend>(
     chart: &mut ChartContext<
         DB,
@@ -256,20 +287,7 @@ pub fn score_field_fn<S: Score + ?Sized>(
     let cell = sx.min(sy) * 0.9;
     on_canvas!(path, opts.size, |root| {
         (|| -> Result<(), String> {
-            root.fill(&WHITE).map_err(|e| e.to_string())?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(&opts.title, ("sans-serif", 20))
-                .margin(10)
-                .x_label_area_size(30)
-                .y_label_area_size(40)
-                .build_cartesian_2d(bounds.x.0..bounds.x.1, bounds.y.0..bounds.y.1)
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .draw()
-                .map_err(|e| e.to_string())?;
-            draw_heat(&mut chart, &heat_vals, bounds)?;
+            let mut chart = heat_chart(&root, &opts.title, &heat_vals, bounds)?;
             for (p, s) in &arrows {
                 let norm = s[0].hypot(s[1]);
                 if !norm.is_finite() || norm == 0.0 {
@@ -418,20 +436,7 @@ pub fn samples_over_density<D: LogDensity>(
     let heat_vals = heat(density, bounds, opts.cells);
     on_canvas!(path, opts.size, |root| {
         (|| -> Result<(), String> {
-            root.fill(&WHITE).map_err(|e| e.to_string())?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(&opts.title, ("sans-serif", 20))
-                .margin(10)
-                .x_label_area_size(30)
-                .y_label_area_size(40)
-                .build_cartesian_2d(bounds.x.0..bounds.x.1, bounds.y.0..bounds.y.1)
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .draw()
-                .map_err(|e| e.to_string())?;
-            draw_heat(&mut chart, &heat_vals, bounds)?;
+            let mut chart = heat_chart(&root, &opts.title, &heat_vals, bounds)?;
             chart
                 .draw_series(
                     samples
@@ -465,20 +470,7 @@ pub fn trajectories<D: LogDensity>(
     let heat_vals = heat(density, bounds, opts.cells);
     on_canvas!(path, opts.size, |root| {
         (|| -> Result<(), String> {
-            root.fill(&WHITE).map_err(|e| e.to_string())?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(&opts.title, ("sans-serif", 20))
-                .margin(10)
-                .x_label_area_size(30)
-                .y_label_area_size(40)
-                .build_cartesian_2d(bounds.x.0..bounds.x.1, bounds.y.0..bounds.y.1)
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .draw()
-                .map_err(|e| e.to_string())?;
-            draw_heat(&mut chart, &heat_vals, bounds)?;
+            let mut chart = heat_chart(&root, &opts.title, &heat_vals, bounds)?;
             for (k, p) in paths.iter().enumerate() {
                 let color = COLORS[k % COLORS.len()];
                 let pts: Vec<(f64, f64)> = p
