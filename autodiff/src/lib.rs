@@ -77,7 +77,7 @@ mod var;
 
 pub use error::AdError;
 pub use functional::{
-    divergence, grad, hessian, hvp, jacobian, jvp, laplacian, try_divergence, try_grad,
+    divergence, grad, hessian, hvp, jacobian, jvp, laplacian, on_pool, try_divergence, try_grad,
     try_hessian, try_hvp, try_jacobian, try_laplacian, try_value_and_grad, value_and_grad, vjp,
     with_tape,
 };

@@ -156,8 +156,13 @@ impl Trainer {
         f
     }
 
-    /// Train on `data` (`n × dim`) until `config.steps` steps are done in total.
+    /// Train on `data` (`n × dim`) until `config.steps` steps are done in total. The loop runs on a worker of
+    /// rayon's pool ([`stein_autodiff::on_pool`]), so the tensor kernels' parallel splits are cheap.
     pub fn fit(&mut self, data: &Tensor, config: &TrainConfig) -> Result<TrainReport, ModelError> {
+        stein_autodiff::on_pool(|| self.fit_here(data, config))
+    }
+
+    fn fit_here(&mut self, data: &Tensor, config: &TrainConfig) -> Result<TrainReport, ModelError> {
         if data.cols() != self.model.dim {
             return Err(ModelError::BadParameter {
                 param: "data",

@@ -81,6 +81,17 @@ pub fn sample_batch<T: BatchTarget>(
     sigma: Option<f64>,
     seed: u64,
 ) -> Result<(Tensor, f64), SampleError> {
+    stein_autodiff::on_pool(|| sample_batch_here(target, method, init, transitions, sigma, seed))
+}
+
+fn sample_batch_here<T: BatchTarget>(
+    target: &T,
+    method: &Method,
+    init: &Tensor,
+    transitions: usize,
+    sigma: Option<f64>,
+    seed: u64,
+) -> Result<(Tensor, f64), SampleError> {
     let (n, d) = init.shape();
     let mut rngs: Vec<SmallRng> = (0..n).map(|r| chain_rng(seed, r)).collect();
     let mut x = init.clone();
@@ -194,6 +205,17 @@ pub fn sample_batch<T: BatchTarget>(
 /// Annealed Langevin on a batch: `steps` ULA steps per level with αᵢ = ε σᵢ²/σ_L², starting from
 /// N(0, σ₁² I); one chain per row (`n` rows).
 pub fn annealed_batch<T: BatchTarget>(
+    target: &T,
+    sigmas: &[f64],
+    steps: usize,
+    eps: f64,
+    n: usize,
+    seed: u64,
+) -> Result<Tensor, SampleError> {
+    stein_autodiff::on_pool(|| annealed_batch_here(target, sigmas, steps, eps, n, seed))
+}
+
+fn annealed_batch_here<T: BatchTarget>(
     target: &T,
     sigmas: &[f64],
     steps: usize,
