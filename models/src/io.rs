@@ -41,6 +41,9 @@ pub struct TrainingState {
     pub step: usize,
     /// The optimiser's moments.
     pub optimizer: Adam,
+    /// The moments of the extra tensors' optimiser (NCE's log Z).
+    #[serde(default)]
+    pub extra_optimizer: Adam,
     /// Persistent negatives (contrastive divergence), if any.
     #[serde(default)]
     pub buffer: Option<Tensor>,

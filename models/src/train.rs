@@ -96,6 +96,8 @@ pub struct Trainer {
     pub step: usize,
     /// Extra learned tensors (NCE's log Z).
     pub extra: Vec<(String, Tensor)>,
+    /// Adam's state for the extra tensors.
+    pub extra_optimizer: Adam,
     /// Persistent negatives for contrastive divergence.
     pub buffer: Option<Tensor>,
     /// Free-form description saved with checkpoints.
@@ -119,6 +121,7 @@ impl Trainer {
             optimizer: Adam::new(),
             step: 0,
             extra: Vec::new(),
+            extra_optimizer: Adam::new(),
             buffer: None,
             meta: serde_json::Value::Null,
         }
@@ -136,6 +139,7 @@ impl Trainer {
             optimizer: state.optimizer,
             step: state.step,
             extra: f.extra,
+            extra_optimizer: state.extra_optimizer,
             buffer: state.buffer,
             meta: f.meta,
         })
@@ -150,6 +154,7 @@ impl Trainer {
             f.training = Some(TrainingState {
                 step: self.step,
                 optimizer: self.optimizer.clone(),
+                extra_optimizer: self.extra_optimizer.clone(),
                 buffer: self.buffer.clone(),
             });
         }
@@ -185,7 +190,7 @@ impl Trainer {
                 reason: format!("{} needs an energy model", config.loss.name()),
             });
         }
-        let ctx = Context::new(data, config, self)?;
+        let ctx = Context::new(data, config)?;
         let mut metrics = match &config.out {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| ModelError::Io {
@@ -240,11 +245,8 @@ impl Trainer {
             self.optimizer
                 .step(&mut self.model.net.params, &grads[..n_net], lr);
             if !self.extra.is_empty() {
-                // a separate plain-SGD-free Adam step would need its own state; the extra scalars use Adam too
                 let mut extra: Vec<Tensor> = self.extra.iter().map(|e| e.1.clone()).collect();
-                let mut opt = ExtraAdam::get(&mut self.meta);
-                opt.step(&mut extra, &grads[n_net..], lr);
-                ExtraAdam::put(&mut self.meta, opt);
+                self.extra_optimizer.step(&mut extra, &grads[n_net..], lr);
                 for (e, v) in self.extra.iter_mut().zip(extra) {
                     e.1 = v;
                 }
@@ -388,7 +390,7 @@ struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    fn new(data: &'a Tensor, config: &TrainConfig, _t: &Trainer) -> Result<Self, ModelError> {
+    fn new(data: &'a Tensor, config: &TrainConfig) -> Result<Self, ModelError> {
         let (n, d) = data.shape();
         let mut lo = vec![f64::INFINITY; d];
         let mut hi = vec![f64::NEG_INFINITY; d];
@@ -462,21 +464,4 @@ fn progress_bar(config: &TrainConfig, start: usize) -> indicatif::ProgressBar {
     );
     bar.set_position(start as u64);
     bar
-}
-
-/// Adam state of the extra scalars, kept in the run's metadata so checkpoints carry it.
-struct ExtraAdam;
-
-impl ExtraAdam {
-    fn get(meta: &mut serde_json::Value) -> Adam {
-        meta.get("extra_optimizer")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
-    }
-    fn put(meta: &mut serde_json::Value, opt: Adam) {
-        if !meta.is_object() {
-            *meta = serde_json::json!({});
-        }
-        meta["extra_optimizer"] = serde_json::to_value(opt).expect("serialisable");
-    }
 }
