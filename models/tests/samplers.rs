@@ -79,6 +79,16 @@ fn mala_matches_the_moments_of_a_correlated_gaussian() {
         draws.acceptance()
     );
     moments_match(&draws, &g, "MALA");
+    // KSD of the draws: near zero under the right score, clearly positive under a shifted one
+    let right = draws.ksd(&g, 800).unwrap();
+    let shifted =
+        MultivariateNormal::new(g.mean().iter().map(|m| m + 0.5).collect(), g.covariance())
+            .unwrap();
+    let wrong = draws.ksd(&shifted, 800).unwrap();
+    assert!(
+        right.abs() < wrong / 10.0,
+        "KSD² {right} vs {wrong} under a shifted target"
+    );
 }
 
 #[test]

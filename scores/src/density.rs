@@ -162,6 +162,15 @@ impl<D: Analytic> Score for AnalyticScore<'_, D> {
 }
 
 /// The score ∇ₓ log p(x) of any density, by autodiff.
+///
+/// For a one-off density there is no need for a struct: a plain generic function works with
+/// [`stein_autodiff::grad`] directly.
+///
+/// ```
+/// use stein_autodiff::{grad, Real};
+/// fn log_p<S: Real>(x: &[S]) -> S { -(x[0] * x[0] + x[1].powi(4)) * 0.5 }
+/// assert_eq!(grad(|x| log_p(x), &[1.0, 1.0]), vec![-1.0, -2.0]);
+/// ```
 pub fn score<D: LogDensity + ?Sized>(density: &D, x: &[f64]) -> Vec<f64> {
     let mut out = vec![0.0; x.len()];
     with_tape(|t| {

@@ -250,6 +250,21 @@ impl Draws {
     pub fn rhat(&self) -> Vec<f64> {
         self.by_coordinate().iter().map(|c| split_rhat(c)).collect()
     }
+    /// Squared kernel Stein discrepancy (IMQ, U-statistic) of the pooled draws under `score`, on at most
+    /// `max_points` of them (evenly thinned; the statistic costs O(n²)). Near 0 when the draws follow the target.
+    pub fn ksd<S: stein_scores::Score + ?Sized>(
+        &self,
+        score: &S,
+        max_points: usize,
+    ) -> Result<f64, stein_scores::ScoreError> {
+        let all = self.pooled();
+        let sub: Vec<Vec<f64>> = all
+            .iter()
+            .step_by((all.len() / max_points.max(2)).max(1))
+            .cloned()
+            .collect();
+        stein_scores::kernel_stein_discrepancy(score, &sub, stein_scores::Statistic::U)
+    }
 }
 
 /// The RNG of chain `c`.
