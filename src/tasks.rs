@@ -54,6 +54,8 @@ pub struct Gmm {
     pub chol: Vec<Vec<f64>>,
     /// log πₖ − ½ log det Cₖ.
     pub log_norm: Vec<f64>,
+    /// −Lₖ, the weights of each forward-substitution row.
+    neg_chol: Vec<Vec<f64>>,
     dim: usize,
 }
 
@@ -81,10 +83,15 @@ impl Gmm {
             chol.push(l);
             log_norm.push(((k + 1) as f64 / total).ln() - 0.5 * log_det);
         }
+        let neg_chol = chol
+            .iter()
+            .map(|l| l.iter().map(|v| -v).collect())
+            .collect();
         Gmm {
             means,
             chol,
             log_norm,
+            neg_chol,
             dim: d,
         }
     }
@@ -100,16 +107,13 @@ impl Gmm {
         let mut terms = [S::cst(0.0); 16];
         let mut z = [S::cst(0.0); 16];
         for (k, l) in self.chol.iter().enumerate() {
-            // z = L⁻¹ (x − m) by forward substitution; quad = |z|²
-            let mut quad = S::cst(0.0);
+            // z = L⁻¹ (x − m) by forward substitution (one linear-combination node per row); quad = |z|²
+            let neg = &self.neg_chol[k];
             for i in 0..d {
-                let mut r = x[i] - self.means[k][i];
-                for j in 0..i {
-                    r -= z[j] * l[i * d + j];
-                }
-                z[i] = r / l[i * d + i];
-                quad += z[i] * z[i];
+                let r = x[i] - self.means[k][i];
+                z[i] = S::dot_add(r, &neg[i * d..i * d + i], &z[..i]) / l[i * d + i];
             }
+            let quad: S = z[..d].iter().map(|&v| v * v).sum();
             terms[k] = quad * -0.5 + self.log_norm[k];
         }
         S::logsumexp(&terms[..self.chol.len()])

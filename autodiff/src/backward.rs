@@ -106,6 +106,16 @@ pub(crate) fn sweep<'t, S: Adjoint<'t>>(
                     S::accumulate(&mut adj[n.b as usize], d);
                 }
             }
+            Op::Lin => {
+                let g = adj[i as usize];
+                if g.is_zero_adj() {
+                    continue;
+                }
+                for k in n.a..n.a + n.b {
+                    let (p, w) = tape.lin_term(k);
+                    S::accumulate(&mut adj[p as usize], g * w); // ∂/∂xₖ (base + Σ wⱼ xⱼ) = wₖ
+                }
+            }
             _ => tensor_step(tape, i, n, adj, tadj),
         }
     }
@@ -196,6 +206,14 @@ fn sweep_rows(tape: &Tape, roots: &[Var<'_>], adj: &mut Vec<f64>) -> bool {
                         push(nd.b as usize, d);
                     }
                 }
+                Op::Lin => {
+                    if g.iter().all(|&v| v == 0.0) {
+                        continue;
+                    }
+                    for &(p, w) in &t.lin[nd.a as usize..(nd.a + nd.b) as usize] {
+                        push(p as usize, w);
+                    }
+                }
                 _ => return false,
             }
         }
@@ -211,6 +229,7 @@ pub(crate) fn sweep_f64(tape: &Tape, root: u32, adj: &mut [f64], tadj: &mut [u32
     while i > 0 {
         let stop = tape.with(|t| {
             let nodes = &t.nodes[..i];
+            let t = &*t;
             while i > 0 {
                 i -= 1;
                 let n = nodes[i];
@@ -238,6 +257,15 @@ pub(crate) fn sweep_f64(tape: &Tape, root: u32, adj: &mut [f64], tadj: &mut [u32
                         }
                         if let Some(d) = db {
                             adj[n.b as usize] += d;
+                        }
+                    }
+                    Op::Lin => {
+                        let g = adj[i];
+                        if g == 0.0 {
+                            continue;
+                        }
+                        for &(p, w) in &t.lin[n.a as usize..(n.a + n.b) as usize] {
+                            adj[p as usize] += g * w;
                         }
                     }
                     _ => return Some(n),

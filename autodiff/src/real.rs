@@ -90,6 +90,23 @@ pub trait Real:
     }
     /// ψ⁽ⁿ⁾(x), the n-th derivative of digamma (x > 0 for n ≥ 1).
     fn polygamma(self, n: u32) -> Self;
+    /// base + Σᵢ wᵢ xᵢ with constant weights: a single tape node for variables (a plain loop on `f64`), so
+    /// triangular solves, quadratic forms and linear maps written in scalar code record one node per row
+    /// instead of two per term. Terms beyond the shorter of `w` and `xs` are ignored.
+    ///
+    /// ```
+    /// use stein_autodiff::{grad, Real};
+    /// fn f<S: Real>(x: &[S]) -> S { S::dot_add(S::cst(1.0), &[2.0, -3.0], x).powi(2) }
+    /// assert_eq!(f(&[1.0, 1.0]), 0.0);
+    /// assert_eq!(grad(|x| f(x), &[2.0, 1.0]), vec![8.0, -12.0]); // 2(1 + 2a − 3b)·(2, −3)
+    /// ```
+    fn dot_add(base: Self, w: &[f64], xs: &[Self]) -> Self {
+        let mut v = base;
+        for (&wi, &xi) in w.iter().zip(xs) {
+            v += xi * wi;
+        }
+        v
+    }
     /// Stable log Σ exp(xᵢ) over a slice (−∞ for an empty slice). The maximum is factored out as a constant,
     /// which leaves every derivative exact.
     fn logsumexp(xs: &[Self]) -> Self {

@@ -38,6 +38,9 @@ pub(crate) enum Op {
     TSum,
     /// Scalar element `b` (flat, row-major) of the tensor node `a`.
     TGet,
+    /// base + Σ wₖ xₖ over `b` terms stored at `lin[a..a + b]` as (parent, weight) pairs (the base is a
+    /// constant folded into the value, or the first term with weight 1).
+    Lin,
     /// A tensor node; its metadata is `tmeta[c]`.
     T(TOp),
 }
@@ -85,6 +88,8 @@ pub(crate) struct Inner {
     pub tmeta: Vec<TMeta>,
     pub tdata: Vec<f64>,
     pub ibuf: Vec<u32>,
+    /// (parent, weight) terms of `Lin` nodes.
+    pub lin: Vec<(u32, f64)>,
     /// When false, tensor ops store their value only (no parents): used by the first-order sweep, whose
     /// tensor adjoints are computed with the same ops and then dropped by truncation.
     pub no_record: bool,
@@ -101,6 +106,7 @@ pub struct Mark {
     tmeta: usize,
     tdata: usize,
     ibuf: usize,
+    lin: usize,
 }
 
 /// A reverse-mode tape: an arena of nodes that variables ([`Var`], [`TVar`]) point into.
@@ -191,6 +197,7 @@ impl Tape {
                 + t.tmeta.capacity() * std::mem::size_of::<TMeta>()
                 + t.tdata.capacity() * 8
                 + t.ibuf.capacity() * 4
+                + t.lin.capacity() * std::mem::size_of::<(u32, f64)>()
                 + t.adj.capacity() * 8
                 + t.tadj.capacity() * 4
         })
@@ -208,6 +215,7 @@ impl Tape {
             tmeta: t.tmeta.len(),
             tdata: t.tdata.len(),
             ibuf: t.ibuf.len(),
+            lin: t.lin.len(),
         })
     }
 
@@ -224,6 +232,7 @@ impl Tape {
             t.tmeta.truncate(m.tmeta);
             t.tdata.truncate(m.tdata);
             t.ibuf.truncate(m.ibuf);
+            t.lin.truncate(m.lin);
         })
     }
 
@@ -257,6 +266,29 @@ impl Tape {
             });
             idx
         })
+    }
+
+    /// Push a `Lin` node with the given value and (parent, weight) terms.
+    pub(crate) fn push_lin(&self, terms: impl Iterator<Item = (u32, f64)>, val: f64) -> u32 {
+        self.with(|t| {
+            let off = t.lin.len() as u32;
+            t.lin.extend(terms);
+            let n = t.lin.len() as u32 - off;
+            let idx = t.nodes.len() as u32;
+            t.nodes.push(Node {
+                val,
+                a: off,
+                b: n,
+                c: NONE,
+                op: Op::Lin,
+            });
+            idx
+        })
+    }
+
+    #[inline(always)]
+    pub(crate) fn lin_term(&self, k: u32) -> (u32, f64) {
+        self.with(|t| t.lin[k as usize])
     }
 
     #[inline(always)]

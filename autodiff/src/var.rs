@@ -474,6 +474,34 @@ impl<'t> Real for Var<'t> {
     fn polygamma(self, n: u32) -> Self {
         self.un(UnOp::Polygamma, n as f64)
     }
+    fn dot_add(base: Self, w: &[f64], xs: &[Self]) -> Self {
+        // the value in f64's order (bit-identical to the plain loop), the terms on the tape as one node
+        let mut v = base.val;
+        let mut tape: Option<&Tape> = base.tape;
+        for (&wi, xi) in w.iter().zip(xs) {
+            v += xi.val * wi;
+            if let Some(t) = xi.tape {
+                match tape {
+                    None => tape = Some(t),
+                    Some(u) => assert!(
+                        std::ptr::eq(t, u),
+                        "stein-autodiff: dot_add of variables of two different tapes"
+                    ),
+                }
+            }
+        }
+        let Some(t) = tape else {
+            return Var::constant(v);
+        };
+        let base_term = base.tape.map(|_| (base.idx, 1.0));
+        let terms = base_term.into_iter().chain(
+            w.iter()
+                .zip(xs)
+                .filter(|(_, x)| x.tape.is_some())
+                .map(|(&wi, x)| (x.idx, wi)),
+        );
+        Var::on(t, t.push_lin(terms, v), v)
+    }
 }
 
 impl<'t> Elem for Var<'t> {

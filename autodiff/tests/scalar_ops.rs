@@ -146,3 +146,16 @@ fn relu_like_step_has_no_second_derivative() {
     );
     assert_eq!(h[0][0], 0.0);
 }
+
+// n-ary linear combination node
+case!(dot_add_variable_base, [-2.0..2.0, -2.0..2.0], |x| {
+    S::dot_add(x[0], &[0.7, -1.3], &[x[1], x[0] * x[1]]).sin()
+});
+case!(
+    dot_add_constant_base,
+    [-2.0..2.0, -2.0..2.0],
+    |x| S::dot_add(S::cst(0.5), &[2.0, 3.0], x).exp() * x[0]
+);
+case!(dot_add_repeated_parent, [-2.0..2.0, -2.0..2.0], |x| {
+    S::dot_add(x[0], &[1.0, 2.0, -0.5], &[x[0], x[0], x[1]]).powi(3)
+});

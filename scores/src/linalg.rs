@@ -10,6 +10,8 @@ use stein_autodiff::Real;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cholesky {
     l: Vec<f64>,
+    /// −L row by row (the weights of the forward substitution as one linear combination per row).
+    neg_l: Vec<f64>,
     d: usize,
 }
 
@@ -62,7 +64,12 @@ impl Cholesky {
                 }
             }
         }
-        Ok(Cholesky { l, d })
+        Ok(Self::from_factor(l, d))
+    }
+
+    fn from_factor(l: Vec<f64>, d: usize) -> Self {
+        let neg_l = l.iter().map(|v| -v).collect();
+        Cholesky { l, neg_l, d }
     }
 
     /// Diagonal covariance diag(var).
@@ -72,7 +79,7 @@ impl Cholesky {
         for (i, v) in var.iter().enumerate() {
             l[i * d + i] = v.sqrt();
         }
-        Cholesky { l, d }
+        Self::from_factor(l, d)
     }
 
     /// Dimension.
@@ -102,17 +109,17 @@ impl Cholesky {
             .collect()
     }
 
-    /// z = L⁻¹ r by forward substitution, generic (recorded on a tape when `S` is a variable).
+    /// z = L⁻¹ r by forward substitution, generic (recorded on a tape when `S` is a variable: one
+    /// linear-combination node per row, see [`Real::dot_add`]).
     pub fn solve_lower<S: Real>(&self, r: &[S], z: &mut [S]) {
         let d = self.d;
         for i in 0..d {
-            let mut acc = r[i];
-            for j in 0..i {
-                let lij = self.l[i * d + j];
-                if lij != 0.0 {
-                    acc -= z[j] * lij;
-                }
-            }
+            let row = &self.neg_l[i * d..i * d + i];
+            let acc = if row.iter().all(|&v| v == 0.0) {
+                r[i]
+            } else {
+                S::dot_add(r[i], row, &z[..i])
+            };
             z[i] = acc / self.l[i * d + i];
         }
     }
