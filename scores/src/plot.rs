@@ -120,6 +120,26 @@ macro_rules! on_canvas {
     }};
 }
 
+/// Line and marker colours on white (matplotlib's tab10, first six).
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Light colours that stay visible over the dark end of the heat map.
+const ON_HEAT: [RGBColor; 6] = [
+    RGBColor(255, 255, 255),
+    RGBColor(255, 127, 14),
+    RGBColor(214, 39, 40),
+    RGBColor(23, 190, 207),
+    RGBColor(255, 187, 120),
+    RGBColor(247, 182, 210),
+];
+
 /// Viridis-like colour ramp, t ∈ [0, 1].
 fn ramp(t: f64) -> RGBColor {
     const STOPS: [(f64, f64, f64); 5] = [
@@ -326,14 +346,7 @@ pub fn curves_1d(
     curves: &[Curve<'_>],
     size: (u32, u32),
 ) -> Result<(), ScoreError> {
-    const COLORS: [RGBColor; 6] = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(214, 39, 40),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-    ];
+    const COLORS: [RGBColor; 6] = PALETTE;
     let n = 400;
     let xs: Vec<f64> = (0..=n)
         .map(|i| range.0 + (range.1 - range.0) * i as f64 / n as f64)
@@ -459,14 +472,7 @@ pub fn trajectories<D: LogDensity>(
     bounds: Bounds,
     opts: &FieldOptions,
 ) -> Result<(), ScoreError> {
-    const COLORS: [RGBColor; 6] = [
-        RGBColor(255, 255, 255),
-        RGBColor(255, 127, 14),
-        RGBColor(214, 39, 40),
-        RGBColor(23, 190, 207),
-        RGBColor(255, 187, 120),
-        RGBColor(247, 182, 210),
-    ];
+    const COLORS: [RGBColor; 6] = ON_HEAT;
     let heat_vals = heat(density, bounds, opts.cells);
     on_canvas!(path, opts.size, |root| {
         (|| -> Result<(), String> {
