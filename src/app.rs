@@ -161,7 +161,8 @@ pub fn default_sigmas(data: &Tensor) -> Vec<f64> {
         let v = (0..n).map(|i| (data.get(i, j) - m).powi(2)).sum::<f64>() / n as f64;
         spread = spread.max(v.sqrt());
     }
-    geometric_sigmas(spread.max(0.1), 0.01 * spread.max(0.1) * 2.0, 10)
+    let top = spread.max(0.1);
+    geometric_sigmas(top, 0.02 * top, 10)
 }
 
 /// Load a built-in data set (seeded) or a CSV file.
@@ -376,6 +377,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, AppError> {
     let sample_seconds = t0.elapsed().as_secs_f64();
     let (sv, hv) = (rows(&samples), rows(&held_out));
     let m = mmd(&sv, &hv)?;
+    // the model is read at its smallest noise level (conditioned) for the KSD and the pictures
     let sigma_small = if trainer.model.conditioning != Conditioning::None {
         sigmas.last().copied()
     } else {
@@ -398,16 +400,11 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, AppError> {
         b,
         (640, 640),
     )?;
-    let sigma_pic = if trainer.model.conditioning != Conditioning::None {
-        sigmas.last().copied()
-    } else {
-        None
-    };
     let model = &trainer.model;
     let log_density = |x: &[f64]| -> f64 {
         let t = Tensor::new(1, 2, x.to_vec()).expect("2-D");
         let mut s = Tensor::zeros(1, 2);
-        match model.eval(&t, sigma_pic, &mut s) {
+        match model.eval(&t, sigma_small, &mut s) {
             Some(lp) => lp[0],
             None => kde_log_density(&hv, x),
         }
@@ -420,7 +417,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, AppError> {
     plot::score_field_fn(
         out.join("score_field.png"),
         &log_density,
-        &model.as_score(sigma_pic),
+        &model.as_score(sigma_small),
         b,
         &FieldOptions {
             title: title.into(),

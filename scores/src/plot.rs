@@ -509,11 +509,7 @@ pub fn scatter_compare(
     bounds: Bounds,
     size: (u32, u32),
 ) -> Result<(), ScoreError> {
-    const COLORS: [RGBColor; 3] = [
-        RGBColor(150, 150, 150),
-        RGBColor(255, 127, 14),
-        RGBColor(31, 119, 180),
-    ];
+    const COLORS: [RGBColor; 3] = [RGBColor(150, 150, 150), PALETTE[1], PALETTE[0]];
     on_canvas!(path, size, |root| {
         (|| -> Result<(), String> {
             root.fill(&WHITE).map_err(|e| e.to_string())?;
