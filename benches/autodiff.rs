@@ -1,7 +1,8 @@
 //! Criterion benches for the autodiff tasks T1–T4 of BENCHMARKS.md. The `bench_report` example prints the
 //! same figures as JSON lines beside the peers'.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::hint::black_box;
 use stein::autodiff::{laplacian, Tape, Tensor};
 use stein::tasks::*;
 

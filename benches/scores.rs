@@ -1,6 +1,7 @@
 //! Criterion benches for the scores crate: T2 analytic vs autodiff score, and a parallel batch of scores.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
 use stein::scores::{autodiff, score_batch, Score};
 use stein::tasks::{gmm_point, t2_mixture};
 

@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         r.seconds,
         r.final_loss(10)
     );
-    let init = Tensor::from_fn(n, 2, |_, _| rand::Rng::gen_range(&mut rng, -5.0..5.0));
+    let init = Tensor::from_fn(n, 2, |_, _| rand::RngExt::random_range(&mut rng, -5.0..5.0));
     for (name, sampler) in [
         ("annealed", SamplerKind::Annealed),
         ("ula", SamplerKind::Ula),

@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:<8} {:>10} {:>14} {:>12} {:>8}",
         "loss", "sampler", "Fisher div.", "MMD²", "time s"
     );
-    let init = Tensor::from_fn(n, 2, |_, _| rand::Rng::gen_range(&mut rng, -6.0..6.0));
+    let init = Tensor::from_fn(n, 2, |_, _| rand::RngExt::random_range(&mut rng, -6.0..6.0));
     for (name, loss, sampler) in losses {
         let cond = if matches!(loss, Loss::Ncsn { .. }) {
             Conditioning::InputAndScale

@@ -363,7 +363,7 @@ pub fn train(opts: &TrainOptions) -> Result<TrainSummary, AppError> {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(opts.seed ^ 0x5EED);
     let init = Tensor::from_fn(opts.samples, 2, |_, j| {
         let (lo, hi) = if j == 0 { b.x } else { b.y };
-        lo + (hi - lo) * rand::Rng::gen::<f64>(&mut rng)
+        lo + (hi - lo) * rand::RngExt::random::<f64>(&mut rng)
     });
     let t0 = Instant::now();
     let (samples, acceptance) = sample_model(

@@ -279,6 +279,20 @@ pub(crate) fn sweep_f64(tape: &Tape, root: u32, adj: &mut [f64], tadj: &mut [u32
     }
 }
 
+/// Panic when input `i` of a gradient is a variable of another tape (its index would read this tape's
+/// adjoints: a silently wrong derivative).
+#[track_caller]
+fn check_inputs<'a>(tape: &Tape, inputs: impl Iterator<Item = Option<&'a Tape>>, what: &str) {
+    for (i, t) in inputs.enumerate() {
+        if let Some(t) = t {
+            assert!(
+                std::ptr::eq(t, tape),
+                "stein-autodiff: {what}: input {i} is a variable of another tape"
+            );
+        }
+    }
+}
+
 impl Tape {
     /// Run the fast sweep from scalar `y` and hand the adjoints to `read` before they are dropped.
     pub(crate) fn fast_sweep<R>(&self, y: Var<'_>, read: impl FnOnce(&[f64], &[u32]) -> R) -> R {
@@ -327,6 +341,7 @@ impl Tape {
             xs.len(),
             out.len()
         );
+        check_inputs(self, xs.iter().map(|x| x.tape), "grad");
         self.fast_sweep(y, |adj, _| {
             for (o, x) in out.iter_mut().zip(xs) {
                 *o = match x.tape {
@@ -356,6 +371,7 @@ impl Tape {
             xs.len(),
             out.len()
         );
+        check_inputs(self, xs.iter().map(|x| Some(x.tape)), "grad_tensors");
         self.fast_sweep(y, |_, tadj| {
             for (o, x) in out.iter_mut().zip(xs) {
                 match tadj.get(x.slot as usize).copied().filter(|&g| g != NONE) {
@@ -377,6 +393,7 @@ impl Tape {
     /// assert_eq!(j, vec![vec![3.0, 2.0], vec![1.0, 6.0]]);
     /// ```
     pub fn jacobian(&self, ys: &[Var<'_>], xs: &[Var<'_>]) -> Vec<Vec<f64>> {
+        check_inputs(self, xs.iter().map(|x| x.tape), "jacobian");
         let mut out = vec![vec![0.0; xs.len()]; ys.len()];
         let mut adj = Vec::new();
         for (block, rows) in ys.chunks(ROW_BLOCK).zip(out.chunks_mut(ROW_BLOCK)) {
@@ -414,6 +431,7 @@ impl Tape {
     /// assert_eq!((dy.value(), d2y.value(), d3y), (12.0, 12.0, 6.0));
     /// ```
     pub fn grad_graph<'t>(&'t self, y: Var<'t>, xs: &[Var<'t>]) -> Vec<Var<'t>> {
+        check_inputs(self, xs.iter().map(|x| x.tape), "grad_graph");
         let (adj, _) = self.recorded(y);
         xs.iter()
             .map(|x| match x.tape {
@@ -429,6 +447,7 @@ impl Tape {
     /// Gradient of `y` w.r.t. tensor inputs as tensor nodes on this tape (differentiable again). Tensors `y`
     /// does not depend on get constant zeros.
     pub fn grad_graph_tensors<'t>(&'t self, y: Var<'t>, xs: &[TVar<'t>]) -> Vec<TVar<'t>> {
+        check_inputs(self, xs.iter().map(|x| Some(x.tape)), "grad_graph_tensors");
         let (_, tadj) = self.recorded(y);
         xs.iter()
             .map(

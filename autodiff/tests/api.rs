@@ -134,6 +134,32 @@ fn mixing_tapes_panics_with_a_reason() {
 }
 
 #[test]
+#[should_panic(expected = "grad: input 1 is a variable of another tape")]
+fn grad_with_an_input_of_another_tape_panics() {
+    let (a, b) = (Tape::new(), Tape::new());
+    let (x, z) = (a.var(1.0), b.var(2.0));
+    let y = x * x;
+    let _ = a.grad(y, &[x, z]);
+}
+
+#[test]
+#[should_panic(expected = "grad_graph: input 0 is a variable of another tape")]
+fn grad_graph_with_an_input_of_another_tape_panics() {
+    let (a, b) = (Tape::new(), Tape::new());
+    let (x, z) = (a.var(1.0), b.var(2.0));
+    let _ = a.grad_graph(x * x, &[z]);
+}
+
+#[test]
+#[should_panic(expected = "grad_tensors: input 0 is a variable of another tape")]
+fn grad_tensors_with_an_input_of_another_tape_panics() {
+    let (a, b) = (Tape::new(), Tape::new());
+    let x = a.tensor(&Tensor::zeros(1, 2));
+    let z = b.tensor(&Tensor::zeros(1, 2));
+    let _ = a.grad_tensors(x.sum(), &[z]);
+}
+
+#[test]
 #[should_panic(expected = "matmul: shapes 2×3 and 2×3 do not match")]
 fn matmul_shape_mismatch_names_both_shapes() {
     let t = Tape::new();

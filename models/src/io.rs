@@ -199,7 +199,7 @@ impl ModelFile {
                 (n.clone(), v)
             })
             .collect();
-        let out = safetensors::serialize(views, &None).map_err(|e| ModelError::Io {
+        let out = safetensors::serialize(views, None).map_err(|e| ModelError::Io {
             path: name,
             reason: e.to_string(),
         })?;

@@ -4,7 +4,7 @@
 //! Notation: a batch `x` is `B × d`; s(x) the model's score; means are over the batch.
 
 use crate::nn::{Kind, Model};
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use stein_autodiff::{TVar, Tape, Tensor, Var};
@@ -184,7 +184,7 @@ impl Projection {
     pub fn draw<R: Rng + ?Sized>(self, rows: usize, cols: usize, rng: &mut R) -> Tensor {
         Tensor::from_fn(rows, cols, |_, _| match self {
             Projection::Rademacher => {
-                if rng.gen::<bool>() {
+                if rng.random::<bool>() {
                     1.0
                 } else {
                     -1.0

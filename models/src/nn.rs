@@ -5,7 +5,7 @@
 //! network functionally on the lifted handles, and reads the gradients back — as in JAX, no module state is
 //! mutated by a forward pass.
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 use stein_autodiff::{TVar, Tape, Tensor};
 
@@ -78,10 +78,10 @@ impl Mlp {
         for w in widths.windows(2) {
             let bound = 1.0 / (w[0] as f64).sqrt();
             params.push(Tensor::from_fn(w[0], w[1], |_, _| {
-                rng.gen_range(-bound..bound)
+                rng.random_range(-bound..bound)
             }));
             params.push(Tensor::from_fn(1, w[1], |_, _| {
-                rng.gen_range(-bound..bound)
+                rng.random_range(-bound..bound)
             }));
         }
         Mlp {

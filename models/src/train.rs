@@ -11,7 +11,7 @@ use crate::loss::{self, tile_rows, Loss};
 use crate::nn::{Kind, Model};
 use crate::optim::{clip_grad_norm, Adam, Optimizer, Schedule};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -304,7 +304,7 @@ impl Trainer {
             // persistent chains, 5% restarted from noise each step
             let d = buf.cols();
             for i in 0..buf.rows() {
-                if rng.gen::<f64>() < 0.05 {
+                if rng.random::<f64>() < 0.05 {
                     let fresh = ctx.uniform(1, rng);
                     buf.data_mut()[i * d..(i + 1) * d].copy_from_slice(fresh.data());
                 }
@@ -332,7 +332,7 @@ impl Trainer {
             }
             Loss::Ncsn { sigmas } => {
                 let z = normal(b, model.dim, rng);
-                let s = Tensor::from_fn(b, 1, |_, _| sigmas[rng.gen_range(0..sigmas.len())]);
+                let s = Tensor::from_fn(b, 1, |_, _| sigmas[rng.random_range(0..sigmas.len())]);
                 loss::denoising(model, tape, &p, &x, &z, &s)
             }
             Loss::Ssm {
@@ -434,7 +434,7 @@ impl<'a> Context<'a> {
     fn uniform(&self, n: usize, rng: &mut SmallRng) -> Tensor {
         Tensor::from_fn(n, self.lo.len(), |_, j| {
             let w = self.hi[j] - self.lo[j];
-            self.lo[j] - 0.1 * w + rng.gen::<f64>() * 1.2 * w
+            self.lo[j] - 0.1 * w + rng.random::<f64>() * 1.2 * w
         })
     }
 }
@@ -444,7 +444,7 @@ pub fn sample_rows<R: Rng + ?Sized>(data: &Tensor, b: usize, rng: &mut R) -> Ten
     let (n, d) = data.shape();
     let mut out = Vec::with_capacity(b * d);
     for _ in 0..b {
-        let i = rng.gen_range(0..n);
+        let i = rng.random_range(0..n);
         out.extend_from_slice(data.row_slice(i));
     }
     Tensor::new(b, d, out).expect("b × d")

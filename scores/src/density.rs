@@ -70,9 +70,17 @@ pub trait Score: Sync {
     /// both never makes `d.dim()` ambiguous.)
     fn score_dim(&self) -> usize;
     /// Write s(x) into `out` (length `score_dim`).
+    ///
+    /// # Panics
+    /// Implementations may panic when `x` or `out` does not have `score_dim` entries (a programmer error);
+    /// the catalogue's and the autodiff scores do, naming both lengths.
     fn score_into(&self, x: &[f64], out: &mut [f64]);
     /// s(x) as a new vector.
+    ///
+    /// # Panics
+    /// When `x` does not have `score_dim` coordinates; the message names both lengths.
     fn score(&self, x: &[f64]) -> Vec<f64> {
+        check_len("Score::score", x.len(), self.score_dim());
         let mut out = vec![0.0; self.score_dim()];
         self.score_into(x, &mut out);
         out
@@ -84,8 +92,41 @@ impl<T: Analytic> Score for T {
         LogDensity::dim(self)
     }
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
+        check_lens(
+            "Score::score_into",
+            x.len(),
+            out.len(),
+            LogDensity::dim(self),
+        );
         self.analytic_score_into(x, out)
     }
+}
+
+/// Panic, naming both lengths, when a point does not have the density's dimension.
+#[inline]
+#[track_caller]
+pub(crate) fn check_len(what: &str, got: usize, dim: usize) {
+    if got != dim {
+        len_panic(what, "the point", got, dim)
+    }
+}
+
+/// [`check_len`] for a point and an output buffer.
+#[inline]
+#[track_caller]
+pub(crate) fn check_lens(what: &str, x: usize, out: usize, dim: usize) {
+    if x != dim {
+        len_panic(what, "the point", x, dim)
+    }
+    if out != dim {
+        len_panic(what, "the output buffer", out, dim)
+    }
+}
+
+#[cold]
+#[track_caller]
+fn len_panic(what: &str, which: &str, got: usize, dim: usize) -> ! {
+    panic!("{what}: {which} has {got} coordinates, the density's dimension is {dim}")
 }
 
 /// A distribution with closed forms: its score (implement [`Analytic::analytic_score_into`]), the Laplacian
@@ -139,6 +180,12 @@ impl<D: LogDensity> Score for AutodiffScore<'_, D> {
         self.0.dim()
     }
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
+        check_lens(
+            "AutodiffScore::score_into",
+            x.len(),
+            out.len(),
+            self.0.dim(),
+        );
         with_tape(|t| {
             let xs = t.vars(x);
             let y = self.0.log_prob(&xs);
@@ -157,6 +204,12 @@ impl<D: Analytic> Score for AnalyticScore<'_, D> {
         self.0.dim()
     }
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
+        check_lens(
+            "AnalyticScore::score_into",
+            x.len(),
+            out.len(),
+            self.0.dim(),
+        );
         self.0.analytic_score_into(x, out)
     }
 }
@@ -171,7 +224,12 @@ impl<D: Analytic> Score for AnalyticScore<'_, D> {
 /// fn log_p<S: Real>(x: &[S]) -> S { -(x[0] * x[0] + x[1].powi(4)) * 0.5 }
 /// assert_eq!(grad(|x| log_p(x), &[1.0, 1.0]), vec![-1.0, -2.0]);
 /// ```
+///
+/// # Panics
+/// When `x.len() != density.dim()` (a programmer error; the message names both lengths). [`try_score`]
+/// returns an error instead.
 pub fn score<D: LogDensity + ?Sized>(density: &D, x: &[f64]) -> Vec<f64> {
+    check_len("score", x.len(), density.dim());
     let mut out = vec![0.0; x.len()];
     with_tape(|t| {
         let xs = t.vars(x);

@@ -44,6 +44,7 @@
 mod density;
 mod dist;
 mod error;
+pub mod files;
 pub mod linalg;
 mod properties;
 

@@ -91,7 +91,8 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> ScoreError {
     }
 }
 
-/// Run a drawing on an SVG or PNG canvas according to the extension of the path.
+/// Run a drawing on an SVG or PNG canvas according to the extension of the path. The picture is drawn in
+/// memory and written atomically ([`crate::files`]): a failed drawing or write leaves no partial file.
 macro_rules! on_canvas {
     ($path:expr, $size:expr, |$root:ident| $body:expr) => {{
         let path: &Path = $path.as_ref();
@@ -101,23 +102,48 @@ macro_rules! on_canvas {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let result: Result<(), String> = match ext.as_str() {
+        let (w, h): (u32, u32) = $size;
+        let bytes: Result<Vec<u8>, String> = match ext.as_str() {
             "svg" => {
-                let $root = SVGBackend::new(path, $size).into_drawing_area();
-                let r: Result<(), String> = $body;
-                r.and_then(|_| $root.present().map_err(|e| e.to_string()))
+                let mut svg = String::new();
+                let r = {
+                    let $root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+                    let r: Result<(), String> = $body;
+                    r.and_then(|_| $root.present().map_err(|e| e.to_string()))
+                };
+                r.map(|_| svg.into_bytes())
             }
             "png" => {
-                let $root = BitMapBackend::new(path, $size).into_drawing_area();
-                let r: Result<(), String> = $body;
-                r.and_then(|_| $root.present().map_err(|e| e.to_string()))
+                let mut rgb = vec![0u8; 3 * w as usize * h as usize];
+                let r = {
+                    let $root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+                    let r: Result<(), String> = $body;
+                    r.and_then(|_| $root.present().map_err(|e| e.to_string()))
+                };
+                r.and_then(|_| encode_png(&rgb, w, h))
             }
             other => Err(format!(
                 "unsupported extension `{other}` (use .svg or .png)"
             )),
         };
-        result.map_err(|e| plot_err(path, e))
+        bytes
+            .and_then(|b| {
+                crate::files::write_atomic(path, &b).map_err(|e| crate::files::describe(&e))
+            })
+            .map_err(|e| plot_err(path, e))
     }};
+}
+
+/// Encode an RGB buffer as PNG.
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Line and marker colours on white (matplotlib's tab10, first six).

@@ -239,9 +239,16 @@ fn constructors_name_the_bad_parameter() {
         msg(GaussianMixture::new(vec![-1.0], vec![c.clone()]).unwrap_err()).contains("`weights`")
     );
     assert!(
-        msg(GaussianMixture::new(vec![0.0], vec![c.clone()]).unwrap_err()).contains("positive sum")
+        msg(GaussianMixture::new(vec![0.0], vec![c.clone()]).unwrap_err())
+            .contains("positive, finite sum")
     );
-    assert!(msg(GaussianMixture::new(vec![1.0, 1.0], vec![c]).unwrap_err()).contains("`weights`"));
+    assert!(
+        msg(GaussianMixture::new(vec![1.0, 1.0], vec![c.clone()]).unwrap_err())
+            .contains("`weights`")
+    );
+    // weights whose sum overflows would normalise to 0 / NaN: rejected, naming the parameter
+    let e = GaussianMixture::new(vec![f64::MAX, f64::MAX], vec![c.clone(), c]).unwrap_err();
+    assert!(msg(e.clone()).contains("`weights`") && msg(e).contains("finite sum"));
     assert!(msg(StudentT::new(0.0, 1.0, -2.0).unwrap_err()).contains("`nu`"));
     assert!(msg(Laplace::new(vec![0.0], 0.0).unwrap_err()).contains("`scale`"));
     assert!(msg(Funnel::new(1, 3.0).unwrap_err()).contains("`dim`"));
@@ -293,4 +300,28 @@ fn score_batch_matches_pointwise_and_checks_its_input() {
         assert_eq!(s, &score(&g, p)[..]);
     }
     assert!(score_batch(&g, &pts[..3]).is_err());
+}
+
+#[test]
+#[should_panic(expected = "score: the point has 3 coordinates, the density's dimension is 2")]
+fn autodiff_score_of_a_point_of_the_wrong_length_names_both_lengths() {
+    let g = MultivariateNormal::isotropic(vec![0.0, 0.0], 1.0).unwrap();
+    let _ = score(&g, &[0.0, 1.0, 2.0]);
+}
+
+#[test]
+#[should_panic(
+    expected = "Score::score: the point has 1 coordinates, the density's dimension is 2"
+)]
+fn analytic_score_of_a_point_of_the_wrong_length_names_both_lengths() {
+    let g = MultivariateNormal::isotropic(vec![0.0, 0.0], 1.0).unwrap();
+    let _ = g.score(&[0.0]);
+}
+
+#[test]
+#[should_panic(expected = "the output buffer has 3 coordinates, the density's dimension is 2")]
+fn score_into_a_buffer_of_the_wrong_length_names_both_lengths() {
+    let g = MultivariateNormal::isotropic(vec![0.0, 0.0], 1.0).unwrap();
+    let mut out = [0.0; 3];
+    g.score_into(&[0.0, 0.0], &mut out);
 }

@@ -44,7 +44,7 @@ fn curves_and_samples_are_written() {
     .unwrap();
     assert!(std::fs::metadata(&p).unwrap().len() > 1000);
     let b = Banana::new(1.0, 0.5).unwrap();
-    let xs = b.sample_n(&mut rand::thread_rng(), 100);
+    let xs = b.sample_n(&mut rand::rng(), 100);
     let s = tmp("samples.svg");
     let opts = FieldOptions {
         cells: 10,

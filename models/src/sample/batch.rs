@@ -7,7 +7,7 @@
 use super::{chain_rng, Method, SampleError};
 use crate::nn::{Kind, Model};
 use rand::rngs::SmallRng;
-use rand::Rng;
+use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use stein_autodiff::{with_tape, TVar, Tensor};
 
@@ -135,7 +135,7 @@ pub fn sample_batch<T: BatchTarget>(
                             .sum();
                         let log_alpha = lpy[r] - lpx[r] - back / (2.0 * step) + 0.5 * zz[r];
                         proposed += 1;
-                        if rngs[r].gen::<f64>().ln() < log_alpha {
+                        if rngs[r].random::<f64>().ln() < log_alpha {
                             accepted += 1;
                             lpx[r] = lpy[r];
                             x.data_mut()[r * d..(r + 1) * d].copy_from_slice(y.row_slice(r));
@@ -178,7 +178,7 @@ pub fn sample_batch<T: BatchTarget>(
                         proposed += 1;
                         let ok = (h1 - h0[r]).is_finite()
                             && sy.row_slice(r).iter().all(|v| v.is_finite());
-                        if ok && rngs[r].gen::<f64>() < (h0[r] - h1).exp() {
+                        if ok && rngs[r].random::<f64>() < (h0[r] - h1).exp() {
                             accepted += 1;
                             lpm[r] = lpy[r];
                             x.data_mut()[r * d..(r + 1) * d].copy_from_slice(y.row_slice(r));

@@ -27,7 +27,7 @@ pub use diagnostics::{
 pub use target::{Autodiff, Exact, NoiseConditionalScore, PerturbedLadder, ScoreOnly, Target};
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use std::time::Instant;
@@ -465,7 +465,7 @@ fn run_chain<T: Target>(target: &T, cfg: &SampleConfig, c: usize) -> Result<Chai
                 if !warm {
                     out.proposals += 1;
                 }
-                if lpy > f64::NEG_INFINITY && rng.gen::<f64>().ln() < log_alpha {
+                if lpy > f64::NEG_INFINITY && rng.random::<f64>().ln() < log_alpha {
                     std::mem::swap(&mut x, &mut y);
                     std::mem::swap(&mut s, &mut sy);
                     lp = Some(lpy);
@@ -525,7 +525,7 @@ fn run_chain<T: Target>(target: &T, cfg: &SampleConfig, c: usize) -> Result<Chai
                 if !warm {
                     out.proposals += 1;
                 }
-                if !diverged && rng.gen::<f64>() < alpha {
+                if !diverged && rng.random::<f64>() < alpha {
                     std::mem::swap(&mut x, &mut y);
                     std::mem::swap(&mut s, &mut sy);
                     lp = Some(lpy);

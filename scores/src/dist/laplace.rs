@@ -1,6 +1,6 @@
 use crate::density::{Analytic, LogDensity, Sample};
 use crate::error::{finite_all, positive, ScoreError};
-use rand::Rng;
+use rand::{Rng, RngExt};
 use stein_autodiff::Real;
 
 /// Independent Laplace coordinates: xᵢ ~ Laplace(μᵢ, b).
@@ -79,7 +79,7 @@ impl Sample for Laplace {
     fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
         for (o, &m) in out.iter_mut().zip(&self.loc) {
             // inverse CDF with u uniform on (−½, ½)
-            let u: f64 = rng.gen::<f64>() - 0.5;
+            let u: f64 = rng.random::<f64>() - 0.5;
             *o = m - self.scale * u.signum() * (1.0 - 2.0 * u.abs()).ln();
         }
     }

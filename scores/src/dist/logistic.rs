@@ -1,6 +1,6 @@
 use crate::density::{Analytic, LogDensity, Sample};
 use crate::error::{finite_all, positive, ScoreError};
-use rand::Rng;
+use rand::{Rng, RngExt};
 use stein_autodiff::Real;
 
 /// Independent logistic coordinates: xᵢ ~ Logistic(μᵢ, s).
@@ -66,7 +66,7 @@ impl Analytic for Logistic {
 impl Sample for Logistic {
     fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
         for (o, &m) in out.iter_mut().zip(&self.loc) {
-            let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+            let u: f64 = rng.random_range(f64::EPSILON..1.0);
             *o = m + self.scale * (u / (1.0 - u)).ln();
         }
     }

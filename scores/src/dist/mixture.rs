@@ -1,7 +1,7 @@
 use crate::density::{Analytic, LogDensity, Sample, Score};
 use crate::dist::mvn::MultivariateNormal;
 use crate::error::ScoreError;
-use rand::Rng;
+use rand::{Rng, RngExt};
 use stein_autodiff::Real;
 
 /// A finite mixture Σₖ πₖ pₖ(x) of components of one type with known normalisers.
@@ -54,10 +54,10 @@ impl<D: Analytic> Mixture<D> {
             }
         }
         let total: f64 = weights.iter().sum();
-        if total <= 0.0 {
+        if !(total > 0.0 && total.is_finite()) {
             return Err(ScoreError::BadParameter {
                 param: "weights",
-                requirement: "of positive sum",
+                requirement: "of positive, finite sum (rescale weights whose sum overflows)",
                 value: total,
             });
         }
@@ -187,7 +187,7 @@ impl<D: Analytic> Analytic for Mixture<D> {
 
 impl<D: Analytic + Sample> Sample for Mixture<D> {
     fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
-        let u: f64 = rng.gen();
+        let u: f64 = rng.random();
         let mut acc = 0.0;
         let mut k = self.comps.len() - 1;
         for (i, lw) in self.log_w.iter().enumerate() {

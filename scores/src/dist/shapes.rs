@@ -2,7 +2,7 @@
 
 use crate::density::{Analytic, LogDensity, Sample};
 use crate::error::{positive, ScoreError};
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rand_distr::{Distribution as _, StandardNormal};
 use std::f64::consts::PI;
 use stein_autodiff::special::erf;
@@ -212,11 +212,11 @@ impl Sample for Ring {
         let rho = loop {
             let z: f64 = StandardNormal.sample(rng);
             let rho = self.radius + self.width * z;
-            if rho > 0.0 && rng.gen::<f64>() * cap < rho.min(cap) {
+            if rho > 0.0 && rng.random::<f64>() * cap < rho.min(cap) {
                 break rho;
             }
         };
-        let theta = rng.gen::<f64>() * 2.0 * PI;
+        let theta = rng.random::<f64>() * 2.0 * PI;
         out[0] = rho * theta.cos();
         out[1] = rho * theta.sin();
     }
