@@ -3,18 +3,20 @@
 //!
 //! Run: `cargo run --release --example annealed [-- OUT_DIR] [--quick]`
 
+mod common;
+
 use rand::SeedableRng;
-use stein::app::{sample_model, SamplerKind};
 use stein::autodiff::Tensor;
 use stein::models::data::Toy;
 use stein::models::loss::{geometric_sigmas, Loss};
 use stein::models::nn::{Activation, Conditioning, Kind, Model};
 use stein::models::train::{TrainConfig, Trainer};
+use stein::run::{sample_model, SamplerKind};
 use stein::scores::mmd;
 use stein::scores::plot::{scatter_compare, Bounds};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (out, quick) = stein::app::example_args("runs/annealed");
+    let (out, quick) = common::example_args("runs/annealed");
     std::fs::create_dir_all(&out)?;
     let (steps, n) = if quick { (100, 200) } else { (4000, 1000) };
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
@@ -51,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("annealed", SamplerKind::Annealed),
         ("ula", SamplerKind::Ula),
     ] {
-        let (s, _) = sample_model(&t.model, &sigmas, sampler, n, &init, 4)?;
+        let (s, _) = sample_model(&t.model, sampler, &init, 4)?;
         let sv: Vec<Vec<f64>> = (0..n).map(|i| s.row_slice(i).to_vec()).collect();
         println!("{name:<9} MMD² to held-out data {:.5}", mmd(&sv, &held)?);
         scatter_compare(

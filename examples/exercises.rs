@@ -6,13 +6,15 @@
 //!
 //! Run: `cargo run --release --example exercises [-- OUT_DIR] [--quick]`
 
+mod common;
+
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use stein::scores::plot::{curves_1d, score_field, Bounds, Curve, FieldOptions};
 use stein::scores::*;
 
 fn main() -> Result<(), ScoreError> {
-    let (out, quick) = stein::app::example_args("runs/exercises");
+    let (out, quick) = common::example_args("runs/exercises");
     std::fs::create_dir_all(&out).map_err(|e| ScoreError::Plot {
         path: out.clone(),
         reason: e.to_string(),

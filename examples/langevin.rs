@@ -3,12 +3,14 @@
 //!
 //! Run: `cargo run --release --example langevin [-- OUT_DIR] [--quick]`
 
+mod common;
+
 use stein::models::sample::{sample, Exact, Init, Method, SampleConfig, ScoreOnly};
 use stein::scores::plot::{trajectories, Bounds, FieldOptions};
 use stein::scores::{kernel_stein_discrepancy, GaussianMixture, MultivariateNormal, Statistic};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (out, quick) = stein::app::example_args("runs/langevin");
+    let (out, quick) = common::example_args("runs/langevin");
     std::fs::create_dir_all(&out)?;
 
     let c = |m: [f64; 2], cov: [[f64; 2]; 2]| {

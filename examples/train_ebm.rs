@@ -4,18 +4,20 @@
 //!
 //! Run: `cargo run --release --example train_ebm [-- OUT_DIR] [--quick]`
 
+mod common;
+
 use rand::SeedableRng;
-use stein::app::{sample_model, SamplerKind};
 use stein::autodiff::Tensor;
 use stein::models::data::{eight_gaussians_density, Toy};
 use stein::models::loss::{geometric_sigmas, Loss, Projection};
 use stein::models::nn::{Activation, Conditioning, Kind, Model};
 use stein::models::train::{TrainConfig, Trainer};
+use stein::run::{sample_model, SamplerKind};
 use stein::scores::plot::{scatter_compare, Bounds};
 use stein::scores::{fisher_divergence, mmd, Sample};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (out, quick) = stein::app::example_args("runs/train_ebm");
+    let (out, quick) = common::example_args("runs/train_ebm");
     std::fs::create_dir_all(&out)?;
     let steps = if quick { 100 } else { 3000 };
     let n = if quick { 200 } else { 1000 };
@@ -86,18 +88,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cfg.batch = 256;
         cfg.lr = 2e-3;
         let report = t.fit(&data, &cfg)?;
-        let sig = if cond == Conditioning::None {
-            None
-        } else {
-            sigmas.last().copied()
-        };
-        let fd = fisher_divergence(&t.model.as_score(sig), &truth, &test)?;
-        let (samples, _) = sample_model(&t.model, &sigmas, sampler, n, &init, 3)?;
+        // at the smallest σ of the ladder for the noise-conditional model
+        let fd = fisher_divergence(&t.model.as_score(None), &truth, &test)?;
+        let (samples, _) = sample_model(&t.model, sampler, &init, 3)?;
         let sv: Vec<Vec<f64>> = (0..n).map(|i| samples.row_slice(i).to_vec()).collect();
         let m = mmd(&sv, &held)?;
         println!(
             "{name:<8} {:>10} {fd:>14.4} {m:>12.5} {:>8.1}",
-            format!("{sampler:?}").to_lowercase(),
+            sampler.name(),
             report.seconds
         );
         scatter_compare(

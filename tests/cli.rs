@@ -169,7 +169,10 @@ fn user_mistakes_are_one_line_errors() {
     let d = tmp("mistakes");
     for (args, needle) in [
         (vec!["train", "--data", "moonz"], "unknown dataset `moonz`"),
-        (vec!["train", "--loss", "nope"], "unknown loss `nope`"),
+        (
+            vec!["train", "--loss", "nope"],
+            "invalid value 'nope' for '--loss <LOSS>' [possible values: dsm, ncsn",
+        ),
         (
             vec!["train", "--loss", "dsm", "--sampler", "annealed"],
             "annealed Langevin needs a noise-conditional model",
@@ -192,7 +195,7 @@ fn user_mistakes_are_one_line_errors() {
         ),
         (
             vec!["plot", "score", "--target", "unicorn"],
-            "unknown target `unicorn`",
+            "invalid value 'unicorn' for '--target <TARGET>'",
         ),
     ] {
         let mut a: Vec<&str> = args.clone();

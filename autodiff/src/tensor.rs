@@ -9,11 +9,42 @@ use crate::tape::Tape;
 use serde::{Deserialize, Serialize};
 
 /// An owned row-major `rows × cols` matrix of `f64`.
+///
+/// Deserialisation checks the shape: a serialised tensor whose `data` does not hold `rows × cols` values
+/// is an error naming both sizes, never a tensor that panics later.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawTensor")]
 pub struct Tensor {
     rows: usize,
     cols: usize,
     data: Vec<f64>,
+}
+
+/// The serialised form of a [`Tensor`], checked by `TryFrom` on the way in.
+#[derive(Deserialize)]
+struct RawTensor {
+    rows: usize,
+    cols: usize,
+    data: Vec<f64>,
+}
+
+impl TryFrom<RawTensor> for Tensor {
+    type Error = String;
+    fn try_from(r: RawTensor) -> Result<Self, String> {
+        match r.rows.checked_mul(r.cols) {
+            Some(n) if n == r.data.len() => Ok(Tensor {
+                rows: r.rows,
+                cols: r.cols,
+                data: r.data,
+            }),
+            _ => Err(format!(
+                "a {}×{} tensor with {} values",
+                r.rows,
+                r.cols,
+                r.data.len()
+            )),
+        }
+    }
 }
 
 impl Tensor {
@@ -26,10 +57,10 @@ impl Tensor {
     /// assert!(Tensor::new(2, 3, vec![1.0]).is_err());
     /// ```
     pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self, AdError> {
-        if data.len() != rows * cols {
+        if rows.checked_mul(cols) != Some(data.len()) {
             return Err(AdError::Shape {
                 what: "Tensor::new",
-                expected: format!("{rows}×{cols} = {} values", rows * cols),
+                expected: format!("{rows}×{cols} values"),
                 got: format!("{} values", data.len()),
             });
         }

@@ -28,8 +28,11 @@ fn bump(x: &[f64], i: usize, v: f64) -> Vec<f64> {
     p
 }
 
+/// Value, gradient, Hessian and third-derivative tensor.
+pub type Derivatives = (f64, Vec<f64>, Vec<Vec<f64>>, Vec<Vec<Vec<f64>>>);
+
 /// Tape derivatives of orders 1, 2 and 3.
-pub fn derivatives<F>(f: &F, x: &[f64]) -> (f64, Vec<f64>, Vec<Vec<f64>>, Vec<Vec<Vec<f64>>>)
+pub fn derivatives<F>(f: &F, x: &[f64]) -> Derivatives
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {

@@ -11,8 +11,8 @@ pub enum ModelError {
         /// What failed.
         reason: String,
     },
-    /// A CSV file has a bad value or row.
-    #[error("{path}: line {line}, column {column}: {reason}")]
+    /// A CSV file has a bad value or row (line 0: the file as a whole; column 0: the whole line).
+    #[error("{path}: {}{reason}", csv_place(*line, *column))]
     Csv {
         /// The file.
         path: String,
@@ -48,7 +48,7 @@ pub enum ModelError {
         reason: String,
     },
     /// Training produced a non-finite loss or gradient.
-    #[error("training diverged at step {step}: loss = {loss}{}", checkpoint.as_ref().map(|c| format!("; last good checkpoint kept at {c}")).unwrap_or_default())]
+    #[error("training diverged at step {step}: loss = {loss}{}{}", checkpoint.as_ref().map(|c| format!("; last good checkpoint kept at {c}")).unwrap_or_default(), hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
     Diverged {
         /// The step that broke.
         step: usize,
@@ -56,8 +56,18 @@ pub enum ModelError {
         loss: f64,
         /// The checkpoint left in place.
         checkpoint: Option<String>,
+        /// A likely cause, when one is visible (e.g. data far from scale 1 that were not standardised).
+        hint: Option<String>,
     },
     /// An error from the scores crate.
     #[error(transparent)]
     Score(#[from] stein_scores::ScoreError),
+}
+
+fn csv_place(line: usize, column: usize) -> String {
+    match (line, column) {
+        (0, _) => String::new(),
+        (l, 0) => format!("line {l}: "),
+        (l, c) => format!("line {l}, column {c}: "),
+    }
 }

@@ -1,37 +1,59 @@
-//! Model files: versioned JSON written atomically (temp file + fsync + rename), validated on load, and
-//! export of the weights to safetensors for PyTorch users.
+//! Model files (feature `io`): versioned JSON written atomically, validated in full on load, files of the
+//! previous version migrated; the run folder of the training loop (metrics and checkpoints); export of the
+//! weights to safetensors for PyTorch users.
+//!
+//! ```
+//! use rand::SeedableRng;
+//! use stein_models::io::ModelFile;
+//! use stein_models::nn::{Activation, Model};
+//!
+//! let dir = std::env::temp_dir().join(format!("stein-io-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let model = Model::energy(2, &[8], Activation::Silu, &mut rand::rngs::SmallRng::seed_from_u64(0));
+//! ModelFile::new(model.clone()).save(dir.join("m.json")).unwrap();
+//! assert_eq!(ModelFile::load(dir.join("m.json")).unwrap().model, model);
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
 
 use crate::error::ModelError;
 use crate::nn::Model;
 use crate::optim::Adam;
+use crate::train::{LogRecord, RunSettings, MAX_STEPS};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::path::Path;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 use stein_autodiff::Tensor;
+use stein_scores::files::{describe, write_atomic, write_atomic_with};
 
 /// The `format` field of every Stein model file.
 pub const FORMAT: &str = "stein-model";
-/// The current file version.
-pub const VERSION: u32 = 1;
+/// The current file version. Version 1 files (σ ladder and run notes in a free-form `meta` object) are
+/// migrated on load.
+pub const VERSION: u32 = 2;
+/// The largest model file read (bytes); checked before reading.
+pub const MAX_FILE_BYTES: u64 = 4 << 30;
+/// The most extra learned tensors a file may hold.
+pub const MAX_EXTRA: usize = 16;
 
-/// What a model file holds: the model, and for checkpoints the training state needed to resume.
+/// What a model file holds: the model (with its σ ladder and standardisation), and for checkpoints the
+/// training state needed to resume.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
     /// Always [`FORMAT`].
     pub format: String,
     /// File version ([`VERSION`]).
     pub version: u32,
-    /// The model (architecture and parameters).
+    /// The model (architecture, parameters, σ ladder, standardisation).
     pub model: Model,
-    /// Extra learned tensors (e.g. NCE's log Z), by name.
+    /// Extra learned tensors (NCE's log Z), by name.
     #[serde(default)]
     pub extra: Vec<(String, Tensor)>,
     /// Training state, for checkpoints.
     #[serde(default)]
     pub training: Option<TrainingState>,
-    /// Free-form description (data set, loss, …).
+    /// The training data: a built-in set's name or a file's path (for the record).
     #[serde(default)]
-    pub meta: serde_json::Value,
+    pub data: String,
 }
 
 /// Everything needed to resume training exactly.
@@ -47,11 +69,21 @@ pub struct TrainingState {
     /// Persistent negatives (contrastive divergence), if any.
     #[serde(default)]
     pub buffer: Option<Tensor>,
+    /// The loss and settings of the steps taken (absent in version 1 files).
+    #[serde(default)]
+    pub settings: Option<RunSettings>,
 }
 
 impl PartialEq for TrainingState {
     fn eq(&self, o: &Self) -> bool {
-        self.step == o.step && self.buffer == o.buffer
+        self.step == o.step && self.buffer == o.buffer && self.settings == o.settings
+    }
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> ModelError {
+    ModelError::Io {
+        path: path.display().to_string(),
+        reason: describe(e),
     }
 }
 
@@ -64,12 +96,13 @@ impl ModelFile {
             model,
             extra: Vec::new(),
             training: None,
-            meta: serde_json::Value::Null,
+            data: String::new(),
         }
     }
 
     /// Write atomically: the file at `path` is either the old one or the complete new one, never a torn
-    /// write. Non-finite parameters are refused (JSON cannot hold them, and they are never worth keeping).
+    /// write, and a failed write leaves no temporary file. Non-finite parameters are refused (JSON cannot
+    /// hold them, and they are never worth keeping).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
         let path = path.as_ref();
         let name = path.display().to_string();
@@ -88,77 +121,109 @@ impl ModelFile {
                 });
             }
         }
-        let json = serde_json::to_vec(self).map_err(|e| ModelError::Io {
-            path: name.clone(),
-            reason: e.to_string(),
-        })?;
-        write_atomic(path, &json)
+        write_atomic_with(path, |w| {
+            serde_json::to_writer(&mut *w, self).map_err(std::io::Error::other)
+        })
+        .map_err(|e| io_error(path, &e))
     }
 
-    /// Read and validate a model file; every failure names the file and the problem, never panics.
+    /// Read and validate a model file ([`ModelFile::validate`]); a version 1 file is migrated. Every
+    /// failure names the file and the problem; nothing in a file can make this panic or allocate beyond the
+    /// file's own size.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| ModelError::Io {
-            path: name.clone(),
-            reason: e.to_string(),
-        })?;
         let bad = |reason: String| ModelError::BadModelFile {
-            path: name.clone(),
+            path: path.display().to_string(),
             reason,
         };
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON ({e})")))?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            return Err(bad(format!("no `\"format\": \"{FORMAT}\"` field")));
+        let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+        if meta.is_dir() {
+            return Err(bad("a folder, not a file".into()));
         }
-        match value.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == VERSION as u64 => {}
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(bad(format!(
+                "{} bytes; model files of at most {MAX_FILE_BYTES} bytes are read",
+                meta.len()
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+        Self::from_slice(&bytes).map_err(bad)
+    }
+
+    /// Parse and validate the bytes of a model file (what [`ModelFile::load`] does after reading).
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<String>,
+            version: Option<serde_json::Value>,
+        }
+        let head: Head = serde_json::from_slice(bytes).map_err(|e| format!("not JSON ({e})"))?;
+        if head.format.as_deref() != Some(FORMAT) {
+            return Err(format!("no `\"format\": \"{FORMAT}\"` field"));
+        }
+        let file: ModelFile = match head.version.as_ref().and_then(|v| v.as_u64()) {
+            Some(2) => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
+            Some(1) => migrate_v1(bytes)?,
             Some(v) => {
-                return Err(bad(format!(
-                    "version {v}, this build reads version {VERSION}"
-                )))
+                return Err(format!(
+                    "version {v}; this build reads versions 1 and {VERSION}"
+                ))
             }
-            None => return Err(bad("no version field".into())),
-        }
-        let file: ModelFile = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        file.validate().map_err(bad)?;
+            None => return Err("no version field".into()),
+        };
+        file.validate()?;
         Ok(file)
     }
 
-    /// Check the parameters against the architecture.
-    fn validate(&self) -> Result<(), String> {
-        let net = &self.model.net;
-        if net.widths.len() < 2 || net.widths.contains(&0) {
-            return Err(format!("bad layer widths {:?}", net.widths));
-        }
-        if net.params.len() != 2 * (net.widths.len() - 1) {
+    /// Check everything the model, the sampler and the training loop rely on: the model
+    /// ([`Model::validate`]), the extra tensors (at most [`MAX_EXTRA`], finite), and for a checkpoint the step
+    /// (≤ [`MAX_STEPS`]), the optimisers' moments against the parameters they update, the persistent
+    /// negatives' shape, and the saved settings and loss against the model.
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate()?;
+        if self.extra.len() > MAX_EXTRA {
             return Err(format!(
-                "{} parameter tensors for {} layers",
-                net.params.len(),
-                net.widths.len() - 1
+                "{} extra tensors; at most {MAX_EXTRA}",
+                self.extra.len()
             ));
         }
-        for (l, w) in net.widths.windows(2).enumerate() {
-            let (wt, b) = (&net.params[2 * l], &net.params[2 * l + 1]);
-            if wt.shape() != (w[0], w[1]) || b.shape() != (1, w[1]) {
+        if let Some((n, _)) = self
+            .extra
+            .iter()
+            .find(|(_, t)| t.data().iter().any(|v| !v.is_finite()))
+        {
+            return Err(format!("extra tensor `{n}` is not finite"));
+        }
+        let Some(state) = &self.training else {
+            return Ok(());
+        };
+        if state.step > MAX_STEPS {
+            return Err(format!(
+                "step {} is out of range (at most {MAX_STEPS})",
+                state.step
+            ));
+        }
+        state.optimizer.validate(&self.model.net.params)?;
+        let extra: Vec<Tensor> = self.extra.iter().map(|(_, t)| t.clone()).collect();
+        state
+            .extra_optimizer
+            .validate(&extra)
+            .map_err(|e| format!("extra tensors: {e}"))?;
+        if let Some(b) = &state.buffer {
+            if b.cols() != self.model.dim || b.rows() == 0 || b.rows() > crate::train::MAX_BATCH {
                 return Err(format!(
-                    "layer {l}: weight {:?} and bias {:?}, expected ({}, {}) and (1, {})",
-                    wt.shape(),
+                    "persistent negatives of shape {:?} for a model of dimension {}",
                     b.shape(),
-                    w[0],
-                    w[1],
-                    w[1]
+                    self.model.dim
                 ));
             }
+            if b.data().iter().any(|v| !v.is_finite()) {
+                return Err("persistent negatives are not finite".into());
+            }
         }
-        if let Some(v) = net
-            .params
-            .iter()
-            .flat_map(|p| p.data())
-            .find(|v| !v.is_finite())
-        {
-            return Err(format!("non-finite parameter {v}"));
+        if let Some(s) = &state.settings {
+            s.validate().map_err(|e| format!("saved settings: {e}"))?;
+            s.loss.check_model(&self.model)?;
         }
         Ok(())
     }
@@ -168,7 +233,6 @@ impl ModelFile {
     /// so `model.load_state_dict(safetensors.torch.load_file(path))` works for the same architecture.
     pub fn export_safetensors(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
         let path = path.as_ref();
-        let name = path.display().to_string();
         let net = &self.model.net;
         let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for l in 0..net.widths.len() - 1 {
@@ -187,48 +251,125 @@ impl ModelFile {
                 b.data().iter().flat_map(|v| v.to_le_bytes()).collect(),
             ));
         }
-        let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
-            .iter()
-            .map(|(n, shape, bytes)| {
-                let v = safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F64,
-                    shape.clone(),
-                    bytes,
-                )
-                .expect("shape and byte count agree");
-                (n.clone(), v)
-            })
-            .collect();
+        let mut views = Vec::with_capacity(tensors.len());
+        for (n, shape, bytes) in &tensors {
+            let v =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F64, shape.clone(), bytes)
+                    .map_err(|e| ModelError::BadParameter {
+                        param: "model",
+                        reason: format!("tensor {n}: {e}"),
+                    })?;
+            views.push((n.clone(), v));
+        }
         let out = safetensors::serialize(views, None).map_err(|e| ModelError::Io {
-            path: name,
+            path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        write_atomic(path, &out)
+        write_atomic(path, &out).map_err(|e| io_error(path, &e))
     }
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let name = path.display().to_string();
-    let io = |e: std::io::Error| ModelError::Io {
-        path: name.clone(),
-        reason: e.to_string(),
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|f| f.to_str()).unwrap_or("model"),
-        std::process::id()
-    ));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+/// A version 1 file: the σ ladder and the data name lived in a free-form `meta` object. Its ladder moves to
+/// the model; a noise-conditional model without one cannot be used and is an error naming the version.
+fn migrate_v1(bytes: &[u8]) -> Result<ModelFile, String> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON ({e})"))?;
+    let meta = v
+        .get_mut("meta")
+        .map(serde_json::Value::take)
+        .unwrap_or_default();
+    let conditioned = v
+        .pointer("/model/conditioning")
+        .and_then(|c| c.as_str())
+        .is_some_and(|c| c != "None");
+    let sigmas = meta.get("sigmas").cloned();
+    if let Some(model) = v.get_mut("model").and_then(|m| m.as_object_mut()) {
+        if conditioned {
+            let s = sigmas.ok_or(
+                "a version 1 file of a noise-conditional model without its σ ladder (`meta.sigmas`)",
+            )?;
+            model.insert("sigmas".into(), s);
+        }
+    }
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("meta");
+        obj.insert("version".into(), VERSION.into());
+        if let Some(d) = meta.get("data").and_then(|d| d.as_str()) {
+            obj.insert("data".into(), d.into());
+        }
+    }
+    serde_json::from_value(v).map_err(|e| format!("version 1 file: {e}"))
+}
+
+/// The files of a training run in a folder: `metrics.jsonl` (one JSON line per logged step, see
+/// [`LogRecord`]) and `checkpoint.json`, both written so that nothing is lost or duplicated.
+///
+/// Opening the folder for a run that continues from step k keeps the metric lines of steps ≤ k and drops the
+/// rest (lines an interrupted run wrote after its last checkpoint, which the resumed run writes again); the
+/// file is rewritten atomically, so it is a regular file even if a symbolic link stood in its place.
+pub struct RunFolder {
+    metrics_path: PathBuf,
+    metrics: std::fs::File,
+    checkpoint: PathBuf,
+    last: Option<PathBuf>,
+}
+
+impl RunFolder {
+    /// Open (creating) `dir` for a run whose next step is `step`.
+    pub fn open(dir: &Path, step: usize) -> Result<Self, ModelError> {
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+        let metrics_path = dir.join("metrics.jsonl");
+        let kept = match std::fs::File::open(&metrics_path) {
+            Ok(f) => {
+                let mut kept = Vec::new();
+                for line in std::io::BufReader::new(f).lines() {
+                    let line = line.map_err(|e| io_error(&metrics_path, &e))?;
+                    let at = serde_json::from_str::<LogRecord>(&line).map(|r| r.step);
+                    if matches!(at, Ok(s) if s <= step) {
+                        kept.push(line);
+                    }
+                }
+                kept
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_error(&metrics_path, &e)),
+        };
+        write_atomic_with(&metrics_path, |w| {
+            kept.iter().try_for_each(|l| writeln!(w, "{l}"))
+        })
+        .map_err(|e| io_error(&metrics_path, &e))?;
+        let metrics = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&metrics_path)
+            .map_err(|e| io_error(&metrics_path, &e))?;
+        let checkpoint = dir.join("checkpoint.json");
+        let last = checkpoint.exists().then(|| checkpoint.clone());
+        Ok(RunFolder {
+            metrics_path,
+            metrics,
+            checkpoint,
+            last,
+        })
+    }
+
+    /// Append one metrics line.
+    pub fn log(&mut self, record: &LogRecord) -> Result<(), ModelError> {
+        let line = serde_json::to_string(record).map_err(|e| ModelError::Io {
+            path: self.metrics_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        writeln!(self.metrics, "{line}").map_err(|e| io_error(&self.metrics_path, &e))
+    }
+
+    /// Write the checkpoint atomically.
+    pub fn checkpoint(&mut self, file: &ModelFile) -> Result<(), ModelError> {
+        file.save(&self.checkpoint)?;
+        self.last = Some(self.checkpoint.clone());
+        Ok(())
+    }
+
+    /// The last checkpoint written, or found when the folder was opened.
+    pub fn last_checkpoint(&self) -> Option<&Path> {
+        self.last.as_deref()
+    }
 }

@@ -23,10 +23,12 @@
 
 pub mod data;
 mod error;
+#[cfg(feature = "io")]
 pub mod io;
 pub mod loss;
 pub mod nn;
 pub mod optim;
+pub mod progress;
 pub mod sample;
 pub mod train;
 

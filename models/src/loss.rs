@@ -247,7 +247,76 @@ pub enum Loss {
     },
 }
 
+/// The most projections per point the sliced and Hutchinson losses accept.
+pub const MAX_PROJECTIONS: usize = 1024;
+/// The most Langevin steps per update contrastive divergence accepts.
+pub const MAX_CD_STEPS: usize = 1_000;
+
 impl Loss {
+    /// Check the settings: σ positive and finite, a valid ladder ([`crate::nn::validate_ladder`]),
+    /// 1 to [`MAX_PROJECTIONS`] projections, 1 to [`MAX_CD_STEPS`] Langevin steps with a positive step size
+    /// and a non-negative α.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = |name: &str, v: f64| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{}: {name} = {v}; must be positive and finite",
+                    self.name()
+                ))
+            }
+        };
+        match self {
+            Loss::Dsm { sigma } => positive("σ", *sigma),
+            Loss::Ncsn { sigmas } => crate::nn::validate_ladder(sigmas),
+            Loss::Ssm { projections, .. } | Loss::IsmHutchinson { projections } => {
+                if (1..=MAX_PROJECTIONS).contains(projections) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{}: {projections} projections; need 1 to {MAX_PROJECTIONS}",
+                        self.name()
+                    ))
+                }
+            }
+            Loss::Ism | Loss::Nce => Ok(()),
+            Loss::Cd {
+                steps,
+                step_size,
+                alpha,
+            } => {
+                if !(1..=MAX_CD_STEPS).contains(steps) {
+                    return Err(format!(
+                        "cd: {steps} Langevin steps; need 1 to {MAX_CD_STEPS}"
+                    ));
+                }
+                positive("step size", *step_size)?;
+                if !(*alpha >= 0.0 && alpha.is_finite()) {
+                    return Err(format!("cd: α = {alpha}; must be non-negative and finite"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether this loss can train `model`: NCE and contrastive divergence need an energy model (they read
+    /// E(x)); a noise-conditional model needs a denoising loss (`dsm` or `ncsn`), the only ones that give it σ.
+    pub fn check_model(&self, model: &Model) -> Result<(), String> {
+        if matches!(self, Loss::Nce | Loss::Cd { .. }) && model.kind != Kind::Energy {
+            return Err(format!("{} needs an energy model", self.name()));
+        }
+        if model.conditioning != crate::nn::Conditioning::None
+            && !matches!(self, Loss::Dsm { .. } | Loss::Ncsn { .. })
+        {
+            return Err(format!(
+                "{} cannot train a noise-conditional model (it gives the network no σ): use dsm or ncsn",
+                self.name()
+            ));
+        }
+        Ok(())
+    }
+
     /// A short name (`dsm`, `ncsn`, `ssm`, `ssm-vr`, `ism`, `ism-hutchinson`, `nce`, `cd`).
     pub fn name(&self) -> &'static str {
         match self {

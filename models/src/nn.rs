@@ -5,9 +5,22 @@
 //! network functionally on the lifted handles, and reads the gradients back — as in JAX, no module state is
 //! mutated by a forward pass.
 
+use crate::data::Standardization;
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 use stein_autodiff::{TVar, Tape, Tensor};
+
+/// Limits on what a model may hold; a model file beyond them is refused before anything is allocated from it.
+pub mod limits {
+    /// Layers of an MLP (weight matrices).
+    pub const MAX_LAYERS: usize = 64;
+    /// Width of any layer, input and output included.
+    pub const MAX_WIDTH: usize = 1 << 16;
+    /// Scalar parameters in all.
+    pub const MAX_PARAMS: usize = 1 << 28;
+    /// Levels of a σ ladder.
+    pub const MAX_SIGMAS: usize = 10_000;
+}
 
 /// Elementwise non-linearity between layers.
 ///
@@ -146,6 +159,10 @@ pub enum Kind {
 
 /// A score model: an MLP read as a score network or an energy network, optionally noise-conditional.
 ///
+/// The network works in *model coordinates*: the data's coordinates after [`Model::standardization`] (when
+/// set) maps them to mean 0 and scale 1. [`Model::as_score`] reads the model in data coordinates; the tape
+/// methods ([`Model::score`], [`Model::score_values`]) stay in model coordinates, where training happens.
+///
 /// ```
 /// use rand::SeedableRng;
 /// use stein_autodiff::{Tape, Tensor};
@@ -169,6 +186,13 @@ pub struct Model {
     pub dim: usize,
     /// The network.
     pub net: Mlp,
+    /// The σ ladder a noise-conditional model was trained on, largest first (empty for other models; set by
+    /// [`Trainer::fit`](crate::train::Trainer::fit) from the NCSN loss). Annealed sampling walks it.
+    #[serde(default)]
+    pub sigmas: Vec<f64>,
+    /// The map from data to model coordinates (`None`: the identity).
+    #[serde(default)]
+    pub standardization: Option<Standardization>,
 }
 
 impl Model {
@@ -211,6 +235,108 @@ impl Model {
             conditioning,
             dim,
             net: Mlp::new(&widths, act, rng),
+            sigmas: Vec::new(),
+            standardization: None,
+        }
+    }
+
+    /// Check every invariant the methods rely on, so a model read from a file can be used without panics:
+    /// layer widths within [`limits`], each weight `widths[l] × widths[l+1]` and bias `1 × widths[l+1]`,
+    /// finite parameters, input width = `dim` (+ 1 when noise-conditional), output width = `dim` (score) or
+    /// 1 (energy), a σ ladder that is non-empty, finite, positive and bounded when noise-conditional, and a
+    /// standardisation of dimension `dim` with finite shifts and positive finite scales.
+    pub fn validate(&self) -> Result<(), String> {
+        use limits::*;
+        let net = &self.net;
+        let w = &net.widths;
+        if w.len() < 2 || w.len() > MAX_LAYERS + 1 {
+            return Err(format!(
+                "{} layer widths; need 2 to {}",
+                w.len(),
+                MAX_LAYERS + 1
+            ));
+        }
+        if let Some(&bad) = w.iter().find(|&&v| v == 0 || v > MAX_WIDTH) {
+            return Err(format!(
+                "layer width {bad} in {w:?}; widths must be 1 to {MAX_WIDTH}"
+            ));
+        }
+        if net.params.len() != 2 * (w.len() - 1) {
+            return Err(format!(
+                "{} parameter tensors for {} layers (need {})",
+                net.params.len(),
+                w.len() - 1,
+                2 * (w.len() - 1)
+            ));
+        }
+        for (l, pair) in w.windows(2).enumerate() {
+            let (wt, b) = (&net.params[2 * l], &net.params[2 * l + 1]);
+            if wt.shape() != (pair[0], pair[1]) || b.shape() != (1, pair[1]) {
+                return Err(format!(
+                    "layer {l}: weight {:?} and bias {:?}, expected ({}, {}) and (1, {})",
+                    wt.shape(),
+                    b.shape(),
+                    pair[0],
+                    pair[1],
+                    pair[1]
+                ));
+            }
+        }
+        if net.num_params() > MAX_PARAMS {
+            return Err(format!(
+                "{} parameters; at most {MAX_PARAMS}",
+                net.num_params()
+            ));
+        }
+        if let Some(v) = net
+            .params
+            .iter()
+            .flat_map(|p| p.data())
+            .find(|v| !v.is_finite())
+        {
+            return Err(format!("non-finite parameter {v}"));
+        }
+        let cond = usize::from(self.conditioning != Conditioning::None);
+        if self.dim == 0 || self.dim + cond != w[0] {
+            return Err(format!(
+                "dim {} does not fit the first layer's width {} ({})",
+                self.dim,
+                w[0],
+                if cond == 1 {
+                    "dim + 1 for the noise level"
+                } else {
+                    "must equal dim"
+                }
+            ));
+        }
+        let out = *w.last().expect("two widths");
+        let want = if self.kind == Kind::Score {
+            self.dim
+        } else {
+            1
+        };
+        if out != want {
+            return Err(format!(
+                "a {:?} model of dim {} needs an output width of {want}, the network has {out}",
+                self.kind, self.dim
+            ));
+        }
+        if cond == 1 {
+            validate_ladder(&self.sigmas)?;
+        } else if !self.sigmas.is_empty() {
+            return Err("a σ ladder on a model that is not noise-conditional".into());
+        }
+        if let Some(st) = &self.standardization {
+            st.validate(self.dim)?;
+        }
+        Ok(())
+    }
+
+    /// The smallest σ of the ladder (noise-conditional models), where the model is closest to the data.
+    pub fn smallest_sigma(&self) -> Option<f64> {
+        match self.conditioning {
+            Conditioning::None => None,
+            _ => self.sigmas.last().copied(),
         }
     }
 
@@ -262,8 +388,9 @@ impl Model {
     }
 }
 
-/// A model read as a [`Score`](stein_scores::Score) at a fixed noise level (`None` for unconditioned
-/// models), for samplers and metrics.
+/// A model read as a [`Score`](stein_scores::Score) in data coordinates at a fixed noise level (`None` for
+/// unconditioned models), for samplers, metrics and pictures: s_x(x) = s_z((x − m)/c) / c under the
+/// standardisation z = (x − m)/c.
 #[derive(Clone, Copy, Debug)]
 pub struct ModelScore<'a> {
     model: &'a Model,
@@ -271,12 +398,17 @@ pub struct ModelScore<'a> {
 }
 
 impl Model {
-    /// This model as a [`Score`](stein_scores::Score) at noise level `sigma` (ignored when unconditioned;
-    /// a conditioned model without σ uses σ = 1).
+    /// This model as a [`Score`](stein_scores::Score) in data coordinates at noise level `sigma`: ignored
+    /// when unconditioned; for a noise-conditional model `None` means the smallest σ of its ladder.
+    ///
+    /// # Panics
+    /// A noise-conditional model with an empty ladder and no `sigma` (a model that has not been validated).
     pub fn as_score(&self, sigma: Option<f64>) -> ModelScore<'_> {
         let sigma = match self.conditioning {
             Conditioning::None => None,
-            _ => Some(sigma.unwrap_or(1.0)),
+            _ => Some(sigma.or(self.smallest_sigma()).expect(
+                "Model::as_score: a noise-conditional model without a σ ladder needs an explicit σ",
+            )),
         };
         ModelScore { model: self, sigma }
     }
@@ -287,8 +419,37 @@ impl stein_scores::Score for ModelScore<'_> {
         self.model.dim
     }
     fn score_into(&self, x: &[f64], out: &mut [f64]) {
-        let t =
-            Tensor::new(1, self.model.dim, x.to_vec()).expect("a point of the model's dimension");
+        let d = self.model.dim;
+        assert!(
+            x.len() == d && out.len() == d,
+            "ModelScore::score_into: point of {} and output of {} coordinates for a model of dimension {d}",
+            x.len(),
+            out.len()
+        );
+        let mut t = Tensor::row(x);
+        if let Some(st) = &self.model.standardization {
+            st.to_model(&mut t);
+        }
         out.copy_from_slice(self.model.score_values(&t, self.sigma).data());
+        if let Some(st) = &self.model.standardization {
+            st.score_to_data(out);
+        }
     }
+}
+
+/// Check a σ ladder: 1 to [`limits::MAX_SIGMAS`] levels, each finite and positive.
+pub fn validate_ladder(sigmas: &[f64]) -> Result<(), String> {
+    if sigmas.is_empty() || sigmas.len() > limits::MAX_SIGMAS {
+        return Err(format!(
+            "a σ ladder of {} levels; need 1 to {}",
+            sigmas.len(),
+            limits::MAX_SIGMAS
+        ));
+    }
+    if let Some(s) = sigmas.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+        return Err(format!(
+            "σ = {s} in the ladder; every σ must be positive and finite"
+        ));
+    }
+    Ok(())
 }

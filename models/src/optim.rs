@@ -151,6 +151,67 @@ impl Adam {
     pub fn steps(&self) -> u64 {
         self.t
     }
+
+    /// Check a state (e.g. read from a checkpoint) against the parameters it will update: hyper-parameters
+    /// in range, first and second moments either absent or of the parameters' shapes, finite, and v ≥ 0.
+    pub fn validate(&self, params: &[Tensor]) -> Result<(), String> {
+        let unit = |name: &str, b: f64| {
+            if (0.0..1.0).contains(&b) {
+                Ok(())
+            } else {
+                Err(format!("Adam {name} = {b}; must be in [0, 1)"))
+            }
+        };
+        unit("β₁", self.beta1)?;
+        unit("β₂", self.beta2)?;
+        if !(self.eps > 0.0 && self.eps.is_finite()) {
+            return Err(format!(
+                "Adam ε = {}; must be positive and finite",
+                self.eps
+            ));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err(format!(
+                "Adam weight decay {}; must be non-negative and finite",
+                self.weight_decay
+            ));
+        }
+        if self.m.len() != self.v.len() {
+            return Err(format!(
+                "Adam state with {} first and {} second moments",
+                self.m.len(),
+                self.v.len()
+            ));
+        }
+        if self.m.is_empty() {
+            return Ok(());
+        }
+        if self.m.len() != params.len() {
+            return Err(format!(
+                "Adam state for {} tensors, the model has {}",
+                self.m.len(),
+                params.len()
+            ));
+        }
+        for (i, ((m, v), p)) in self.m.iter().zip(&self.v).zip(params).enumerate() {
+            if m.shape() != p.shape() || v.shape() != p.shape() {
+                return Err(format!(
+                    "Adam moments of tensor {i} are {:?} and {:?}, the parameter is {:?}",
+                    m.shape(),
+                    v.shape(),
+                    p.shape()
+                ));
+            }
+            if m.data().iter().any(|x| !x.is_finite())
+                || v.data().iter().any(|x| !(x.is_finite() && *x >= 0.0))
+            {
+                return Err(format!(
+                    "Adam moments of tensor {i} are not finite (or v < 0)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Optimizer for Adam {
@@ -164,8 +225,10 @@ impl Optimizer for Adam {
         }
         self.t += 1;
         let (b1, b2) = (self.beta1, self.beta2);
-        let c1 = 1.0 - b1.powi(self.t as i32);
-        let c2 = 1.0 - b2.powi(self.t as i32);
+        // βᵗ underflows to 0 long before t reaches 2³⁰; the cap keeps the exponent an i32
+        let t = self.t.min(1 << 30) as i32;
+        let c1 = 1.0 - b1.powi(t);
+        let c2 = 1.0 - b2.powi(t);
         for (((p, g), m), v) in params
             .iter_mut()
             .zip(grads)

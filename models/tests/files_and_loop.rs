@@ -7,7 +7,7 @@ use stein_autodiff::Tensor;
 use stein_models::data::{load_csv, Toy};
 use stein_models::io::ModelFile;
 use stein_models::loss::Loss;
-use stein_models::nn::{Activation, Model};
+use stein_models::nn::{Activation, Conditioning, Kind, Model};
 use stein_models::train::{TrainConfig, Trainer};
 use stein_models::ModelError;
 
@@ -71,7 +71,7 @@ fn bad_files_are_errors_not_panics() {
     expect_err("garbage", "not JSON");
     expect_err("{}", "format");
     expect_err(
-        &text.replace("\"version\":1", "\"version\":99"),
+        &text.replace("\"version\":2", "\"version\":99"),
         "version 99",
     );
     // a weight of the wrong shape
@@ -128,6 +128,7 @@ fn divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
             step,
             loss,
             checkpoint,
+            ..
         } => {
             assert_eq!(*step, 30);
             assert!(loss.is_nan());
@@ -162,8 +163,9 @@ fn resume_continues_exactly() {
     let mut cfg = TrainConfig::new(loss, 25);
     cfg.out = Some(d.clone());
     b.fit(&data, &cfg).unwrap();
-    let mut c = Trainer::resume(d.join("checkpoint.json")).unwrap();
+    let (mut c, saved) = Trainer::resume(d.join("checkpoint.json")).unwrap();
     assert_eq!(c.step, 25);
+    assert_eq!(saved.unwrap().settings(), cfg.settings());
     cfg.steps = 40;
     c.fit(&data, &cfg).unwrap();
     assert_eq!(
@@ -246,4 +248,296 @@ fn nce_and_cd_train_without_diverging() {
         let r = t.fit(&data, &TrainConfig::new(loss.clone(), 200)).unwrap();
         assert!(r.final_loss(5).is_finite(), "{}", loss.name());
     }
+}
+
+/// A saved file as JSON, edited by `edit`, loaded back: the error text.
+fn load_edited(name: &str, f: &ModelFile, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let d = dir(name);
+    let mut v = serde_json::to_value(f).unwrap();
+    edit(&mut v);
+    let p = d.join("m.json");
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    match ModelFile::load(&p) {
+        Ok(_) => "loaded".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn conditioned() -> ModelFile {
+    let mut m = Model::build(
+        Kind::Energy,
+        Conditioning::InputAndScale,
+        2,
+        &[8],
+        Activation::Silu,
+        &mut SmallRng::seed_from_u64(3),
+    );
+    m.sigmas = vec![1.0, 0.5, 0.1];
+    ModelFile::new(m)
+}
+
+#[test]
+fn every_field_a_sampler_or_the_loop_relies_on_is_validated() {
+    let f = conditioned();
+    assert_eq!(load_edited("ok", &f, |_| {}), "loaded");
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "tensor with 3 values",
+            Box::new(|v| {
+                v["model"]["net"]["params"][1]["data"] = serde_json::json!([1.0, 2.0, 3.0])
+            }),
+        ),
+        (
+            "σ ladder of 0 levels",
+            Box::new(|v| v["model"]["sigmas"] = serde_json::json!([])),
+        ),
+        (
+            "σ = 0",
+            Box::new(|v| v["model"]["sigmas"][1] = serde_json::json!(0.0)),
+        ),
+        (
+            "σ = -1",
+            Box::new(|v| v["model"]["sigmas"][1] = serde_json::json!(-1.0)),
+        ),
+        (
+            "does not fit the first layer",
+            Box::new(|v| v["model"]["dim"] = serde_json::json!(3)),
+        ),
+        (
+            "output width",
+            Box::new(|v| v["model"]["kind"] = serde_json::json!("Score")),
+        ),
+        (
+            "standardisation of 1 shifts",
+            Box::new(|v| {
+                v["model"]["standardization"] =
+                    serde_json::json!({"mean": [0.0], "scale": [1.0, 1.0]})
+            }),
+        ),
+        (
+            "scales must be positive",
+            Box::new(|v| {
+                v["model"]["standardization"] =
+                    serde_json::json!({"mean": [0.0, 0.0], "scale": [1.0, 0.0]})
+            }),
+        ),
+        (
+            "layer width 0",
+            Box::new(|v| v["model"]["net"]["widths"][1] = serde_json::json!(0)),
+        ),
+    ];
+    for (needle, edit) in cases {
+        let e = load_edited("bad", &f, edit);
+        assert!(e.contains(needle), "expected `{needle}`: {e}");
+    }
+    // a ladder on a model that does not take σ
+    let mut plain = ModelFile::new(model());
+    plain.model.sigmas = vec![1.0];
+    assert!(load_edited("plain", &plain, |_| {}).contains("not noise-conditional"));
+}
+
+#[test]
+fn checkpoints_are_validated_against_their_model() {
+    let d = dir("ckpt-validate");
+    let mut rng = SmallRng::seed_from_u64(8);
+    let data = Toy::TwoMoons.sample(200, &mut rng);
+    let mut t = Trainer::new(Model::energy(2, &[8], Activation::Silu, &mut rng));
+    let mut cfg = TrainConfig::new(
+        Loss::Cd {
+            steps: 2,
+            step_size: 0.01,
+            alpha: 0.1,
+        },
+        5,
+    );
+    cfg.out = Some(d.clone());
+    t.fit(&data, &cfg).unwrap();
+    let f = ModelFile::load(d.join("checkpoint.json")).unwrap();
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "Adam moments of tensor 0",
+            Box::new(|v| {
+                v["training"]["optimizer"]["m"][0] =
+                    serde_json::json!({"rows": 1, "cols": 1, "data": [0.0]})
+            }),
+        ),
+        (
+            "Adam state for 1 tensors",
+            Box::new(|v| {
+                let m = v["training"]["optimizer"]["m"][0].clone();
+                v["training"]["optimizer"]["m"] = serde_json::json!([m.clone()]);
+                v["training"]["optimizer"]["v"] = serde_json::json!([m]);
+            }),
+        ),
+        (
+            "β₁",
+            Box::new(|v| v["training"]["optimizer"]["beta1"] = serde_json::json!(1.5)),
+        ),
+        (
+            "step 1099511627777 is out of range",
+            Box::new(|v| v["training"]["step"] = serde_json::json!(1099511627777u64)),
+        ),
+        (
+            "persistent negatives of shape",
+            Box::new(|v| {
+                v["training"]["buffer"] =
+                    serde_json::json!({"rows": 2, "cols": 3, "data": [0, 0, 0, 0, 0, 0]})
+            }),
+        ),
+        (
+            "Langevin steps",
+            Box::new(|v| v["training"]["settings"]["loss"]["Cd"]["steps"] = serde_json::json!(0)),
+        ),
+        (
+            "batch 0",
+            Box::new(|v| v["training"]["settings"]["batch"] = serde_json::json!(0)),
+        ),
+        (
+            "nce needs an energy model",
+            Box::new(|v| {
+                v["training"]["settings"]["loss"] = serde_json::json!("Nce");
+                v["model"]["kind"] = serde_json::json!("Score");
+                v["model"]["net"]["widths"][2] = serde_json::json!(2);
+                v["model"]["net"]["params"][2] =
+                    serde_json::json!({"rows": 8, "cols": 2, "data": vec![0.0; 16]});
+                v["model"]["net"]["params"][3] =
+                    serde_json::json!({"rows": 1, "cols": 2, "data": [0.0, 0.0]});
+                v["training"]["optimizer"]["m"] = serde_json::json!([]);
+                v["training"]["optimizer"]["v"] = serde_json::json!([]);
+            }),
+        ),
+    ];
+    for (needle, edit) in cases {
+        let e = load_edited("ckpt", &f, edit);
+        assert!(e.contains(needle), "expected `{needle}`: {e}");
+    }
+}
+
+#[test]
+fn version_1_files_migrate_or_name_their_version() {
+    let d = dir("v1");
+    let f = conditioned();
+    let mut v = serde_json::to_value(&f).unwrap();
+    let sigmas = v["model"]["sigmas"].take();
+    v["model"].as_object_mut().unwrap().remove("sigmas");
+    v["model"]
+        .as_object_mut()
+        .unwrap()
+        .remove("standardization");
+    v.as_object_mut().unwrap().remove("data");
+    v["version"] = serde_json::json!(1);
+    v["meta"] = serde_json::json!({"data": "two-moons", "loss": "ncsn", "sigmas": sigmas});
+    let p = d.join("v1.json");
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    let g = ModelFile::load(&p).unwrap();
+    assert_eq!(g.model.sigmas, vec![1.0, 0.5, 0.1]);
+    assert_eq!((g.version, g.data.as_str()), (2, "two-moons"));
+    assert_eq!(g.model.net, f.model.net);
+    // without its ladder a noise-conditional version 1 file cannot be used: an error, not a fallback
+    v["meta"].as_object_mut().unwrap().remove("sigmas");
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    let e = ModelFile::load(&p).unwrap_err().to_string();
+    assert!(e.contains("version 1") && e.contains("σ ladder"), "{e}");
+}
+
+#[test]
+fn the_loop_refuses_a_loss_that_cannot_continue_the_model() {
+    let mut rng = SmallRng::seed_from_u64(9);
+    let data = Toy::TwoMoons.sample(100, &mut rng);
+    let mut t = Trainer::new(model());
+    t.fit(&data, &TrainConfig::new(Loss::Ism, 3)).unwrap();
+    let e = t
+        .fit(&data, &TrainConfig::new(Loss::Dsm { sigma: 0.1 }, 6))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("trained with ism so far; dsm cannot continue it"),
+        "{e}"
+    );
+    // a noise-conditional model needs σ: only the denoising losses give it
+    let mut c = Trainer::new(conditioned().model);
+    let e = c.fit(&data, &TrainConfig::new(Loss::Ism, 3)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("cannot train a noise-conditional model"),
+        "{e}"
+    );
+    // a configuration out of range names the field
+    let mut cfg = TrainConfig::new(Loss::Ism, 3);
+    cfg.lr = f64::NAN;
+    assert!(t
+        .fit(&data, &cfg)
+        .unwrap_err()
+        .to_string()
+        .contains("learning rate NaN"));
+}
+
+#[test]
+fn a_failed_save_leaves_the_old_file_and_no_temporary_file() {
+    let d = dir("failed-save");
+    let p = d.join("m.json");
+    ModelFile::new(model()).save(&p).unwrap();
+    let before = std::fs::read(&p).unwrap();
+    let mut bad = ModelFile::new(model());
+    bad.model.net.params[0].data_mut()[0] = f64::INFINITY;
+    assert!(bad.save(&p).is_err());
+    // a target whose folder is gone fails cleanly too
+    assert!(ModelFile::new(model()).save(d.join("gone/m.json")).is_err());
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+}
+
+#[test]
+fn standardised_training_sees_the_same_numbers_wherever_the_data_sit() {
+    use stein_models::data::Standardization;
+    let mut rng = SmallRng::seed_from_u64(10);
+    let data = Toy::TwoMoons.sample(500, &mut rng);
+    let mut shifted = data.clone();
+    for r in shifted.data_mut().chunks_mut(2) {
+        r[0] = r[0] * 30.0 + 100.0;
+        r[1] -= 50.0;
+    }
+    let run = |x: &Tensor| {
+        let mut m = model();
+        m.standardization = Some(Standardization::fit(x));
+        let mut t = Trainer::new(m);
+        let r = t
+            .fit(x, &TrainConfig::new(Loss::Dsm { sigma: 0.2 }, 50))
+            .unwrap();
+        r.final_loss(3)
+    };
+    let (a, b) = (run(&data), run(&shifted));
+    assert!((a - b).abs() < 1e-6 * a.abs(), "{a} vs {b}");
+}
+
+#[test]
+fn a_divergence_on_unstandardised_far_data_names_the_likely_cause() {
+    let mut rng = SmallRng::seed_from_u64(12);
+    let mut data = Toy::TwoMoons.sample(100, &mut rng);
+    data.data_mut()
+        .iter_mut()
+        .for_each(|v| *v = *v * 1e200 + 1e201);
+    let net = || {
+        Model::score_net(
+            2,
+            &[16],
+            Activation::Softplus,
+            &mut SmallRng::seed_from_u64(1),
+        )
+    };
+    let dsm = TrainConfig::new(Loss::Dsm { sigma: 0.1 }, 5);
+    let e = Trainer::new(net())
+        .fit(&data, &dsm)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("diverged at step 0") && e.contains("far from scale 1"),
+        "{e}"
+    );
+    // the same data standardised train
+    let mut m = net();
+    m.standardization = Some(stein_models::data::Standardization::fit(&data));
+    assert!(Trainer::new(m).fit(&data, &dsm).is_ok());
 }

@@ -6,13 +6,13 @@ use stein_scores::{Funnel, GaussianMixture, LogDensity, MultivariateNormal, Norm
 
 /// A 10-d Gaussian with correlations and unequal scales.
 fn gaussian10() -> MultivariateNormal {
-    let d = 10;
+    let d: i32 = 10;
     let cov: Vec<Vec<f64>> = (0..d)
         .map(|i| {
             (0..d)
                 .map(|j| {
                     let (si, sj) = (0.5 + 0.15 * i as f64, 0.5 + 0.15 * j as f64);
-                    si * sj * 0.6f64.powi((i as i32 - j as i32).abs())
+                    si * sj * 0.6f64.powi((i - j).abs())
                 })
                 .collect()
         })
@@ -261,4 +261,13 @@ fn a_nan_target_stops_the_chain_with_the_step_and_state() {
         sample(&Exact(&n), &cfg),
         Err(SampleError::BadParameter { param: "step", .. })
     ));
+}
+
+#[test]
+fn an_empty_or_bad_ladder_is_an_error() {
+    let g = MultivariateNormal::isotropic(vec![0.0], 1.0).unwrap();
+    let e = PerturbedLadder::new(&g, &[]).unwrap_err().to_string();
+    assert!(e.contains("`sigmas`") && e.contains("empty ladder"), "{e}");
+    assert!(PerturbedLadder::new(&g, &[1.0, f64::NAN]).is_err());
+    assert!(PerturbedLadder::new(&g, &[1.0, -0.5]).is_err());
 }

@@ -257,7 +257,7 @@ pub fn laplacian<D: LogDensity + ?Sized>(density: &D, x: &[f64]) -> f64 {
 /// on its own tape). The result is row-major too, and does not depend on the number of threads.
 pub fn score_batch<S: Score + ?Sized>(score: &S, points: &[f64]) -> Result<Vec<f64>, ScoreError> {
     let d = score.score_dim();
-    if d == 0 || points.len() % d != 0 {
+    if d == 0 || !points.len().is_multiple_of(d) {
         return Err(ScoreError::Dimension {
             param: "points",
             expected: format!("a multiple of dim = {d} values"),

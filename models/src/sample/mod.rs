@@ -544,7 +544,7 @@ fn run_chain<T: Target>(target: &T, cfg: &SampleConfig, c: usize) -> Result<Chai
                 }
             }
         }
-        if !warm && (k - cfg.warmup) % cfg.thin == 0 {
+        if !warm && (k - cfg.warmup).is_multiple_of(cfg.thin) {
             out.draws.push(x.clone());
         }
         if let Some(r) = cfg.record_every {

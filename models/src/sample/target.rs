@@ -93,8 +93,16 @@ pub struct PerturbedLadder<D> {
 }
 
 impl<D: stein_scores::GaussianConvolution + Clone> PerturbedLadder<D> {
-    /// p perturbed at every σ of the ladder.
+    /// p perturbed at every σ of the ladder. An empty ladder, or a σ that is not positive and finite, is an
+    /// error naming `sigmas`.
     pub fn new(base: &D, sigmas: &[f64]) -> Result<Self, stein_scores::ScoreError> {
+        if sigmas.is_empty() {
+            return Err(stein_scores::ScoreError::Dimension {
+                param: "sigmas",
+                expected: "at least one noise level".into(),
+                got: "an empty ladder".into(),
+            });
+        }
         Ok(PerturbedLadder {
             levels: sigmas
                 .iter()

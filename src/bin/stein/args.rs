@@ -1,0 +1,287 @@
+//! The command line's grammar (clap). Every default is stated here once; values are checked as they are
+//! parsed, so a bad flag is an error before anything is read or written.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use stein::models::loss::{Loss, Projection};
+use stein::models::nn::Kind;
+use stein::run::SamplerKind;
+
+/// The most samples one command draws (`--samples`, `--n`).
+pub const MAX_SAMPLES: usize = 1_000_000;
+/// The most optimiser steps (`--steps`).
+pub const MAX_STEPS: usize = 100_000_000;
+
+#[derive(Parser)]
+#[command(
+    name = "stein",
+    version,
+    about = "Score-based modelling: train a toy EBM, sample it, plot scores."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train a model on 2-D data, sample it, and write a run folder (model, metrics, pictures, summary).
+    Train(TrainArgs),
+    /// Draw samples from a saved model into a CSV file (and a PNG beside it for 2-D models).
+    Sample(SampleArgs),
+    /// Picture of an analytic target's score field or density.
+    Plot(PlotArgs),
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct TrainArgs {
+    /// Built-in data set (two-moons, 8gaussians, swiss-roll, checkerboard, rings, pinwheel, spirals) or a
+    /// CSV file. On --resume: the run's.
+    #[arg(long, default_value = "two-moons")]
+    pub data: String,
+    /// What the network outputs. On --resume: the run's.
+    #[arg(long, value_enum, default_value_t = ModelArg::Energy)]
+    pub model: ModelArg,
+    /// The training objective. On --resume: the run's.
+    #[arg(long, value_enum, default_value_t = LossArg::Ncsn)]
+    pub loss: LossArg,
+    /// The sampler for the samples and pictures.
+    #[arg(long, value_enum, default_value_t = SamplerArg::Annealed)]
+    pub sampler: SamplerArg,
+    /// Optimiser steps in total (on --resume: the new total).
+    #[arg(long, default_value_t = 4000, value_parser = count::<1, MAX_STEPS>)]
+    pub steps: usize,
+    /// Minibatch size. On --resume: the run's.
+    #[arg(long, default_value_t = 256, value_parser = count::<1, { 1 << 20 }>)]
+    pub batch: usize,
+    /// Learning rate (cosine-decayed to 5%). On --resume: the run's.
+    #[arg(long, default_value_t = 2e-3, value_parser = positive_real)]
+    pub lr: f64,
+    /// Seed of every random draw (negative values wrap: −1 is 2⁶⁴ − 1). On --resume: the run's.
+    #[arg(long, default_value_t = 0, value_parser = seed)]
+    pub seed: u64,
+    /// Run folder (default: a new folder runs/<data>-<date>-<time>). Must be empty unless --force.
+    #[arg(long, conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this folder from its checkpoint, until --steps in total.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Write into a --out folder that already holds files (an earlier run's files are replaced).
+    #[arg(long)]
+    pub force: bool,
+    /// Samples drawn at the end.
+    #[arg(long, default_value_t = 1000, value_parser = count::<2, MAX_SAMPLES>)]
+    pub samples: usize,
+    /// Train on the data as they are, without standardising each coordinate to mean 0 and scale 1.
+    #[arg(long)]
+    pub no_standardize: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct SampleArgs {
+    /// A model.json (or checkpoint.json) written by `stein train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Number of samples.
+    #[arg(long, default_value_t = 1000, value_parser = count::<1, MAX_SAMPLES>)]
+    pub n: usize,
+    /// The sampler (default: annealed for noise-conditional models, MALA for energy models, ULA otherwise).
+    #[arg(long, value_enum)]
+    pub sampler: Option<SamplerArg>,
+    /// Output CSV file (a PNG of the samples is written beside it for 2-D models).
+    #[arg(long, default_value = "samples.csv")]
+    pub out: PathBuf,
+    /// Replace existing output files (never a model or checkpoint file).
+    #[arg(long)]
+    pub force: bool,
+    /// Seed (negative values wrap).
+    #[arg(long, default_value_t = 0, value_parser = seed)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct PlotArgs {
+    /// What to draw.
+    #[arg(value_enum)]
+    pub what: PlotWhat,
+    /// The analytic target.
+    #[arg(long, value_enum)]
+    pub target: PlotTarget,
+    /// Output file, .png or .svg (default: <target>-<what>.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// What the network outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    /// A scalar energy E(x); score = −∇E.
+    Energy,
+    /// The score itself.
+    Score,
+}
+
+impl ModelArg {
+    pub fn kind(self) -> Kind {
+        match self {
+            ModelArg::Energy => Kind::Energy,
+            ModelArg::Score => Kind::Score,
+        }
+    }
+}
+
+/// The training objective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LossArg {
+    /// Denoising score matching at one σ.
+    Dsm,
+    /// Multi-noise denoising (noise-conditional model).
+    Ncsn,
+    /// Sliced score matching (Rademacher projections).
+    Ssm,
+    /// Sliced score matching, variance-reduced (Gaussian projections).
+    SsmVr,
+    /// Implicit score matching, exact trace.
+    Ism,
+    /// Noise-contrastive estimation (energy models).
+    Nce,
+    /// Contrastive divergence with Langevin negatives (energy models).
+    Cd,
+}
+
+impl LossArg {
+    /// The loss, with the σ ladder fitted to the data for the denoising losses (in model coordinates).
+    pub fn loss(self, sigmas: &[f64]) -> Loss {
+        match self {
+            LossArg::Dsm => Loss::Dsm {
+                sigma: sigmas[sigmas.len() / 2],
+            },
+            LossArg::Ncsn => Loss::Ncsn {
+                sigmas: sigmas.to_vec(),
+            },
+            LossArg::Ssm => Loss::Ssm {
+                projections: 1,
+                variance_reduced: false,
+                projection: Projection::Rademacher,
+            },
+            LossArg::SsmVr => Loss::Ssm {
+                projections: 1,
+                variance_reduced: true,
+                projection: Projection::Gaussian,
+            },
+            LossArg::Ism => Loss::Ism,
+            LossArg::Nce => Loss::Nce,
+            LossArg::Cd => Loss::Cd {
+                steps: 20,
+                step_size: 1e-3,
+                alpha: 0.1,
+            },
+        }
+    }
+
+    /// The flag's value, as the loss names itself ([`Loss::name`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            LossArg::Dsm => "dsm",
+            LossArg::Ncsn => "ncsn",
+            LossArg::Ssm => "ssm",
+            LossArg::SsmVr => "ssm-vr",
+            LossArg::Ism => "ism",
+            LossArg::Nce => "nce",
+            LossArg::Cd => "cd",
+        }
+    }
+}
+
+/// The sampler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SamplerArg {
+    /// Unadjusted Langevin.
+    Ula,
+    /// Metropolis-adjusted Langevin (energy models).
+    Mala,
+    /// Hamiltonian Monte Carlo (energy models).
+    Hmc,
+    /// Annealed Langevin over the σ ladder (noise-conditional models).
+    Annealed,
+}
+
+impl SamplerArg {
+    pub fn kind(self) -> SamplerKind {
+        match self {
+            SamplerArg::Ula => SamplerKind::Ula,
+            SamplerArg::Mala => SamplerKind::Mala,
+            SamplerArg::Hmc => SamplerKind::Hmc,
+            SamplerArg::Annealed => SamplerKind::Annealed,
+        }
+    }
+}
+
+/// What `stein plot` draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlotWhat {
+    /// The score field over the log-density (2-D) or both curves (1-D).
+    Score,
+    /// The log-density alone.
+    Density,
+}
+
+/// The analytic targets of `stein plot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlotTarget {
+    /// 0.3 N(−2, 0.6²) + 0.7 N(1.5, 0.9²).
+    #[value(name = "gmm-1d")]
+    Gmm1d,
+    /// A three-component Gaussian mixture in the plane.
+    #[value(name = "gmm-2d")]
+    Gmm2d,
+    /// A banana (Rosenbrock-type) density.
+    Banana,
+    /// Neal's funnel.
+    Funnel,
+    /// A ring.
+    Ring,
+    /// Eight Gaussians on a circle.
+    #[value(name = "8gaussians")]
+    EightGaussians,
+    /// Two concentric rings.
+    Rings,
+    /// Laplace(0, 1).
+    Laplace,
+    /// Student t, ν = 3.
+    StudentT,
+}
+
+/// A count in `LO..=HI`, with a message that names the range (negative numbers included).
+fn count<const LO: usize, const HI: usize>(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<i128>() {
+        Ok(v) if v >= LO as i128 && v <= HI as i128 => Ok(v as usize),
+        Ok(v) => Err(format!("{v} is out of range: must be {LO} to {HI}")),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+/// A positive finite real number.
+fn positive_real(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        Ok(v) => Err(format!("{v} must be positive and finite")),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
+}
+
+/// A seed: any integer from −2⁶³ to 2⁶⁴ − 1; negative values wrap to the same 64 bits.
+fn seed(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    t.parse::<u64>()
+        .or_else(|_| t.parse::<i64>().map(|v| v as u64))
+        .map_err(|_| format!("`{s}` is not a 64-bit integer"))
+}

@@ -1,0 +1,265 @@
+//! Thousands of mutated model files and checkpoints (truncations, byte flips, absurd numbers, wrong shapes,
+//! missing and extra fields), each loaded and used through the same calls as `stein sample --model`
+//! (`ModelFile::load`, then `stein::run::sample_model`) and `stein train --resume` (`Trainer::resume`, then
+//! `Trainer::fit`). Every one must give `Ok` or a named error; none may panic.
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use serde_json::Value;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use stein::autodiff::Tensor;
+use stein::models::data::{Standardization, Toy};
+use stein::models::io::ModelFile;
+use stein::models::loss::{geometric_sigmas, Loss, Projection};
+use stein::models::nn::{Activation, Conditioning, Kind, Model};
+use stein::models::train::{TrainConfig, Trainer};
+use stein::run::{sample_model, SamplerKind};
+
+fn dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("stein-fuzz-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A small checkpoint of each kind the loop writes: a noise-conditional energy net with a standardisation,
+/// a score net, an NCE model (extra log Z) and a contrastive-divergence model (persistent negatives).
+fn base_files(d: &Path, data: &Tensor) -> Vec<Vec<u8>> {
+    let mut rng = SmallRng::seed_from_u64(3);
+    let cases: Vec<(Kind, Conditioning, Loss)> = vec![
+        (
+            Kind::Energy,
+            Conditioning::InputAndScale,
+            Loss::Ncsn {
+                sigmas: geometric_sigmas(1.0, 0.1, 3),
+            },
+        ),
+        (
+            Kind::Score,
+            Conditioning::None,
+            Loss::Ssm {
+                projections: 2,
+                variance_reduced: true,
+                projection: Projection::Gaussian,
+            },
+        ),
+        (Kind::Energy, Conditioning::None, Loss::Nce),
+        (
+            Kind::Energy,
+            Conditioning::None,
+            Loss::Cd {
+                steps: 2,
+                step_size: 0.01,
+                alpha: 0.1,
+            },
+        ),
+    ];
+    let mut files = Vec::new();
+    for (i, (kind, cond, loss)) in cases.into_iter().enumerate() {
+        let mut model = Model::build(kind, cond, 2, &[4], Activation::Silu, &mut rng);
+        if i == 0 {
+            model.standardization = Some(Standardization::fit(data));
+        }
+        let mut t = Trainer::new(model);
+        t.data = "two-moons".into();
+        let mut cfg = TrainConfig::new(loss, 3);
+        cfg.batch = 8;
+        let out = d.join(format!("base{i}"));
+        cfg.out = Some(out.clone());
+        t.fit(data, &cfg).unwrap();
+        files.push(std::fs::read(out.join("checkpoint.json")).unwrap());
+        // the model file (no training state) too
+        t.to_file(false).save(out.join("model.json")).unwrap();
+        files.push(std::fs::read(out.join("model.json")).unwrap());
+    }
+    files
+}
+
+const ABSURD: [&str; 16] = [
+    "0",
+    "-1",
+    "1",
+    "2",
+    "3",
+    "1e308",
+    "-1e308",
+    "1e-320",
+    "18446744073709551615",
+    "4294967296",
+    "9007199254740993",
+    "0.5",
+    "null",
+    "[]",
+    "{}",
+    "\"Score\"",
+];
+
+fn absurd_value(rng: &mut SmallRng) -> Value {
+    serde_json::from_str(ABSURD[rng.random_range(0..ABSURD.len())]).unwrap()
+}
+
+/// Every JSON pointer in a value.
+fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    out.push(at.clone());
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| pointers(x, format!("{at}/{i}"), out)),
+        Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| pointers(x, format!("{at}/{k}"), out)),
+        _ => {}
+    }
+}
+
+/// One structural mutation of a random node.
+fn mutate_value(v: &mut Value, rng: &mut SmallRng) {
+    let mut ps = Vec::new();
+    pointers(v, String::new(), &mut ps);
+    let p = &ps[rng.random_range(0..ps.len())];
+    let Some(node) = v.pointer_mut(p) else { return };
+    match node {
+        Value::Array(a) if !a.is_empty() => match rng.random_range(0..4) {
+            0 => {
+                let i = rng.random_range(0..a.len());
+                a.remove(i);
+            }
+            1 => {
+                let i = rng.random_range(0..a.len());
+                let x = a[i].clone();
+                a.insert(i, x);
+            }
+            2 => a.clear(),
+            _ => a.truncate(rng.random_range(0..a.len())),
+        },
+        Value::Object(o) if !o.is_empty() && rng.random_bool(0.5) => {
+            let k = o.keys().nth(rng.random_range(0..o.len())).unwrap().clone();
+            o.remove(&k);
+        }
+        Value::String(_) => {
+            let names = [
+                "Energy",
+                "Score",
+                "None",
+                "InputAndScale",
+                "Silu",
+                "Relu",
+                "x",
+                "",
+            ];
+            *node = Value::String(names[rng.random_range(0..names.len())].into());
+        }
+        _ => *node = absurd_value(rng),
+    }
+}
+
+/// Byte-level damage: truncation, a flipped byte, a number replaced by text.
+fn mutate_bytes(b: &mut Vec<u8>, rng: &mut SmallRng) {
+    match rng.random_range(0..3) {
+        0 => b.truncate(rng.random_range(0..b.len())),
+        1 => {
+            let i = rng.random_range(0..b.len());
+            b[i] = rng.random();
+        }
+        _ => {
+            let i = rng.random_range(0..b.len());
+            if let Some(j) = b[i..].iter().position(|c| c.is_ascii_digit()) {
+                let at = i + j;
+                let end = at
+                    + b[at..]
+                        .iter()
+                        .position(|c| !(c.is_ascii_digit() || b".eE+-".contains(c)))
+                        .unwrap_or(0);
+                let new = ABSURD[rng.random_range(0..ABSURD.len())].as_bytes();
+                b.splice(at..end.max(at), new.iter().copied());
+            }
+        }
+    }
+}
+
+/// Use a file as `stein sample --model` and `stein train --resume` do. Errors are fine; panics are not.
+fn use_file(path: &Path, data: &Tensor) -> (bool, bool) {
+    let mut loaded = false;
+    if let Ok(f) = ModelFile::load(path) {
+        loaded = true;
+        let init = Tensor::from_fn(3, f.model.dim, |i, j| (i + j) as f64 * 0.3 - 0.5);
+        for s in [SamplerKind::Ula, SamplerKind::Mala, SamplerKind::Annealed] {
+            if s.check(&f.model).is_ok() {
+                let _ = sample_model(&f.model, s, &init, 1);
+            }
+        }
+    }
+    let mut resumed = false;
+    if let Ok((mut t, Some(mut cfg))) = Trainer::resume(path) {
+        resumed = true;
+        cfg.steps = t.step + 1;
+        let _ = t.fit(data, &cfg);
+    }
+    (loaded, resumed)
+}
+
+#[test]
+fn mutated_model_files_are_errors_or_usable_never_panics() {
+    let d = dir();
+    let data = Toy::TwoMoons.sample(64, &mut SmallRng::seed_from_u64(1));
+    let bases = base_files(&d, &data);
+    let mut rng = SmallRng::seed_from_u64(2026);
+    let (mut cases, mut loaded, mut resumed) = (0, 0, 0);
+    let mut panics: Vec<String> = Vec::new();
+    let path = d.join("mutant.json");
+    let per_base = 450;
+    for base in &bases {
+        let value: Value = serde_json::from_slice(base).unwrap();
+        for k in 0..per_base {
+            let bytes = if k % 3 == 0 {
+                let mut b = base.clone();
+                mutate_bytes(&mut b, &mut rng);
+                b
+            } else {
+                let mut v = value.clone();
+                for _ in 0..rng.random_range(1..4) {
+                    mutate_value(&mut v, &mut rng);
+                }
+                serde_json::to_vec(&v).unwrap()
+            };
+            std::fs::write(&path, &bytes).unwrap();
+            cases += 1;
+            match catch_unwind(AssertUnwindSafe(|| use_file(&path, &data))) {
+                Ok((l, r)) => {
+                    loaded += usize::from(l);
+                    resumed += usize::from(r);
+                }
+                Err(e) => {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    panics.push(format!(
+                        "{msg}\n  file: {}",
+                        String::from_utf8_lossy(&bytes)
+                    ));
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+    eprintln!(
+        "{cases} mutated files: {loaded} loaded, {resumed} resumed, {} panicked",
+        panics.len()
+    );
+    assert!(
+        panics.is_empty(),
+        "{} of {cases} mutated files panicked; first: {}",
+        panics.len(),
+        panics[0]
+    );
+    // the mutations must reach the code that uses a file, not only the parser
+    assert!(cases >= 3000, "{cases}");
+    assert!(
+        loaded > cases / 20 && resumed > cases / 40,
+        "loaded {loaded}, resumed {resumed} of {cases}"
+    );
+}
