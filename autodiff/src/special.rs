@@ -165,6 +165,15 @@ pub fn logsumexp(xs: &[f64]) -> f64 {
     m + s.ln()
 }
 
+/// log(eᵃ + eᵇ), stable; −∞ when both are −∞.
+pub fn logaddexp(a: f64, b: f64) -> f64 {
+    let m = a.max(b);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + (-(a - b).abs()).exp().ln_1p()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +213,12 @@ mod tests {
         assert_eq!(softplus(800.0), 800.0);
         assert!((log_sigmoid(-800.0) + 800.0).abs() < 1e-12);
         assert!((logsumexp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-12);
+        assert!((logaddexp(1000.0, 1000.0) - (1000.0 + 2f64.ln())).abs() < 1e-12);
+        assert_eq!(logaddexp(f64::NEG_INFINITY, -3.0), -3.0);
+        assert_eq!(
+            logaddexp(f64::NEG_INFINITY, f64::NEG_INFINITY),
+            f64::NEG_INFINITY
+        );
+        assert!((logaddexp(0.3, -1.2) - (0.3f64.exp() + (-1.2f64).exp()).ln()).abs() < 1e-15);
     }
 }

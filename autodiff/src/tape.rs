@@ -99,6 +99,46 @@ pub(crate) struct Inner {
     pub tadj: Vec<u32>,
 }
 
+impl Inner {
+    /// Record the metadata and node of a tensor whose values start at `off` in `tdata` (no-record mode
+    /// keeps the value only).
+    #[allow(clippy::too_many_arguments)]
+    fn push_tensor_meta(
+        &mut self,
+        op: TOp,
+        a: u32,
+        b: u32,
+        off: usize,
+        rows: usize,
+        cols: usize,
+        p: [u32; 2],
+        c: f64,
+    ) -> (u32, u32) {
+        let (op, a, b) = if self.no_record && !matches!(op, TOp::Leaf) {
+            (TOp::Const, NONE, NONE)
+        } else {
+            (op, a, b)
+        };
+        let slot = self.tmeta.len() as u32;
+        self.tmeta.push(TMeta {
+            off,
+            rows: rows as u32,
+            cols: cols as u32,
+            p,
+            c,
+        });
+        let idx = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            val: 0.0,
+            a,
+            b,
+            c: slot,
+            op: Op::T(op),
+        });
+        (idx, slot)
+    }
+}
+
 /// A position on the tape; see [`Tape::truncate`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Mark {
@@ -336,32 +376,27 @@ impl Tape {
     ) -> TVar<'_> {
         let (idx, slot) = self.with(|t| {
             let off = t.tdata.len();
-            let n = rows * cols;
-            t.tdata.resize(off + n, 0.0);
+            t.tdata.resize(off + rows * cols, 0.0);
             let (old, new) = t.tdata.split_at_mut(off);
             fill(old, &t.ibuf, new);
-            let (op, a, b) = if t.no_record && !matches!(op, TOp::Leaf) {
-                (TOp::Const, NONE, NONE)
-            } else {
-                (op, a, b)
-            };
-            let slot = t.tmeta.len() as u32;
-            t.tmeta.push(TMeta {
-                off,
-                rows: rows as u32,
-                cols: cols as u32,
-                p,
-                c,
-            });
-            let idx = t.nodes.len() as u32;
-            t.nodes.push(Node {
-                val: 0.0,
-                a,
-                b,
-                c: slot,
-                op: Op::T(op),
-            });
-            (idx, slot)
+            t.push_tensor_meta(op, a, b, off, rows, cols, p, c)
+        });
+        TVar::from_raw(self, idx, slot, rows as u32, cols as u32)
+    }
+
+    /// Push a leaf or constant tensor node holding a copy of `data` (`rows × cols`), without zeroing first.
+    pub(crate) fn push_tensor_copy(
+        &self,
+        op: TOp,
+        rows: usize,
+        cols: usize,
+        data: &[f64],
+    ) -> TVar<'_> {
+        debug_assert_eq!(data.len(), rows * cols);
+        let (idx, slot) = self.with(|t| {
+            let off = t.tdata.len();
+            t.tdata.extend_from_slice(data);
+            t.push_tensor_meta(op, NONE, NONE, off, rows, cols, [0; 2], 0.0)
         });
         TVar::from_raw(self, idx, slot, rows as u32, cols as u32)
     }

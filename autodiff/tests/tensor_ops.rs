@@ -192,6 +192,25 @@ tcase!(matmul_nt, [(3, 4), (2, 4)], -1.5..1.5, |x| out(
 tcase!(matmul_tt, [(4, 3), (2, 4)], -1.5..1.5, |x| out(
     x[0].matmul_t(x[1], true, true)
 ));
+// matrix–vector shapes take the direct dot/axpy path (k = 11: eight-wide blocks and a remainder)
+tcase!(matvec, [(4, 11), (11, 1)], -1.5..1.5, |x| out(
+    x[0].matmul(x[1])
+));
+tcase!(matvec_tn, [(11, 4), (11, 1)], -1.5..1.5, |x| out(
+    x[0].matmul_t(x[1], true, false)
+));
+tcase!(matvec_nt, [(4, 11), (1, 11)], -1.5..1.5, |x| out(
+    x[0].matmul_t(x[1], false, true)
+));
+tcase!(vecmat, [(1, 11), (11, 3)], -1.5..1.5, |x| out(
+    x[0].matmul(x[1])
+));
+tcase!(vecmat_nt, [(1, 11), (3, 11)], -1.5..1.5, |x| out(
+    x[0].matmul_t(x[1], false, true)
+));
+tcase!(vecmat_tt, [(11, 1), (3, 11)], -1.5..1.5, |x| out(
+    x[0].matmul_t(x[1], true, true)
+));
 tcase!(matmul_square_same, [(3, 3)], -1.5..1.5, |x| out(
     x[0].matmul(x[0])
 ));

@@ -12,6 +12,8 @@ pub struct Cholesky {
     l: Vec<f64>,
     /// −L row by row (the weights of the forward substitution as one linear combination per row).
     neg_l: Vec<f64>,
+    /// 1/Lᵢᵢ² when L is diagonal (the solves are then one product per coordinate).
+    inv_diag_sq: Option<Vec<f64>>,
     d: usize,
 }
 
@@ -69,7 +71,18 @@ impl Cholesky {
 
     fn from_factor(l: Vec<f64>, d: usize) -> Self {
         let neg_l = l.iter().map(|v| -v).collect();
-        Cholesky { l, neg_l, d }
+        let diagonal = (0..d).all(|i| (0..i).all(|j| l[i * d + j] == 0.0));
+        let inv_diag_sq = diagonal.then(|| {
+            (0..d)
+                .map(|i| 1.0 / (l[i * d + i] * l[i * d + i]))
+                .collect()
+        });
+        Cholesky {
+            l,
+            neg_l,
+            inv_diag_sq,
+            d,
+        }
     }
 
     /// Diagonal covariance diag(var).
@@ -136,6 +149,14 @@ impl Cholesky {
     /// r ← Σ⁻¹ r in place (forward then back substitution), no allocation. Returns ‖L⁻¹ r‖², the quadratic
     /// form rᵀ Σ⁻¹ r, computed on the way.
     pub fn solve_in_place(&self, r: &mut [f64]) -> f64 {
+        if let Some(w) = &self.inv_diag_sq {
+            let mut q = 0.0;
+            for (ri, wi) in r.iter_mut().zip(w) {
+                q += *ri * *ri * wi;
+                *ri *= wi;
+            }
+            return q;
+        }
         let d = self.d;
         let mut q = 0.0;
         for i in 0..d {
@@ -187,4 +208,60 @@ impl Cholesky {
             out[i] = (0..=i).map(|j| self.l[i * d + j] * z[j]).sum();
         }
     }
+}
+
+/// The Cholesky factor L (row-major, lower triangular) of a symmetric positive-definite `n × n` matrix `a`
+/// (row-major), generic: on a tape the factorisation records, so the covariance can be a parameter. `None`
+/// when a pivot is not positive (checked on the values).
+///
+/// # Panics
+/// When `a` does not have n² entries (naming both).
+pub fn cholesky<S: Real>(a: &[S], n: usize) -> Option<Vec<S>> {
+    assert_eq!(
+        a.len(),
+        n * n,
+        "cholesky: {} entries for a {n} × {n} matrix",
+        a.len()
+    );
+    let mut l = vec![S::cst(0.0); n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= l[i * n + k] * l[j * n + k];
+            }
+            if i == j {
+                if !(s.value() > 0.0 && s.value().is_finite()) {
+                    return None;
+                }
+                l[i * n + i] = s.sqrt();
+            } else {
+                l[i * n + j] = s / l[j * n + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// z = L⁻¹ b by forward substitution, L lower triangular (row-major, n = `b.len()`), generic.
+///
+/// # Panics
+/// When `l` does not have n² entries (naming both).
+pub fn solve_lower_tri<S: Real>(l: &[S], b: &[S]) -> Vec<S> {
+    let n = b.len();
+    assert_eq!(
+        l.len(),
+        n * n,
+        "solve_lower_tri: L has {} entries for {n} right-hand values",
+        l.len()
+    );
+    let mut z: Vec<S> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut s = b[i];
+        for k in 0..i {
+            s -= l[i * n + k] * z[k];
+        }
+        z.push(s / l[i * n + i]);
+    }
+    z
 }

@@ -1,5 +1,31 @@
 //! Plain `f64` kernels behind the tensor ops (row-major, rank 2).
 
+/// Σ aᵢ bᵢ with eight independent partial sums (the additions pipeline and vectorise; one running sum would
+/// wait on each addition).
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// y += α x.
+fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
 /// Products with m·n·k up to this use the direct loop.
 const SMALL_GEMM: usize = 16 * 16 * 16;
 
@@ -33,6 +59,42 @@ pub(crate) fn gemm(
     }
     if k == 0 {
         out[..m * n].fill(0.0);
+        return;
+    }
+    if n == 1 || m == 1 {
+        // Matrix–vector products: dot products or row updates over contiguous memory, no packing (a GEMM
+        // kernel packs the whole matrix for a single column: half the time of a T3 gradient went there).
+        let out = &mut out[..m * n];
+        let a_contiguous_rows = !ta; // op(A)'s rows are A's rows
+        match (n == 1, a_contiguous_rows) {
+            // C = A v: one dot product per row of A
+            (true, true) => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = dot(&a[i * ac..i * ac + k], &b[..k]);
+                }
+            }
+            // C = Aᵀ v: Σₚ vₚ A[p, ·]
+            (true, false) => {
+                out.fill(0.0);
+                for p in 0..k {
+                    axpy(b[p], &a[p * ac..p * ac + m], out);
+                }
+            }
+            // m == 1: C = u op(B)
+            _ => {
+                let a_at = |p: usize| a[p]; // a row (or a column of a 1-column Aᵀ): contiguous either way
+                if tb {
+                    for (j, o) in out.iter_mut().enumerate() {
+                        *o = dot(&a[..k], &b[j * bc..j * bc + k]);
+                    }
+                } else {
+                    out.fill(0.0);
+                    for p in 0..k {
+                        axpy(a_at(p), &b[p * bc..p * bc + n], out);
+                    }
+                }
+            }
+        }
         return;
     }
     if m * n * k <= SMALL_GEMM {

@@ -77,16 +77,7 @@ pub(crate) fn leaf<'t>(tape: &'t Tape, t: &Tensor, differentiable: bool) -> TVar
     } else {
         TOp::Const
     };
-    tape.push_tensor(
-        op,
-        NONE,
-        NONE,
-        t.rows(),
-        t.cols(),
-        [0; 2],
-        0.0,
-        |_, _, out| out.copy_from_slice(t.data()),
-    )
+    tape.push_tensor_copy(op, t.rows(), t.cols(), t.data())
 }
 
 pub(crate) fn const_full(tape: &Tape, rows: usize, cols: usize, v: f64) -> TVar<'_> {
@@ -633,6 +624,8 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
     let pa = || tape.tvar_at(n.a);
     let pb = || tape.tvar_at(n.b);
     let mut acc = |p: TVar<'t>, d: TVar<'t>| accumulate_tensor(tape, tadj, p, d);
+    // a constant input (data placed with `tensor_const`) takes no adjoint: skip computing it
+    let live = |p: TVar<'t>| !matches!(tape.node(p.idx).op, crate::tape::Op::T(TOp::Const));
     let m = me.meta();
     match op {
         TOp::Leaf | TOp::Const => {}
@@ -644,27 +637,50 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
         }
         TOp::Add | TOp::Sub | TOp::Mul | TOp::Div => {
             let (a, b) = (pa(), pb());
-            let (da, db) = match op {
-                TOp::Add => (g, g),
-                TOp::Sub => (g, -g),
-                TOp::Mul => (g * b, g * a),
-                _ => (g / b, -(g * me / b)), // ∂(a/b)/∂b = −(a/b)/b
-            };
-            acc(a, da.sum_to(a.rows(), a.cols()));
-            acc(b, db.sum_to(b.rows(), b.cols()));
+            if live(a) {
+                let da = match op {
+                    TOp::Add | TOp::Sub => g,
+                    TOp::Mul => g * b,
+                    _ => g / b,
+                };
+                acc(a, da.sum_to(a.rows(), a.cols()));
+            }
+            if live(b) {
+                let db = match op {
+                    TOp::Add => g,
+                    TOp::Sub => -g,
+                    TOp::Mul => g * a,
+                    _ => -(g * me / b), // ∂(a/b)/∂b = −(a/b)/b
+                };
+                acc(b, db.sum_to(b.rows(), b.cols()));
+            }
         }
         TOp::MatMul => {
             let (a, b) = (pa(), pb());
             let (ta, tb) = (m.p[0] != 0, m.p[1] != 0);
             // C = op(A) op(B); e.g. for C = A B: dA = G Bᵀ, dB = Aᵀ G.
-            let (da, db) = match (ta, tb) {
-                (false, false) => (g.matmul_t(b, false, true), a.matmul_t(g, true, false)),
-                (true, false) => (b.matmul_t(g, false, true), a.matmul_t(g, false, false)),
-                (false, true) => (g.matmul_t(b, false, false), g.matmul_t(a, true, false)),
-                (true, true) => (b.matmul_t(g, true, true), g.matmul_t(a, true, true)),
-            };
-            acc(a, da);
-            acc(b, db);
+            if live(a) {
+                acc(
+                    a,
+                    match (ta, tb) {
+                        (false, false) => g.matmul_t(b, false, true),
+                        (true, false) => b.matmul_t(g, false, true),
+                        (false, true) => g.matmul_t(b, false, false),
+                        (true, true) => b.matmul_t(g, true, true),
+                    },
+                );
+            }
+            if live(b) {
+                acc(
+                    b,
+                    match (ta, tb) {
+                        (false, false) => a.matmul_t(g, true, false),
+                        (true, false) => a.matmul_t(g, false, false),
+                        (false, true) => g.matmul_t(a, true, false),
+                        (true, true) => g.matmul_t(a, true, true),
+                    },
+                );
+            }
         }
         TOp::Transpose => acc(pa(), g.t()),
         TOp::Reshape => {
