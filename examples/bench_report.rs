@@ -1,4 +1,4 @@
-//! Prints the benchmark figures of BENCHMARKS.md (T1–T4) as JSON lines, in the peers' format:
+//! Prints the benchmark figures of BENCHMARKS.md (T1–T10, Q1) as JSON lines, in the peers' format:
 //! `{"peer", "task", "param", "metric", "value", "unit"}`.
 //!
 //! Run: `cargo run --release --example bench_report` (add `-- --quick` for a fast smoke run).
@@ -66,23 +66,31 @@ fn main() {
     if want("Q1") {
         q1(quick);
     }
-    if want("T8") || want("T9") {
-        samplers(quick);
+    if want("T8") {
+        t8(quick);
+    }
+    if want("T9") {
+        t9(quick);
+    }
+    if want("ESS") {
+        ess(quick);
+    }
+    if want("T10") {
+        t10(quick);
     }
     if only.is_empty()
         || only
             .iter()
-            .any(|t| t.starts_with('T') && *t != "T8" && *t != "T9")
+            .any(|t| t.starts_with('T') && !["T8", "T9", "T10", "ESS"].contains(t))
     {
         autodiff_and_scores(quick, &want);
     }
 }
 
-/// T8 ula-gmm, T9 mala-autodiff, and ESS per second of MALA vs HMC on a 10-d Gaussian.
-fn samplers(quick: bool) {
-    use stein::models::sample::{sample, Autodiff, Exact, Method, SampleConfig, ScoreOnly};
+/// T8 ula-gmm: 10,000 chains × 1,000 ULA steps on an 8-Gaussian ring.
+fn t8(quick: bool) {
+    use stein::models::sample::{sample, ula, Config, Init, ScoreOnly};
     use stein::scores::{GaussianMixture, MultivariateNormal};
-    use stein::tasks::rosenbrock;
 
     // T8: 8 unit-weight Gaussians on a circle of radius 4, std 0.5; 10,000 chains × 1,000 ULA steps, ε = 0.01
     let comps = (0..8)
@@ -93,8 +101,11 @@ fn samplers(quick: bool) {
         .collect();
     let gmm = GaussianMixture::new(vec![1.0; 8], comps).unwrap();
     let (chains, steps) = if quick { (1000, 100) } else { (10_000, 1000) };
-    let mut cfg = SampleConfig::new(Method::Ula { step: 0.01 }, chains, 1);
-    cfg.warmup = steps - 1;
+    let cfg = Config::new(ula::Params::new(0.01))
+        .chains(chains)
+        .warmup(steps - 1)
+        .draws(1)
+        .init(Init::Normal { scale: 1.0 });
     let d = sample(&ScoreOnly(&gmm), &cfg).unwrap();
     emit(
         "T8",
@@ -103,8 +114,12 @@ fn samplers(quick: bool) {
         (chains * steps) as f64 / d.seconds,
         "1/s",
     );
+}
 
-    // T9: MALA on rosenbrock-10 through the autodiff score, 1 chain × 10,000 steps, ε = 1e-3
+/// T9: MALA on rosenbrock-10 through the autodiff score, 1 chain × 10,000 steps, ε = 1e-3 (no warm-up).
+fn t9(quick: bool) {
+    use stein::models::sample::{mala, sample, Autodiff, Config, Init};
+    use stein::tasks::rosenbrock;
     struct Rosen;
     impl stein::scores::LogDensity for Rosen {
         fn dim(&self) -> usize {
@@ -115,14 +130,20 @@ fn samplers(quick: bool) {
         }
     }
     let n9 = if quick { 1000 } else { 10_000 };
-    let mut cfg = SampleConfig::new(Method::Mala { step: 1e-3 }, 1, n9);
-    cfg.warmup = 0;
-    cfg.init = stein::models::sample::Init::Points(vec![rosenbrock_point(10)]);
+    let cfg = Config::new(mala::Params::new(1e-3))
+        .chains(1)
+        .warmup(0)
+        .draws(n9)
+        .init(Init::Points(vec![rosenbrock_point(10)]));
     let d = sample(&Autodiff(&Rosen), &cfg).unwrap();
     emit("T9", 10, "steps_per_s", n9 as f64 / d.seconds, "1/s");
     emit("T9", 10, "acceptance", d.acceptance(), "");
+}
 
-    // ESS per second, MALA vs HMC (adapted), on a 10-d correlated Gaussian; 4 chains
+/// ESS per second of the adapted kernels (MALA, HMC, NUTS) on a 10-d correlated Gaussian; 4 chains.
+fn ess(quick: bool) {
+    use stein::models::sample::{hmc, mala, sample, Config, Exact};
+    use stein::scores::MultivariateNormal;
     let dim = 10;
     let cov: Vec<Vec<f64>> = (0..dim)
         .map(|i| {
@@ -137,37 +158,77 @@ fn samplers(quick: bool) {
         .collect();
     let g = MultivariateNormal::new(vec![0.0; dim], cov).unwrap();
     let n = if quick { 500 } else { 5000 };
-    for (name, method) in [
-        ("mala", Method::Mala { step: 0.15 }),
-        (
-            "hmc",
-            Method::Hmc {
-                step: 0.1,
-                leapfrog: 10,
-                inv_mass: None,
-                adapt: Some(0.8),
-            },
-        ),
-    ] {
-        let mut cfg = SampleConfig::new(method, 4, n);
-        cfg.seed = 11;
-        let d = sample(&Exact(&g), &cfg).unwrap();
+    let report = |name: &str, d: stein::models::sample::Draws| {
         let ess_min = d.ess().into_iter().fold(f64::INFINITY, f64::min);
+        let tag = format!("\"{name}-gauss10\"");
         emit(
             "ESS",
-            format!("\"{name}-gauss10\""),
+            &tag,
             "min_bulk_ess_per_s",
             ess_min / d.seconds,
             "1/s",
         );
-        emit(
-            "ESS",
-            format!("\"{name}-gauss10\""),
-            "acceptance",
-            d.acceptance(),
-            "",
-        );
-    }
+        emit("ESS", &tag, "acceptance", d.acceptance(), "");
+    };
+    report(
+        "mala",
+        sample(
+            &Exact(&g),
+            &Config::new(mala::Params::default()).draws(n).seed(11),
+        )
+        .unwrap(),
+    );
+    report(
+        "hmc",
+        sample(
+            &Exact(&g),
+            &Config::new(hmc::Params::default()).draws(n).seed(11),
+        )
+        .unwrap(),
+    );
+    report(
+        "nuts",
+        sample(&Exact(&g), &Config::default().draws(n).seed(11)).unwrap(),
+    );
+}
+
+/// T10: NUTS with Stan's window adaptation (1,000 transitions), then 1,000 draws, 4 chains started uniform
+/// on (−2, 2): T10a the 100-d Gaussian of log-spaced scales, T10b the T3 logistic-regression posterior.
+fn t10(quick: bool) {
+    use stein::models::sample::{diagnostics::ess_basic, sample, Autodiff, Config, Draws};
+    use stein::tasks::Gauss100;
+    let n = if quick { 100 } else { 1000 };
+    let cfg = Config::default().warmup(n).draws(n).seed(11);
+    let report = |task: &str, dim: usize, d: &Draws| {
+        let coords = d.by_coordinate();
+        let bulk = d.ess().into_iter().fold(f64::INFINITY, f64::min);
+        // BlackJAX reports the plain multi-chain ESS (no rank normalisation, no split): the same estimator
+        let basic = coords
+            .iter()
+            .map(|c| ess_basic(c))
+            .fold(f64::INFINITY, f64::min);
+        emit(task, dim, "wall_s", d.seconds, "s");
+        emit(task, dim, "min_ess_bulk", bulk, "");
+        emit(task, dim, "min_ess_basic", basic, "");
+        emit(task, dim, "min_ess_per_s", basic / d.seconds, "1/s");
+        emit(task, dim, "leapfrog_per_draw", d.grads_per_draw(), "");
+        emit(task, dim, "divergences", d.divergences() as f64, "");
+    };
+    let g = Gauss100::t10a();
+    let d = sample(&Autodiff(&g), &cfg).unwrap();
+    report("T10a", 100, &d);
+    let m = d.mean();
+    let worst = m
+        .iter()
+        .zip(&g.sd)
+        .map(|(m, s)| (m / s).abs())
+        .fold(0.0, f64::max);
+    emit("T10a", 100, "max_abs_mean_over_sd", worst, "");
+    let lr = LogReg::t3();
+    report("T10b", 25, &sample(&lr, &cfg).unwrap());
+    // the same posterior through the scalar-code autodiff route, for comparison
+    let d = sample(&Autodiff(&lr), &cfg).unwrap();
+    emit("T10b-scalar", 25, "wall_s", d.seconds, "s");
 }
 
 fn autodiff_and_scores(quick: bool, want: &dyn Fn(&str) -> bool) {

@@ -10,17 +10,19 @@
 //! let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
 //! let model = Model::energy(2, &[16], Activation::Silu, &mut rng);   // untrained: any energy will do
 //! let init = uniform_init(&[(-3.0, 3.0), (-3.0, 3.0)], 50, 1);
-//! let (draws, acceptance) = sample_model(&model, SamplerKind::Mala, &init, 7).unwrap();
+//! let (draws, run) = sample_model(&model, SamplerKind::Mala, &init, 7).unwrap();
 //! assert_eq!(draws.shape(), (50, 2));
-//! assert!(acceptance > 0.0);
+//! assert!(run.acceptance() > 0.0);
 //! let e = evaluate(&model, &draws, &init).unwrap();
 //! assert!(e.mmd2.is_finite() && e.ksd2.is_finite());
 //! ```
 
 use crate::autodiff::Tensor;
 use crate::models::nn::{Conditioning, Kind, Model};
-use crate::models::sample::batch::{annealed_batch, sample_batch, BatchTarget};
-use crate::models::sample::{Method, SampleError};
+use crate::models::sample::{
+    annealed, hmc, mala, nuts, sample_batched, ula, BatchTarget, Config, Draws, Init, SampleError,
+    Tunable,
+};
 use crate::models::ModelError;
 use crate::scores::{kernel_stein_discrepancy, mmd, ScoreError, Statistic};
 use rand::{RngExt, SeedableRng};
@@ -42,15 +44,20 @@ pub enum RunError {
     Usage(String),
 }
 
-/// Which sampler draws from a trained model.
+/// Which sampler draws from a trained model. Each chain starts at one row of the starting points and keeps
+/// its final state; kernels with an acceptance statistic adapt their step size and a diagonal metric in the
+/// warm-up (Stan's windows, per chain).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SamplerKind {
     /// Unadjusted Langevin, ε = 10⁻³ (in model coordinates), 1,000 steps.
     Ula,
-    /// Metropolis-adjusted Langevin, ε = 2·10⁻³, 1,000 steps (energy models).
+    /// Metropolis-adjusted Langevin: 1,000 transitions, the first 999 adapting h towards acceptance 0.574.
     Mala,
-    /// Hamiltonian Monte Carlo, ε = 0.02, 10 leapfrog steps, 1,000 transitions (energy models).
+    /// Hamiltonian Monte Carlo, 10 jittered leapfrog steps: 1,000 transitions, the first 999 adapting ε
+    /// towards acceptance 0.8 (energy models).
     Hmc,
+    /// NUTS: 300 transitions, the first 299 adapting ε towards acceptance 0.8 (energy models).
+    Nuts,
     /// Annealed Langevin over the model's σ ladder, 100 steps per level with ε = σ_L²/20, so the last level
     /// relaxes in about 20 steps (noise-conditional models).
     Annealed,
@@ -63,6 +70,7 @@ impl SamplerKind {
             SamplerKind::Ula => "ula",
             SamplerKind::Mala => "mala",
             SamplerKind::Hmc => "hmc",
+            SamplerKind::Nuts => "nuts",
             SamplerKind::Annealed => "annealed",
         }
     }
@@ -72,10 +80,10 @@ impl SamplerKind {
         let conditioned = model.conditioning != Conditioning::None;
         match self {
             SamplerKind::Annealed if !conditioned => Err(RunError::Usage(
-                "annealed Langevin needs a noise-conditional model: train with --loss ncsn, or pick --sampler ula|mala|hmc".into(),
+                "annealed Langevin needs a noise-conditional model: train with --loss ncsn, or pick --sampler ula|mala|hmc|nuts".into(),
             )),
-            SamplerKind::Mala | SamplerKind::Hmc if model.kind == Kind::Score => Err(RunError::Usage(
-                "MALA and HMC need an energy model (a log-density): use --model energy or --sampler ula".into(),
+            SamplerKind::Mala | SamplerKind::Hmc | SamplerKind::Nuts if model.kind == Kind::Score => Err(RunError::Usage(
+                "MALA, HMC and NUTS need an energy model (a log-density): use --model energy or --sampler ula".into(),
             )),
             _ => Ok(()),
         }
@@ -92,15 +100,16 @@ pub fn uniform_init(frame: &[(f64, f64)], n: usize, seed: u64) -> Tensor {
     })
 }
 
-/// Draw one sample per row of `init` (data coordinates) from `model` with `sampler`; returns the draws in
-/// data coordinates and the acceptance rate (1 for ULA and annealed Langevin). Annealed Langevin starts from
-/// its own N(0, σ₁² I) in model coordinates and uses only the number of rows of `init`.
+/// Draw one sample per row of `init` (data coordinates) from `model` with `sampler`, one chain per row on the
+/// batched driver; returns the draws in data coordinates and the run (acceptance, divergences, diagnostics).
+/// Annealed Langevin starts from its own N(0, σ₁² I) in model coordinates and uses only the number of rows
+/// of `init`.
 pub fn sample_model(
     model: &Model,
     sampler: SamplerKind,
     init: &Tensor,
     seed: u64,
-) -> Result<(Tensor, f64), RunError> {
+) -> Result<(Tensor, Draws), RunError> {
     sampler.check(model)?;
     if init.rows() == 0 {
         return Err(RunError::Usage("no points requested".into()));
@@ -116,33 +125,47 @@ pub fn sample_model(
     if let Some(st) = &model.standardization {
         st.to_model(&mut z);
     }
-    let (mut draws, acceptance) = match sampler {
+    let n = z.rows();
+    let starts = Init::Points((0..n).map(|i| z.row_slice(i).to_vec()).collect());
+    // every chain keeps its last state: `transitions − 1` warm-up transitions, one draw
+    let run = |transitions: usize| (transitions - 1, seed, starts.clone());
+    let draws = match sampler {
         SamplerKind::Annealed => {
             let smallest = model
                 .smallest_sigma()
                 .ok_or(RunError::Usage("the model has no σ ladder".into()))?;
-            let eps = smallest.powi(2) / 20.0;
-            let x = annealed_batch(model, &model.sigmas, 100, eps, init.rows(), seed)?;
-            (x, 1.0)
-        }
-        other => {
-            let method = match other {
-                SamplerKind::Ula => Method::Ula { step: 1e-3 },
-                SamplerKind::Mala => Method::Mala { step: 2e-3 },
-                _ => Method::Hmc {
-                    step: 0.02,
-                    leapfrog: 10,
-                    inv_mass: None,
-                    adapt: None,
-                },
+            let p = annealed::Params::new(model.sigmas.clone(), 100, smallest.powi(2) / 20.0);
+            let own_start = Init::Normal {
+                scale: model.sigmas[0],
             };
-            sample_batch(model, &method, &z, 1000, model.smallest_sigma(), seed)?
+            batched(model, Config::new(p), (0, seed, own_start), n)?
         }
+        SamplerKind::Ula => batched(model, Config::new(ula::Params::new(1e-3)), run(1000), n)?,
+        SamplerKind::Mala => batched(model, Config::new(mala::Params::new(2e-3)), run(1000), n)?,
+        SamplerKind::Hmc => batched(model, Config::new(hmc::Params::new(0.02, 10)), run(1000), n)?,
+        SamplerKind::Nuts => batched(model, Config::new(nuts::Params::new(0.02)), run(300), n)?,
     };
-    if let Some(st) = &model.standardization {
-        st.to_data(&mut draws);
+    let mut out = Tensor::zeros(n, model.dim);
+    for (i, c) in draws.chains.iter().enumerate() {
+        out.data_mut()[i * model.dim..(i + 1) * model.dim].copy_from_slice(&c.draws[0]);
     }
-    Ok((draws, acceptance))
+    if let Some(st) = &model.standardization {
+        st.to_data(&mut out);
+    }
+    Ok((out, draws))
+}
+
+/// `n` chains of `cfg` on the model, `(warm-up, seed, init)` as given, one draw each.
+fn batched<P: Tunable>(
+    model: &Model,
+    cfg: Config<P>,
+    (warmup, seed, init): (usize, u64, Init),
+    n: usize,
+) -> Result<Draws, SampleError> {
+    sample_batched(
+        model,
+        &cfg.chains(n).warmup(warmup).draws(1).seed(seed).init(init),
+    )
 }
 
 /// log p(x) of an energy model at a point in data coordinates (up to a constant), at its smallest σ;
@@ -153,7 +176,7 @@ pub fn model_log_density(model: &Model, x: &[f64]) -> Option<f64> {
         st.to_model(&mut t);
     }
     let mut s = Tensor::zeros(1, model.dim);
-    let lp = model.eval(&t, model.smallest_sigma(), &mut s)?;
+    let lp = model.eval_batch(&t, model.smallest_sigma(), &mut s)?;
     let log_det = model
         .standardization
         .as_ref()

@@ -150,24 +150,31 @@ pub fn contrastive_divergence<'t>(
     ed.mean() - en.mean() + (ed.square().mean() + en.square().mean()) * alpha
 }
 
-/// Unadjusted Langevin steps x ← x + (ε/2) s(x) + √ε z on a batch under the model's current score
-/// (negatives for contrastive divergence). Returns the moved batch.
+/// `steps` unadjusted Langevin steps x ← x + (ε/2) s(x) + √ε z from every row of `x0` under the model's
+/// current score (negatives for contrastive divergence): the ULA kernel on the batched driver, one chain per
+/// row, seeded from `rng`. Returns the moved batch; an error when the score is not finite at a start.
 pub fn langevin_negatives<R: Rng + ?Sized>(
     model: &Model,
     x0: &Tensor,
     steps: usize,
     eps: f64,
     rng: &mut R,
-) -> Tensor {
-    let mut x = x0.clone();
-    for _ in 0..steps {
-        let s = model.score_values(&x, None);
-        for (xi, si) in x.data_mut().iter_mut().zip(s.data()) {
-            let z: f64 = StandardNormal.sample(rng);
-            *xi += 0.5 * eps * si + eps.sqrt() * z;
-        }
+) -> Result<Tensor, crate::sample::SampleError> {
+    use crate::sample::{sample_batched, ula, Config, Init};
+    let (n, d) = x0.shape();
+    let starts = (0..n).map(|i| x0.row_slice(i).to_vec()).collect();
+    let cfg = Config::new(ula::Params::new(eps))
+        .chains(n)
+        .warmup(steps.saturating_sub(1))
+        .draws(1)
+        .seed(rng.random())
+        .init(Init::Points(starts));
+    let draws = sample_batched(model, &cfg)?;
+    let mut out = Tensor::zeros(n, d);
+    for (i, c) in draws.chains.iter().enumerate() {
+        out.data_mut()[i * d..(i + 1) * d].copy_from_slice(&c.draws[0]);
     }
-    x
+    Ok(out)
 }
 
 /// Distribution of random projections.

@@ -503,7 +503,10 @@ impl Trainer {
                     buf.data_mut()[i * d..(i + 1) * d].copy_from_slice(fresh.data());
                 }
             }
-            let moved = loss::langevin_negatives(model, buf, *steps, *step_size, rng);
+            // a score that is not finite at a negative shows as a NaN loss: the loop stops and says so
+            let Ok(moved) = loss::langevin_negatives(model, buf, *steps, *step_size, rng) else {
+                return f64::NAN;
+            };
             *buf = moved.clone();
             Some(moved)
         } else {

@@ -51,6 +51,16 @@ pub enum ScoreError {
         /// Given.
         got: usize,
     },
+    /// A value lies outside the set a transform maps onto.
+    #[error("{what} is not in the support of the {transform} transform: {reason}")]
+    OutOfSupport {
+        /// Which value (a parameter's name).
+        what: String,
+        /// The transform.
+        transform: String,
+        /// Why.
+        reason: String,
+    },
     /// Writing a picture failed.
     #[error("plot `{path}`: {reason}")]
     Plot {

@@ -31,6 +31,9 @@
 //! - Catalogue: [`Normal`], [`MultivariateNormal`] (full, diagonal, isotropic), [`Mixture`] /
 //!   [`GaussianMixture`], [`Laplace`], [`StudentT`], [`MultivariateStudentT`], [`Logistic`], [`Banana`],
 //!   [`Funnel`], [`Ring`], [`Tempered`], [`NoisePerturbed`].
+//! - Posteriors: [`lpdf`] (log-densities with variable parameters, as Stan's `_lpdf`), [`transform`]
+//!   (constraint transforms with their log-Jacobian, and [`transform::Constrained`] to sample constrained
+//!   parameters on ℝⁿ), [`linalg::cholesky`] and [`linalg::solve_lower_tri`] on the tape.
 //! - Properties: [`expected_score`], [`fisher_information`], [`fisher_divergence`],
 //!   [`kernel_stein_discrepancy`], [`mmd`].
 //! - [`testing`] (feature `testing`): proptest strategies and [`testing::assert_score_matches`].
@@ -46,7 +49,9 @@ mod dist;
 mod error;
 pub mod files;
 pub mod linalg;
+pub mod lpdf;
 mod properties;
+pub mod transform;
 
 #[cfg(feature = "plot")]
 pub mod plot;

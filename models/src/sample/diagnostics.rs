@@ -1,5 +1,7 @@
-//! Convergence diagnostics: rank-normalised split R-hat and bulk ESS (Vehtari, Gelman, Simpson, Carpenter &
-//! Bürkner 2021), ESS by Geyer's initial monotone sequence (Geyer 1992), as in Stan.
+//! Convergence diagnostics as Stan and ArviZ compute them (Vehtari, Gelman, Simpson, Carpenter & Bürkner
+//! 2021): rank-normalised split R-hat, bulk and tail ESS, ESS by Geyer's initial monotone sequence (Geyer
+//! 1992), Monte Carlo standard errors of means and quantiles, E-BFMI (Betancourt 2016). Each takes a
+//! coordinate's draws as one vector per chain; chains must be of equal length.
 // Acklam's published coefficients are kept digit for digit.
 #![allow(clippy::excessive_precision)]
 
@@ -98,8 +100,29 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
-/// The classic potential scale reduction factor of equal-length chains.
+fn usable(chains: &[Vec<f64>], min_len: usize) -> bool {
+    !chains.is_empty()
+        && chains
+            .iter()
+            .all(|c| c.len() == chains[0].len() && c.len() >= min_len)
+        && chains.iter().flatten().all(|v| v.is_finite())
+}
+
+fn is_constant(chains: &[Vec<f64>]) -> bool {
+    let mut all = chains.iter().flatten();
+    let first = all.next().copied().unwrap_or(0.0);
+    all.all(|v| (v - first).abs() < f64::EPSILON * first.abs().max(1.0))
+}
+
+/// The classic potential scale reduction factor of equal-length chains (NaN for non-finite draws or
+/// chains shorter than 2; 1 for constant draws).
 pub fn rhat_basic(chains: &[Vec<f64>]) -> f64 {
+    if !usable(chains, 2) || chains.len() < 2 {
+        return f64::NAN;
+    }
+    if is_constant(chains) {
+        return 1.0;
+    }
     let m = chains.len() as f64;
     let n = chains[0].len() as f64;
     let means: Vec<f64> = chains.iter().map(|c| mean(c)).collect();
@@ -111,18 +134,18 @@ pub fn rhat_basic(chains: &[Vec<f64>]) -> f64 {
         / m;
     let gm = mean(&means);
     let b_over_n = means.iter().map(|mu| (mu - gm) * (mu - gm)).sum::<f64>() / (m - 1.0);
-    let var_plus = (n - 1.0) / n * w + b_over_n;
-    (var_plus / w).sqrt()
+    ((n - 1.0) / n + b_over_n / w).sqrt()
 }
 
-/// Rank-normalised split R-hat: the larger of the bulk and the folded (|x − median|) values. Below 1.01 is
-/// the usual bar for convergence.
+/// Rank-normalised split R-hat (Vehtari et al. 2021): the larger of the bulk and the folded (|x − median|)
+/// values. Below 1.01 is the bar for convergence.
 pub fn split_rhat(chains: &[Vec<f64>]) -> f64 {
+    if !usable(chains, 4) {
+        return f64::NAN;
+    }
     let split = split_chains(chains);
     let bulk = rhat_basic(&rank_normalize(&split));
-    let mut pooled: Vec<f64> = split.iter().flatten().copied().collect();
-    pooled.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let med = pooled[pooled.len() / 2];
+    let med = quantile(chains, 0.5);
     let folded: Vec<Vec<f64>> = split
         .iter()
         .map(|c| c.iter().map(|v| (v - med).abs()).collect())
@@ -130,64 +153,216 @@ pub fn split_rhat(chains: &[Vec<f64>]) -> f64 {
     bulk.max(rhat_basic(&rank_normalize(&folded)))
 }
 
-/// Effective sample size of equal-length chains, from the multi-chain autocorrelation truncated by Geyer's
-/// initial monotone sequence (the estimator of Stan's `ess_basic`).
+/// Effective sample size of equal-length chains: the multi-chain autocorrelation estimate, truncated by
+/// Geyer's initial positive sequence and made monotone, with the improved estimate for antithetic chains
+/// (Stan's `ess`; Vehtari et al. 2021, eq. 10). NaN for non-finite draws or chains shorter than 4.
 pub fn ess_basic(chains: &[Vec<f64>]) -> f64 {
-    let m = chains.len();
-    let n = chains[0].len();
-    if n < 4 {
+    if !usable(chains, 4) {
         return f64::NAN;
     }
+    let (m, n) = (chains.len(), chains[0].len());
+    let total = (m * n) as f64;
+    if is_constant(chains) {
+        return total;
+    }
     let means: Vec<f64> = chains.iter().map(|c| mean(c)).collect();
-    let acov = |j: usize, t: usize| -> f64 {
-        let (c, mu) = (&chains[j], means[j]);
-        (0..n - t)
-            .map(|i| (c[i] - mu) * (c[i + t] - mu))
+    // mean over chains of the biased autocovariance at lag t
+    let acov = |t: usize| -> f64 {
+        chains
+            .iter()
+            .zip(&means)
+            .map(|(c, mu)| {
+                (0..n - t)
+                    .map(|i| (c[i] - mu) * (c[i + t] - mu))
+                    .sum::<f64>()
+            })
             .sum::<f64>()
-            / n as f64
+            / (n * m) as f64
     };
-    let acov0: Vec<f64> = (0..m).map(|j| acov(j, 0)).collect();
-    let chain_var: Vec<f64> = acov0
-        .iter()
-        .map(|a| a * n as f64 / (n as f64 - 1.0))
-        .collect();
-    let mean_var = mean(&chain_var);
-    let mut var_plus = mean_var * (n as f64 - 1.0) / n as f64;
+    let nf = n as f64;
+    let mean_var = acov(0) * nf / (nf - 1.0);
+    let mut var_plus = mean_var * (nf - 1.0) / nf;
     if m > 1 {
         let gm = mean(&means);
-        var_plus += means.iter().map(|mu| (mu - gm) * (mu - gm)).sum::<f64>() / (m as f64 - 1.0);
+        var_plus += means.iter().map(|mu| (mu - gm).powi(2)).sum::<f64>() / (m as f64 - 1.0);
     }
-    if var_plus.is_nan() || var_plus <= 0.0 {
-        return f64::NAN; // constant draws
-    }
-    let rho =
-        |t: usize| 1.0 - (mean_var - (0..m).map(|j| acov(j, t)).sum::<f64>() / m as f64) / var_plus;
-    let mut rhos = vec![1.0, rho(1)];
-    let mut t = 0;
-    while t + 4 < n {
-        let (a, b) = (rho(t + 2), rho(t + 3));
-        if a + b < 0.0 {
-            break;
+    let rho = |t: usize| 1.0 - (mean_var - acov(t)) / var_plus;
+    let mut rho_hat = vec![0.0; n + 2];
+    rho_hat[0] = 1.0;
+    let (mut even, mut odd) = (1.0, rho(1));
+    rho_hat[1] = odd;
+    // Geyer's initial positive sequence over pairs of lags (t + 1, t + 2)
+    let mut t = 1;
+    while t + 3 < n && even + odd > 0.0 {
+        even = rho(t + 1);
+        odd = rho(t + 2);
+        if even + odd >= 0.0 {
+            rho_hat[t + 1] = even;
+            rho_hat[t + 2] = odd;
         }
-        rhos.push(a);
-        rhos.push(b);
         t += 2;
     }
-    // Geyer's initial monotone sequence on the paired sums Γₖ = ρ₂ₖ + ρ₂ₖ₊₁
-    let mut pairs: Vec<f64> = rhos.chunks(2).map(|p| p.iter().sum()).collect();
-    for k in 1..pairs.len() {
-        if pairs[k] > pairs[k - 1] {
-            pairs[k] = pairs[k - 1];
-        }
+    // lags 0..=max_t enter the sum; the last even lag (max_t + 1) enters once, when positive: the improved
+    // estimate for antithetic chains
+    let last_even = t - 1;
+    if even > 0.0 {
+        rho_hat[last_even] = even;
     }
-    let tau = -1.0 + 2.0 * pairs.iter().sum::<f64>();
-    let total = (m * n) as f64;
-    (total / tau.max(1.0 / total.log10())).min(total * total.log10())
+    // Geyer's initial monotone sequence
+    let mut t = 1;
+    while t + 3 <= last_even {
+        if rho_hat[t + 1] + rho_hat[t + 2] > rho_hat[t - 1] + rho_hat[t] {
+            rho_hat[t + 1] = (rho_hat[t - 1] + rho_hat[t]) / 2.0;
+            rho_hat[t + 2] = rho_hat[t + 1];
+        }
+        t += 2;
+    }
+    let tau = -1.0 + 2.0 * rho_hat[..last_even].iter().sum::<f64>() + rho_hat[last_even];
+    total / tau.max(1.0 / total.log10())
 }
 
-/// Bulk ESS: [`ess_basic`] of the rank-normalised split chains.
+/// Bulk ESS: [`ess_basic`] of the rank-normalised split chains (for the centre of the distribution).
 pub fn ess_bulk(chains: &[Vec<f64>]) -> f64 {
+    if !usable(chains, 4) {
+        return f64::NAN;
+    }
     ess_basic(&rank_normalize(&split_chains(chains)))
+}
+
+/// ESS of the estimate of the `p`-quantile: [`ess_basic`] of the split chains of I(x ≤ q̂ₚ).
+pub fn ess_quantile(chains: &[Vec<f64>], p: f64) -> f64 {
+    if !usable(chains, 4) {
+        return f64::NAN;
+    }
+    let q = quantile(chains, p);
+    let ind: Vec<Vec<f64>> = chains
+        .iter()
+        .map(|c| c.iter().map(|&v| f64::from(u8::from(v <= q))).collect())
+        .collect();
+    ess_basic(&split_chains(&ind))
+}
+
+/// Tail ESS: the smaller ESS of the 5% and 95% quantiles (for intervals).
+pub fn ess_tail(chains: &[Vec<f64>]) -> f64 {
+    ess_quantile(chains, 0.05).min(ess_quantile(chains, 0.95))
+}
+
+/// ESS of the mean: [`ess_basic`] of the split chains (no rank normalisation).
+pub fn ess_mean(chains: &[Vec<f64>]) -> f64 {
+    if !usable(chains, 4) {
+        return f64::NAN;
+    }
+    ess_basic(&split_chains(chains))
+}
+
+/// Monte Carlo standard error of the mean: sd / √ESS_mean.
+pub fn mcse_mean(chains: &[Vec<f64>]) -> f64 {
+    sd(chains) / ess_mean(chains).sqrt()
+}
+
+/// Monte Carlo standard error of the `p`-quantile (Vehtari et al. 2021, §4.3): half the distance between
+/// the order statistics at the ±1 sd quantiles of Beta(ESSₚ p + 1, ESSₚ (1 − p) + 1).
+pub fn mcse_quantile(chains: &[Vec<f64>], p: f64) -> f64 {
+    if !usable(chains, 4) {
+        return f64::NAN;
+    }
+    if is_constant(chains) {
+        return 0.0;
+    }
+    let ess = ess_quantile(chains, p);
+    let (a, b) = (ess * p + 1.0, ess * (1.0 - p) + 1.0);
+    let mut all: Vec<f64> = chains.iter().flatten().copied().collect();
+    all.sort_by(f64::total_cmp);
+    let s = all.len() as f64;
+    let at = |prob: f64| {
+        let i = (beta_quantile(prob, a, b) * s - 1.0).round_ties_even();
+        all[i.clamp(0.0, s - 1.0) as usize]
+    };
+    (at(0.841_344_7) - at(0.158_655_3)) / 2.0
+}
+
+/// The standard deviation of the pooled draws.
+pub fn sd(chains: &[Vec<f64>]) -> f64 {
+    let all: Vec<f64> = chains.iter().flatten().copied().collect();
+    let mu = mean(&all);
+    (all.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / (all.len() as f64 - 1.0)).sqrt()
+}
+
+/// The `p`-quantile of the pooled draws, linearly interpolated between order statistics (R's and
+/// NumPy's default, type 7).
+pub fn quantile(chains: &[Vec<f64>], p: f64) -> f64 {
+    let mut all: Vec<f64> = chains.iter().flatten().copied().collect();
+    if all.is_empty() {
+        return f64::NAN;
+    }
+    all.sort_by(f64::total_cmp);
+    let h = (all.len() - 1) as f64 * p.clamp(0.0, 1.0);
+    let (lo, frac) = (h.floor() as usize, h - h.floor());
+    let hi = (lo + 1).min(all.len() - 1);
+    all[lo] + frac * (all[hi] - all[lo])
+}
+
+/// Energy Bayesian fraction of missing information of one chain (Betancourt 2016): Σ (Eₜ − Eₜ₋₁)² /
+/// Σ (Eₜ − Ē)², from the Hamiltonian at each draw. Below 0.3, the momentum resampling explores the energy
+/// distribution poorly (heavy tails; a reparameterisation helps).
+pub fn ebfmi(energy: &[f64]) -> f64 {
+    if energy.len() < 2 {
+        return f64::NAN;
+    }
+    let mu = mean(energy);
+    let num: f64 = energy.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum();
+    let den: f64 = energy.iter().map(|e| (e - mu).powi(2)).sum();
+    num / den
+}
+
+/// The regularised incomplete beta function I_x(a, b) by its continued fraction (modified Lentz).
+fn beta_cdf(x: f64, a: f64, b: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    if x > (a + 1.0) / (a + b + 2.0) {
+        return 1.0 - beta_cdf(1.0 - x, b, a);
+    }
+    use stein_autodiff::special::lgamma;
+    let front = (lgamma(a + b) - lgamma(a) - lgamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp() / a;
+    let tiny = 1e-300;
+    let (mut c, mut d) = (1.0, 1.0 - (a + b) * x / (a + 1.0));
+    d = 1.0 / if d.abs() < tiny { tiny } else { d };
+    let mut f = d;
+    for m in 1..500 {
+        let m = f64::from(m);
+        for num in [
+            m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0)),
+        ] {
+            d = 1.0 + num * d;
+            d = 1.0 / if d.abs() < tiny { tiny } else { d };
+            c = 1.0 + num / c;
+            c = if c.abs() < tiny { tiny } else { c };
+            f *= c * d;
+        }
+        if (c * d - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    front * f
+}
+
+/// The p-quantile of Beta(a, b), by bisection on [`beta_cdf`].
+fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0, 1.0);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if beta_cdf(mid, a, b) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! What a sampler targets: a score, and (for Metropolis-adjusted methods) a log-density.
+//! What a sampler targets: a score, and (for Metropolis-adjusted methods) a log-density; one point at a time
+//! ([`Target`]) or a batch of points in one pass ([`BatchTarget`], for networks).
 
-use stein_autodiff::{with_tape, Var};
+use stein_autodiff::{with_tape, TVar, Tensor, Var};
 use stein_scores::{Analytic, LogDensity, Score};
 
 /// A sampling target. Every target gives its score; targets that also give log p(x) (up to a constant) can
-/// be sampled by MALA and HMC.
+/// be sampled by MALA, HMC and NUTS.
 pub trait Target: Sync {
     /// Dimension.
     fn dim(&self) -> usize;
@@ -12,6 +13,87 @@ pub trait Target: Sync {
     fn eval(&self, x: &[f64], score: &mut [f64]) -> Option<f64>;
     /// True when [`Target::eval`] returns log p.
     fn has_log_density(&self) -> bool;
+    /// [`Target::eval`] at noise level `sigma`, for noise-conditional targets (annealed Langevin); other
+    /// targets ignore `sigma`.
+    fn eval_at(&self, x: &[f64], sigma: Option<f64>, score: &mut [f64]) -> Option<f64> {
+        let _ = sigma;
+        self.eval(x, score)
+    }
+}
+
+/// A target evaluated on a batch of points (`n × dim`) in one pass: a network.
+pub trait BatchTarget: Sync {
+    /// Dimension.
+    fn dim(&self) -> usize;
+    /// True when [`BatchTarget::eval_batch`] returns log p.
+    fn has_log_density(&self) -> bool;
+    /// Scores of every row into `score` (resized to `n × dim`); log p of every row when the target has one.
+    /// `sigma` is the noise level of noise-conditional targets.
+    fn eval_batch(&self, x: &Tensor, sigma: Option<f64>, score: &mut Tensor) -> Option<Vec<f64>>;
+}
+
+/// Any [`Target`] evaluated row by row as a [`BatchTarget`] (the batched driver on an ordinary target gives
+/// the same draws as the per-chain driver).
+#[derive(Clone, Copy, Debug)]
+pub struct Rows<'a, T: ?Sized>(pub &'a T);
+
+impl<T: Target + ?Sized> BatchTarget for Rows<'_, T> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn has_log_density(&self) -> bool {
+        self.0.has_log_density()
+    }
+    fn eval_batch(&self, x: &Tensor, sigma: Option<f64>, score: &mut Tensor) -> Option<Vec<f64>> {
+        let (n, d) = x.shape();
+        score.set_zeros(n, d);
+        let lp: Vec<Option<f64>> = (0..n)
+            .map(|i| {
+                let s = &mut score.data_mut()[i * d..(i + 1) * d];
+                self.0.eval_at(x.row_slice(i), sigma, s)
+            })
+            .collect();
+        lp.into_iter().collect()
+    }
+}
+
+/// A model as a batch target, in model coordinates (map points with
+/// [`Model::standardization`](crate::nn::Model::standardization)); log p = −E for energy models.
+impl BatchTarget for crate::nn::Model {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn has_log_density(&self) -> bool {
+        self.kind == crate::nn::Kind::Energy
+    }
+    fn eval_batch(&self, x: &Tensor, sigma: Option<f64>, score: &mut Tensor) -> Option<Vec<f64>> {
+        with_tape(|t| {
+            let p: Vec<TVar> = self.net.params.iter().map(|w| t.tensor_const(w)).collect();
+            let xv = t.tensor(x);
+            let s = match self.conditioning {
+                crate::nn::Conditioning::None => None,
+                _ => {
+                    let sig = sigma
+                        .or(self.smallest_sigma())
+                        .expect("a noise-conditional model needs σ (or a ladder)");
+                    Some(t.tensor_const(&Tensor::full(x.rows(), 1, sig)))
+                }
+            };
+            match self.kind {
+                crate::nn::Kind::Energy => {
+                    let e = self.energy_of(&p, xv, s);
+                    let g = t.grad_tensors(e.sum(), &[xv]).remove(0);
+                    score.assign(&g);
+                    score.data_mut().iter_mut().for_each(|v| *v = -*v);
+                    Some(e.value().data().iter().map(|v| -v).collect())
+                }
+                crate::nn::Kind::Score => {
+                    self.score(t, &p, xv, s).value_into(score);
+                    None
+                }
+            }
+        })
+    }
 }
 
 /// A target known only through its score (ULA and annealed Langevin): a trained network, any [`Score`].
@@ -68,21 +150,24 @@ impl<D: Analytic + ?Sized> Target for Exact<'_, D> {
     }
 }
 
-/// A score that depends on a noise level σ, for annealed Langevin: a noise-conditional network, or the exact
-/// noise-perturbed scores of a known density.
-pub trait NoiseConditionalScore: Sync {
-    /// Dimension.
-    fn dim(&self) -> usize;
-    /// Write s(x, σ) into `out`.
-    fn score_at(&self, x: &[f64], sigma: f64, out: &mut [f64]);
-}
-
-impl NoiseConditionalScore for crate::nn::Model {
+/// A model read one point at a time (the per-chain driver; [`BatchTarget`] is the fast way for many chains),
+/// in model coordinates (map points with [`Model::standardization`](crate::nn::Model::standardization)),
+/// at the σ asked for, or its smallest σ.
+impl Target for crate::nn::Model {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn score_at(&self, x: &[f64], sigma: f64, out: &mut [f64]) {
-        self.as_score(Some(sigma)).score_into(x, out)
+    fn eval(&self, x: &[f64], score: &mut [f64]) -> Option<f64> {
+        self.eval_at(x, None, score)
+    }
+    fn has_log_density(&self) -> bool {
+        BatchTarget::has_log_density(self)
+    }
+    fn eval_at(&self, x: &[f64], sigma: Option<f64>, score: &mut [f64]) -> Option<f64> {
+        let mut s = Tensor::zeros(1, self.dim);
+        let lp = self.eval_batch(&Tensor::row(x), sigma, &mut s);
+        score.copy_from_slice(s.data());
+        lp.map(|l| l[0])
     }
 }
 
@@ -90,6 +175,13 @@ impl NoiseConditionalScore for crate::nn::Model {
 #[derive(Clone, Debug)]
 pub struct PerturbedLadder<D> {
     levels: Vec<(f64, stein_scores::NoisePerturbed<D>)>,
+}
+
+impl<D> PerturbedLadder<D> {
+    /// The ladder's σ, as given.
+    pub fn sigmas(&self) -> Vec<f64> {
+        self.levels.iter().map(|l| l.0).collect()
+    }
 }
 
 impl<D: stein_scores::GaussianConvolution + Clone> PerturbedLadder<D> {
@@ -112,21 +204,25 @@ impl<D: stein_scores::GaussianConvolution + Clone> PerturbedLadder<D> {
     }
 }
 
-impl<D: Analytic + Sync> NoiseConditionalScore for PerturbedLadder<D> {
+/// The ladder as a target: [`Target::eval_at`] reads the level nearest the σ asked for; [`Target::eval`]
+/// the smallest σ. Each level is exact, log-density included.
+impl<D: Analytic + Sync> Target for PerturbedLadder<D> {
     fn dim(&self) -> usize {
         LogDensity::dim(&self.levels[0].1)
     }
-    fn score_at(&self, x: &[f64], sigma: f64, out: &mut [f64]) {
+    fn eval(&self, x: &[f64], score: &mut [f64]) -> Option<f64> {
+        self.eval_at(x, None, score)
+    }
+    fn has_log_density(&self) -> bool {
+        true
+    }
+    fn eval_at(&self, x: &[f64], sigma: Option<f64>, score: &mut [f64]) -> Option<f64> {
+        let sigma = sigma.unwrap_or(0.0); // the smallest σ is the nearest to 0
         let (_, p) = self
             .levels
             .iter()
-            .min_by(|a, b| {
-                (a.0 - sigma)
-                    .abs()
-                    .partial_cmp(&(b.0 - sigma).abs())
-                    .expect("finite σ")
-            })
+            .min_by(|a, b| (a.0 - sigma).abs().total_cmp(&(b.0 - sigma).abs()))
             .expect("a non-empty ladder");
-        p.analytic_score_into(x, out)
+        Some(p.log_prob_and_score(x, score))
     }
 }

@@ -210,6 +210,8 @@ pub enum SamplerArg {
     Mala,
     /// Hamiltonian Monte Carlo (energy models).
     Hmc,
+    /// The No-U-Turn sampler (energy models).
+    Nuts,
     /// Annealed Langevin over the σ ladder (noise-conditional models).
     Annealed,
 }
@@ -220,6 +222,7 @@ impl SamplerArg {
             SamplerArg::Ula => SamplerKind::Ula,
             SamplerArg::Mala => SamplerKind::Mala,
             SamplerArg::Hmc => SamplerKind::Hmc,
+            SamplerArg::Nuts => SamplerKind::Nuts,
             SamplerArg::Annealed => SamplerKind::Annealed,
         }
     }

@@ -30,7 +30,8 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     if let Some(st) = &model.standardization {
         st.to_data(&mut init);
     }
-    let (samples, acc) = sample_model(&model, sampler, &init, a.seed)?;
+    let (samples, run) = sample_model(&model, sampler, &init, a.seed)?;
+    let acc = run.acceptance();
     write_csv(csv, &samples)?;
     if model.dim == 2 {
         let frame = frame_of(&samples).ok_or_else(|| {

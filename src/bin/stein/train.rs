@@ -260,7 +260,8 @@ pub fn run(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliErr
         .ok_or_else(|| CliError::Usage("the data are too far out to draw".into()))?;
     let init = uniform_init(&[frame.x, frame.y], a.samples, config.seed ^ 0x5EED);
     let t0 = Instant::now();
-    let (samples, acceptance) = sample_model(&trainer.model, sampler, &init, config.seed)?;
+    let (samples, run) = sample_model(&trainer.model, sampler, &init, config.seed)?;
+    let acceptance = run.acceptance();
     let sample_seconds = t0.elapsed().as_secs_f64();
     let eval = evaluate(&trainer.model, &samples, &reference)?;
     write_csv(&dir.join("samples.csv"), &samples)?;

@@ -1,0 +1,312 @@
+//! The two drivers over the kernels: [`sample`] runs each chain on its own (rayon, one chain per task) and
+//! evaluates each request at once; [`sample_batched`] advances every chain together and evaluates their
+//! requests as the rows of one tensor (one network pass per round). Both run the same chain machine with the
+//! same per-chain RNG streams, so they give bit-identical draws for the same seed whatever the thread count.
+
+use super::chain::ChainRun;
+use super::draws::Draws;
+use super::kernel::{Eval, Kernel, Tunable};
+use super::nuts;
+use super::target::{BatchTarget, Target};
+use super::{adapt::WarmupOptions, SampleError};
+use crate::progress::Progress;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+use stein_autodiff::Tensor;
+
+/// Where chains start.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    /// Uniform on (−radius, radius) in every coordinate (Stan's default, radius 2): overdispersed starts,
+    /// so that R-hat can see chains that have not mixed. A start where the target is not finite is redrawn
+    /// (up to 100 times).
+    Uniform {
+        /// The half-width.
+        radius: f64,
+    },
+    /// N(0, scale² I), redrawn like [`Init::Uniform`].
+    Normal {
+        /// The scale.
+        scale: f64,
+    },
+    /// These points, cycled over the chains (a non-finite target there is an error).
+    Points(Vec<Vec<f64>>),
+}
+
+impl Default for Init {
+    /// Uniform on (−2, 2)ᵈ.
+    fn default() -> Self {
+        Init::Uniform { radius: 2.0 }
+    }
+}
+
+/// Settings of a sampling run: the kernel's parameters (which pick the kernel), the chains, warm-up and the
+/// draws. [`Config::default`] is NUTS with Stan's defaults.
+///
+/// ```
+/// use stein_models::sample::{mala, Config};
+/// let cfg = Config::new(mala::Params::new(0.1)).chains(2).warmup(200).draws(500).seed(7);
+/// assert_eq!((cfg.chains, cfg.warmup, cfg.draws), (2, 200, 500));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config<P = nuts::Params> {
+    /// The kernel's parameters (the initial step size and metric when warm-up adapts them).
+    pub params: P,
+    /// Number of chains (4).
+    pub chains: usize,
+    /// Warm-up transitions (1,000): adaptation happens here; they are not kept.
+    pub warmup: usize,
+    /// Draws kept per chain (1,000).
+    pub draws: usize,
+    /// Keep every `thin`-th state of the sampling phase (1).
+    pub thin: usize,
+    /// Seed; chain c uses the stream (seed, c).
+    pub seed: u64,
+    /// Starting points (uniform on (−2, 2)ᵈ).
+    pub init: Init,
+    /// How warm-up adapts the step size and metric (Stan's windows; kernels without an acceptance
+    /// statistic, ULA and annealed Langevin, adapt nothing).
+    pub adapt: WarmupOptions,
+    /// Record the state every this many transitions (warm-up included), for pictures of trajectories.
+    pub record_every: Option<usize>,
+    /// Draw a progress bar on a terminal (feature `progress`).
+    pub progress: bool,
+}
+
+impl<P: Tunable> Config<P> {
+    /// `params` with Stan's defaults: 4 chains, 1,000 warm-up transitions, 1,000 draws, no thinning, seed 0,
+    /// starts uniform on (−2, 2)ᵈ (or the kernel's own, see [`Tunable::default_init`]).
+    pub fn new(params: P) -> Self {
+        let init = params.default_init();
+        Config {
+            params,
+            chains: 4,
+            warmup: 1000,
+            draws: 1000,
+            thin: 1,
+            seed: 0,
+            init,
+            adapt: WarmupOptions::default(),
+            record_every: None,
+            progress: false,
+        }
+    }
+}
+
+impl<P> Config<P> {
+    /// Set the number of chains.
+    pub fn chains(mut self, n: usize) -> Self {
+        self.chains = n;
+        self
+    }
+    /// Set the warm-up length.
+    pub fn warmup(mut self, n: usize) -> Self {
+        self.warmup = n;
+        self
+    }
+    /// Set the draws per chain.
+    pub fn draws(mut self, n: usize) -> Self {
+        self.draws = n;
+        self
+    }
+    /// Set the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Set the starting points.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+}
+
+impl<P: Tunable> Config<P> {
+    /// Check every setting against the target's dimension.
+    pub fn validate(&self, dim: usize) -> Result<(), SampleError> {
+        let bad = |param, reason: String| Err(SampleError::BadParameter { param, reason });
+        if let Err(reason) = P::Kernel::validate(&self.params, dim) {
+            return bad("params", reason);
+        }
+        if self.chains == 0 || self.thin == 0 {
+            return bad("chains/thin", "must be at least 1".into());
+        }
+        let limit = 1usize << 40;
+        let total = self
+            .draws
+            .checked_mul(self.thin)
+            .and_then(|n| n.checked_add(self.warmup));
+        if total.is_none_or(|t| t > limit) || self.chains > 1 << 24 {
+            return bad("draws", "too many transitions requested".into());
+        }
+        if let Some(r) = self.record_every.filter(|r| *r == 0) {
+            return bad("record_every", format!("{r}: must be at least 1"));
+        }
+        match &self.init {
+            Init::Uniform { radius: s } | Init::Normal { scale: s }
+                if !(s.is_finite() && *s >= 0.0) =>
+            {
+                bad(
+                    "init",
+                    format!("{s}: the scale must be finite and not negative"),
+                )
+            }
+            Init::Points(p) if p.is_empty() || p.iter().any(|x| x.len() != dim) => {
+                bad("init", format!("needs points of dimension {dim}"))
+            }
+            _ => Ok(()),
+        }?;
+        if let Some(a) = self.adapt.target_accept.filter(|a| !(*a > 0.0 && *a < 1.0)) {
+            return bad("target_accept", format!("{a}: must be in (0, 1)"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config<nuts::Params> {
+    /// NUTS with Stan's defaults (see [`Config::new`]).
+    fn default() -> Self {
+        Config::new(nuts::Params::default())
+    }
+}
+
+/// The RNG of chain `c`.
+pub fn chain_rng(seed: u64, c: usize) -> SmallRng {
+    SmallRng::seed_from_u64(
+        seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+            ^ (c as u64)
+                .wrapping_add(1)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    )
+}
+
+fn check_target<K: Kernel>(has_log_density: bool) -> Result<(), SampleError> {
+    if K::NEEDS_LOG_DENSITY && !has_log_density {
+        return Err(SampleError::NeedsLogDensity { method: K::NAME });
+    }
+    Ok(())
+}
+
+/// Run the chains of `cfg` on `target`, each chain on its own (in parallel).
+///
+/// ```
+/// use stein_models::sample::{sample, Config, Exact};
+/// use stein_scores::MultivariateNormal;
+///
+/// let target = MultivariateNormal::isotropic(vec![1.0, -1.0], 0.5).unwrap();
+/// let draws = sample(&Exact(&target), &Config::default().warmup(300).draws(300)).unwrap(); // NUTS
+/// assert!((draws.mean()[0] - 1.0).abs() < 0.15 && draws.divergences() == 0);
+/// ```
+pub fn sample<P: Tunable, T: Target + ?Sized>(
+    target: &T,
+    cfg: &Config<P>,
+) -> Result<Draws, SampleError> {
+    let dim = target.dim();
+    cfg.validate(dim)?;
+    check_target::<P::Kernel>(target.has_log_density())?;
+    let t0 = Instant::now();
+    let bar = Progress::new(cfg.progress, transitions(cfg), 0, "transitions");
+    let done = AtomicUsize::new(0);
+    let chains = (0..cfg.chains)
+        .into_par_iter()
+        .map_with(vec![0.0; dim], |score, c| {
+            let mut run = ChainRun::<P::Kernel>::new(cfg, c, dim);
+            let mut reported = 0;
+            while !run.is_done() {
+                let log_p = target.eval_at(run.point(), run.noise(), score);
+                run.resume(Eval {
+                    log_p,
+                    score: &score[..],
+                })?;
+                if run.transitions() >= reported + 1024 || run.is_done() {
+                    let now = done.fetch_add(run.transitions() - reported, Ordering::Relaxed);
+                    bar.set(now + run.transitions() - reported);
+                    reported = run.transitions();
+                }
+            }
+            Ok(run.into_chain())
+        })
+        .collect::<Result<Vec<_>, SampleError>>();
+    finish(chains, cfg, dim, t0, &bar)
+}
+
+/// Run the chains of `cfg` on `target` together: every round gathers the point each unfinished chain wants
+/// into one `n × dim` tensor and evaluates it in one call (a network's batched forward and backward pass).
+/// Gives the same draws as [`sample`] on the same target (see [`super::Rows`]).
+pub fn sample_batched<P: Tunable, T: BatchTarget + ?Sized>(
+    target: &T,
+    cfg: &Config<P>,
+) -> Result<Draws, SampleError> {
+    let dim = target.dim();
+    cfg.validate(dim)?;
+    check_target::<P::Kernel>(target.has_log_density())?;
+    let t0 = Instant::now();
+    let bar = Progress::new(cfg.progress, transitions(cfg), 0, "transitions");
+    let result = stein_autodiff::on_pool(|| {
+        let mut runs: Vec<ChainRun<P::Kernel>> = (0..cfg.chains)
+            .map(|c| ChainRun::new(cfg, c, dim))
+            .collect();
+        let (mut x, mut s) = (Tensor::zeros(0, dim), Tensor::zeros(0, dim));
+        let mut active: Vec<usize> = (0..runs.len()).collect();
+        let mut group: Vec<usize> = Vec::with_capacity(runs.len());
+        let mut rounds = 0usize;
+        while !active.is_empty() {
+            // chains asking for the same noise level are evaluated together (usually all of them)
+            let noise = runs[active[0]].noise();
+            group.clear();
+            group.extend(active.iter().copied().filter(|&c| runs[c].noise() == noise));
+            x.set_zeros(group.len(), dim);
+            for (row, &c) in group.iter().enumerate() {
+                x.data_mut()[row * dim..(row + 1) * dim].copy_from_slice(runs[c].point());
+            }
+            let lp = target.eval_batch(&x, noise, &mut s);
+            for (row, &c) in group.iter().enumerate() {
+                let e = Eval {
+                    log_p: lp.as_ref().map(|l| l[row]),
+                    score: s.row_slice(row),
+                };
+                runs[c].resume(e)?;
+            }
+            active.retain(|&c| !runs[c].is_done());
+            rounds += 1;
+            if rounds.is_multiple_of(16) {
+                bar.set(runs.iter().map(ChainRun::transitions).sum());
+            }
+        }
+        Ok(runs.into_iter().map(ChainRun::into_chain).collect())
+    });
+    finish(result, cfg, dim, t0, &bar)
+}
+
+/// Transitions of the whole run (for the progress bar).
+fn transitions<P>(cfg: &Config<P>) -> usize {
+    cfg.chains * (cfg.warmup + cfg.draws * cfg.thin)
+}
+
+fn finish<P: Tunable>(
+    chains: Result<Vec<super::Chain>, SampleError>,
+    cfg: &Config<P>,
+    dim: usize,
+    t0: Instant,
+    bar: &Progress,
+) -> Result<Draws, SampleError> {
+    match chains {
+        Ok(chains) => {
+            bar.finish();
+            Ok(Draws {
+                dim,
+                kernel: P::Kernel::NAME,
+                chains,
+                seconds: t0.elapsed().as_secs_f64(),
+                warmup: cfg.warmup,
+            })
+        }
+        Err(e) => {
+            bar.abandon();
+            Err(e)
+        }
+    }
+}

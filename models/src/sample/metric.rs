@@ -1,0 +1,189 @@
+//! The Euclidean metric of the gradient-based kernels: an inverse mass matrix M⁻¹ (identity, diagonal or
+//! dense). HMC and NUTS draw momenta p ~ N(0, M) and move positions by M⁻¹p; MALA and ULA use M⁻¹ as the
+//! preconditioner of their drift and noise. Warm-up estimates M⁻¹ as the posterior covariance.
+
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// An inverse mass matrix M⁻¹ (the covariance it is estimated as).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Metric {
+    /// M⁻¹ = I.
+    Identity,
+    /// A diagonal M⁻¹ (one positive entry per coordinate).
+    Diagonal(Vec<f64>),
+    /// A dense M⁻¹ = L Lᵀ, kept as its Cholesky factor L (row-major, lower triangular).
+    Dense(DenseMetric),
+}
+
+/// A dense inverse mass matrix held by its Cholesky factor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseMetric {
+    d: usize,
+    /// L, row-major lower triangle (M⁻¹ = L Lᵀ).
+    l: Vec<f64>,
+}
+
+impl DenseMetric {
+    /// Factor a symmetric positive-definite M⁻¹ given row-major (`d × d`); `None` if it is not.
+    pub fn new(inv_mass: &[f64], d: usize) -> Option<Self> {
+        if inv_mass.len() != d * d {
+            return None;
+        }
+        let mut l = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..=i {
+                let mut s = inv_mass[i * d + j];
+                for k in 0..j {
+                    s -= l[i * d + k] * l[j * d + k];
+                }
+                if i == j {
+                    if !(s > 0.0 && s.is_finite()) {
+                        return None;
+                    }
+                    l[i * d + i] = s.sqrt();
+                } else {
+                    l[i * d + j] = s / l[j * d + j];
+                }
+            }
+        }
+        Some(DenseMetric { d, l })
+    }
+
+    /// M⁻¹ as a row-major matrix.
+    pub fn inverse_mass(&self) -> Vec<f64> {
+        let d = self.d;
+        let mut m = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..d {
+                m[i * d + j] = (0..=i.min(j))
+                    .map(|k| self.l[i * d + k] * self.l[j * d + k])
+                    .sum();
+            }
+        }
+        m
+    }
+}
+
+impl Metric {
+    /// The dimension it fits (`None` for the identity, which fits any).
+    pub fn dim(&self) -> Option<usize> {
+        match self {
+            Metric::Identity => None,
+            Metric::Diagonal(v) => Some(v.len()),
+            Metric::Dense(m) => Some(m.d),
+        }
+    }
+
+    /// Check against the target's dimension: sizes agree, entries positive and finite.
+    pub fn validate(&self, dim: usize) -> Result<(), String> {
+        match self {
+            Metric::Identity => Ok(()),
+            Metric::Diagonal(v) if v.len() != dim => Err(format!(
+                "a diagonal metric of {} entries for dimension {dim}",
+                v.len()
+            )),
+            Metric::Diagonal(v) => match v.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+                Some(x) => Err(format!(
+                    "metric entry {x}: entries must be positive and finite"
+                )),
+                None => Ok(()),
+            },
+            Metric::Dense(m) if m.d != dim => Err(format!(
+                "a dense metric of dimension {} for dimension {dim}",
+                m.d
+            )),
+            Metric::Dense(_) => Ok(()),
+        }
+    }
+
+    /// v = M⁻¹ p (the velocity, Stan's p♯).
+    pub fn velocity(&self, p: &[f64], v: &mut [f64]) {
+        match self {
+            Metric::Identity => v.copy_from_slice(p),
+            Metric::Diagonal(m) => {
+                for ((vi, pi), mi) in v.iter_mut().zip(p).zip(m) {
+                    *vi = mi * pi;
+                }
+            }
+            Metric::Dense(m) => {
+                // v = L (Lᵀ p)
+                let d = m.d;
+                for (j, vj) in v.iter_mut().enumerate() {
+                    *vj = (j..d).map(|k| m.l[k * d + j] * p[k]).sum();
+                }
+                for i in (0..d).rev() {
+                    let s: f64 = (0..=i).map(|k| m.l[i * d + k] * v[k]).sum();
+                    v[i] = s;
+                }
+            }
+        }
+    }
+
+    /// K(p) = ½ pᵀ M⁻¹ p, with `v` = M⁻¹p already computed.
+    pub fn kinetic(p: &[f64], v: &[f64]) -> f64 {
+        0.5 * p.iter().zip(v).map(|(a, b)| a * b).sum::<f64>()
+    }
+
+    /// A momentum p ~ N(0, M): with M⁻¹ = L Lᵀ, p = L⁻ᵀ z.
+    pub fn sample_momentum<R: Rng + ?Sized>(&self, rng: &mut R, p: &mut [f64]) {
+        for pi in p.iter_mut() {
+            *pi = StandardNormal.sample(rng);
+        }
+        match self {
+            Metric::Identity => {}
+            Metric::Diagonal(m) => p.iter_mut().zip(m).for_each(|(pi, mi)| *pi /= mi.sqrt()),
+            Metric::Dense(m) => {
+                // solve Lᵀ p = z, back substitution
+                let d = m.d;
+                for i in (0..d).rev() {
+                    let s: f64 = (i + 1..d).map(|k| m.l[k * d + i] * p[k]).sum();
+                    p[i] = (p[i] - s) / m.l[i * d + i];
+                }
+            }
+        }
+    }
+
+    /// noise = L z for z ~ N(0, I): a draw of N(0, M⁻¹) (the preconditioned Langevin noise). Returns ‖z‖².
+    pub fn sample_noise<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) -> f64 {
+        let mut zz = 0.0;
+        for o in out.iter_mut() {
+            let z: f64 = StandardNormal.sample(rng);
+            zz += z * z;
+            *o = z;
+        }
+        self.mul_sqrt(out);
+        zz
+    }
+
+    /// z ← L z in place (L the factor of M⁻¹; the square root of the diagonal for a diagonal metric).
+    fn mul_sqrt(&self, z: &mut [f64]) {
+        match self {
+            Metric::Identity => {}
+            Metric::Diagonal(m) => z.iter_mut().zip(m).for_each(|(zi, mi)| *zi *= mi.sqrt()),
+            Metric::Dense(m) => {
+                let d = m.d;
+                for i in (0..d).rev() {
+                    z[i] = (0..=i).map(|k| m.l[i * d + k] * z[k]).sum();
+                }
+            }
+        }
+    }
+
+    /// rᵀ M r = ‖L⁻¹ r‖² (the Mahalanobis norm of a preconditioned proposal); `r` is overwritten.
+    pub fn mass_norm_in_place(&self, r: &mut [f64]) -> f64 {
+        match self {
+            Metric::Identity => r.iter().map(|v| v * v).sum(),
+            Metric::Diagonal(m) => r.iter().zip(m).map(|(v, mi)| v * v / mi).sum(),
+            Metric::Dense(m) => {
+                // forward substitution L w = r, in place
+                let d = m.d;
+                for i in 0..d {
+                    let s: f64 = (0..i).map(|k| m.l[i * d + k] * r[k]).sum();
+                    r[i] = (r[i] - s) / m.l[i * d + i];
+                }
+                r.iter().map(|v| v * v).sum()
+            }
+        }
+    }
+}
