@@ -227,8 +227,10 @@ fn t10(quick: bool) {
     let lr = LogReg::t3();
     report("T10b", 25, &sample(&lr, &cfg).unwrap());
     // the same posterior through the scalar-code autodiff route, for comparison
-    let d = sample(&Autodiff(&lr), &cfg).unwrap();
-    emit("T10b-scalar", 25, "wall_s", d.seconds, "s");
+    if !quick {
+        let d = sample(&Autodiff(&lr), &cfg).unwrap();
+        emit("T10b-scalar", 25, "wall_s", d.seconds, "s");
+    }
 }
 
 fn autodiff_and_scores(quick: bool, want: &dyn Fn(&str) -> bool) {

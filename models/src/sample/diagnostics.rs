@@ -261,7 +261,7 @@ pub fn mcse_mean(chains: &[Vec<f64>]) -> f64 {
 }
 
 /// Monte Carlo standard error of the `p`-quantile (Vehtari et al. 2021, §4.3): half the distance between
-/// the order statistics at the ±1 sd quantiles of Beta(ESSₚ p + 1, ESSₚ (1 − p) + 1).
+/// the order statistics at the ±1 sd quantiles of Beta(ESSₚ p + 1, ESSₚ (1 − p) + 1), rounded outwards.
 pub fn mcse_quantile(chains: &[Vec<f64>], p: f64) -> f64 {
     if !usable(chains, 4) {
         return f64::NAN;
@@ -274,11 +274,13 @@ pub fn mcse_quantile(chains: &[Vec<f64>], p: f64) -> f64 {
     let mut all: Vec<f64> = chains.iter().flatten().copied().collect();
     all.sort_by(f64::total_cmp);
     let s = all.len() as f64;
-    let at = |prob: f64| {
-        let i = (beta_quantile(prob, a, b) * s - 1.0).round_ties_even();
+    // the order statistics just outside the ±1 sd interval (floor below, ceiling above), as posterior and
+    // ArviZ take them
+    let index = |prob: f64, round: fn(f64) -> f64| {
+        let i = round(beta_quantile(prob, a, b) * s - 1.0);
         all[i.clamp(0.0, s - 1.0) as usize]
     };
-    (at(0.841_344_7) - at(0.158_655_3)) / 2.0
+    (index(0.841_344_7, f64::ceil) - index(0.158_655_3, f64::floor)) / 2.0
 }
 
 /// The standard deviation of the pooled draws.

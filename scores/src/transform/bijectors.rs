@@ -42,7 +42,7 @@ pub(super) fn constrain<S: Real>(t: &Transform, u: &[S], out: &mut Vec<S>) -> S 
             for (i, &v) in u.iter().enumerate() {
                 let adj = v - ((k - 1 - i) as f64).ln();
                 let x = stick * adj.sigmoid();
-                lp = lp + stick.ln() + adj.log_sigmoid() + (-adj).log_sigmoid();
+                lp += stick.ln() + adj.log_sigmoid() + (-adj).log_sigmoid();
                 out.push(x);
                 stick -= x;
             }

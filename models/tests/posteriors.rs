@@ -1,0 +1,271 @@
+//! Posteriors with constraints, sampled by NUTS through `Constrained`: the draws, mapped back, follow the
+//! known constrained distributions (means and variances within 4 MCSE). Then the particle and minibatch
+//! methods: SVGD and SGLD against exact answers.
+
+use stein_autodiff::Real;
+use stein_models::sample::diagnostics::ess_mean;
+use stein_models::sample::{sample, sgld, svgd, Autodiff, Config, Draws, Exact, Rows};
+use stein_scores::transform::{Blocks, Constrained, ConstrainedDensity, Param, Transform};
+use stein_scores::{lpdf, MultivariateNormal};
+
+/// Mean and variance of coordinate `i` of the (mapped) draws, each within 4 MCSE of the truth.
+fn assert_moments(d: &Draws, i: usize, mean: f64, var: f64, what: &str) {
+    let c = d.coordinate(i);
+    let check = |series: Vec<Vec<f64>>, want: f64, stat: &str| {
+        let all: Vec<f64> = series.iter().flatten().copied().collect();
+        let m = all.iter().sum::<f64>() / all.len() as f64;
+        let sd = (all.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (all.len() - 1) as f64).sqrt();
+        let se = sd / ess_mean(&series).sqrt();
+        assert!(
+            (m - want).abs() < 4.0 * se,
+            "{what}[{i}]: {stat} {m:.5} vs {want:.5} (MCSE {se:.5})"
+        );
+    };
+    check(c.clone(), mean, "mean");
+    check(
+        c.iter()
+            .map(|ch| ch.iter().map(|v| (v - mean).powi(2)).collect())
+            .collect(),
+        var,
+        "variance",
+    );
+}
+
+fn run<M: ConstrainedDensity>(model: M, seed: u64) -> (Constrained<M>, Draws) {
+    let post = Constrained::new(model).unwrap();
+    let draws = sample(&Autodiff(&post), &Config::default().draws(2000).seed(seed)).unwrap();
+    // (the ordered transform's log-gaps have a long left tail: a rare divergence there is honest)
+    assert!(
+        draws.divergences() <= 8,
+        "{} divergences",
+        draws.divergences()
+    );
+    let mapped = draws.map(|u| post.constrain(u));
+    (post, mapped)
+}
+
+struct Dirichlet;
+impl ConstrainedDensity for Dirichlet {
+    fn parameters(&self) -> Vec<Param> {
+        vec![Param::new("p", Transform::simplex(3).unwrap())]
+    }
+    fn log_prob<S: Real>(&self, b: &Blocks<'_, S>) -> S {
+        lpdf::dirichlet(&b[0], &[S::cst(2.0), S::cst(3.0), S::cst(5.0)])
+    }
+}
+
+#[test]
+fn a_dirichlet_through_the_simplex_transform() {
+    let (_, d) = run(Dirichlet, 1);
+    let a = [2.0, 3.0, 5.0];
+    for (i, ai) in a.iter().enumerate() {
+        let var = ai * (10.0 - ai) / (100.0 * 11.0);
+        assert_moments(&d, i, ai / 10.0, var, "Dirichlet(2, 3, 5)");
+    }
+}
+
+struct Lkj;
+impl ConstrainedDensity for Lkj {
+    fn parameters(&self) -> Vec<Param> {
+        vec![Param::new("L", Transform::corr_cholesky(3).unwrap())]
+    }
+    fn log_prob<S: Real>(&self, b: &Blocks<'_, S>) -> S {
+        lpdf::lkj_corr_cholesky(&b[0], S::cst(1.0))
+    }
+}
+
+#[test]
+fn lkj_correlations_through_the_cholesky_factor_transform() {
+    // LKJ(1) in 3-d: every correlation is 2·Beta(3/2, 3/2) − 1, mean 0, variance 1/4
+    let (_, d) = run(Lkj, 2);
+    let omega = d.map(|l| {
+        let r = |i: usize, j: usize| (0..3).map(|k| l[i * 3 + k] * l[j * 3 + k]).sum::<f64>();
+        vec![r(1, 0), r(2, 0), r(2, 1)]
+    });
+    for i in 0..3 {
+        assert_moments(&omega, i, 0.0, 0.25, "LKJ(1) correlation");
+    }
+}
+
+struct OrderedNormals;
+impl ConstrainedDensity for OrderedNormals {
+    fn parameters(&self) -> Vec<Param> {
+        vec![Param::new("x", Transform::ordered(3).unwrap())]
+    }
+    fn log_prob<S: Real>(&self, b: &Blocks<'_, S>) -> S {
+        b[0].iter().fold(S::cst(0.0), |acc, &x| {
+            acc + lpdf::normal(x, S::cst(0.0), S::cst(1.0))
+        })
+    }
+}
+
+#[test]
+fn order_statistics_through_the_ordered_transform() {
+    // the order statistics of 3 standard normals: E = ∓3/(2√π), 0; E X₍₃₎² = 1 + √3/(2π), and the three
+    // second moments sum to 3
+    let (_, d) = run(OrderedNormals, 3);
+    let pi = std::f64::consts::PI;
+    let (e, second) = (1.5 / pi.sqrt(), 1.0 + 3f64.sqrt() / (2.0 * pi));
+    assert_moments(&d, 0, -e, second - e * e, "ordered");
+    assert_moments(&d, 1, 0.0, 3.0 - 2.0 * second, "ordered");
+    assert_moments(&d, 2, e, second - e * e, "ordered");
+}
+
+struct Bounded;
+impl ConstrainedDensity for Bounded {
+    fn parameters(&self) -> Vec<Param> {
+        vec![
+            Param::new("u", Transform::interval(-1.0, 3.0, 1).unwrap()),
+            Param::new("rate", Transform::positive(1).unwrap()),
+            Param::new("shifted", Transform::lower(1.0, 1).unwrap()),
+        ]
+    }
+    fn log_prob<S: Real>(&self, b: &Blocks<'_, S>) -> S {
+        // uniform on (−1, 3); exponential(2); 1 + exponential(1)
+        lpdf::exponential(b.get("rate")[0], S::cst(2.0))
+            + lpdf::exponential(b[2][0] - 1.0, S::cst(1.0))
+    }
+}
+
+#[test]
+fn bounded_and_positive_parameters() {
+    let (post, d) = run(Bounded, 4);
+    assert_eq!(post.names(), vec!["u", "rate", "shifted"]);
+    assert_moments(&d, 0, 1.0, 16.0 / 12.0, "uniform(−1, 3)");
+    assert_moments(&d, 1, 0.5, 0.25, "exponential(2)");
+    assert_moments(&d, 2, 2.0, 1.0, "1 + exponential(1)");
+    // starting points can be given on the constrained scale
+    assert!(post.unconstrain(&[0.0, 1.0, 2.0]).is_ok());
+    let e = post.unconstrain(&[0.0, -1.0, 2.0]).unwrap_err().to_string();
+    assert!(
+        e.starts_with("rate is not in the support of the positive(1) transform"),
+        "{e}"
+    );
+}
+
+#[test]
+fn svgd_particles_match_a_correlated_gaussian() {
+    let g = MultivariateNormal::new(vec![1.0, -0.5], vec![vec![1.0, 0.6], vec![0.6, 0.8]]).unwrap();
+    for kernel in [svgd::KernelKind::Rbf, svgd::KernelKind::Imq] {
+        let mut state = svgd::State::grid(200, &[(-4.0, 4.0), (-4.0, 4.0)], 5);
+        let params = svgd::Params {
+            kernel,
+            ..Default::default()
+        };
+        let mut info = None;
+        for _ in 0..1500 {
+            info = Some(svgd::step(&mut state, &Rows(&Exact(&g)), &params).unwrap());
+        }
+        let p = &state.particles;
+        let m = state.mean();
+        assert!(
+            (m[0] - 1.0).abs() < 0.05 && (m[1] + 0.5).abs() < 0.05,
+            "{kernel:?}: mean {m:?}"
+        );
+        let cov = |i: usize, j: usize| {
+            (0..200)
+                .map(|r| (p.get(r, i) - m[i]) * (p.get(r, j) - m[j]))
+                .sum::<f64>()
+                / 199.0
+        };
+        for (i, j, want) in [(0, 0, 1.0), (1, 1, 0.8), (0, 1, 0.6)] {
+            assert!(
+                (cov(i, j) - want).abs() < 0.15 * want,
+                "{kernel:?}: cov[{i}][{j}] = {} vs {want}",
+                cov(i, j)
+            );
+        }
+        assert!(info.unwrap().phi_rms < 0.05, "not converged: {:?}", info);
+    }
+}
+
+#[test]
+fn one_svgd_particle_climbs_to_the_mode() {
+    // with one particle the repulsion vanishes (∇k(x, x) = 0): SVGD is gradient ascent, ending at the mode
+    let g = MultivariateNormal::new(vec![2.0, -1.0], vec![vec![1.0, 0.3], vec![0.3, 0.5]]).unwrap();
+    let mut state = svgd::State::new(stein_autodiff::Tensor::row(&[-3.0, 3.0]));
+    let params = svgd::Params {
+        optimizer: svgd::Optimizer::Plain,
+        step: 0.2,
+        ..Default::default()
+    };
+    for _ in 0..500 {
+        svgd::step(&mut state, &Rows(&Exact(&g)), &params).unwrap();
+    }
+    let x = state.particles.row_slice(0);
+    assert!(
+        (x[0] - 2.0).abs() < 1e-6 && (x[1] + 1.0).abs() < 1e-6,
+        "{x:?}"
+    );
+}
+
+/// yᵢ ~ N(θ₀ + θ₁ tᵢ, 1), θ ~ N(0, 10² I): a linear regression whose posterior is Gaussian.
+struct Regression {
+    t: Vec<f64>,
+    y: Vec<f64>,
+}
+impl sgld::SumOfTerms for Regression {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn n_terms(&self) -> usize {
+        self.y.len()
+    }
+    fn log_prior<S: Real>(&self, th: &[S]) -> S {
+        -(th[0] * th[0] + th[1] * th[1]) * 0.005
+    }
+    fn log_term<S: Real>(&self, th: &[S], i: usize) -> S {
+        let r = th[0] + th[1] * self.t[i] - self.y[i];
+        -(r * r) * 0.5
+    }
+}
+
+#[test]
+fn sgld_agrees_with_nuts_on_the_full_posterior() {
+    let n = 2000;
+    let t: Vec<f64> = (0..n).map(|i| (i as f64 / n as f64) * 2.0 - 1.0).collect();
+    let y: Vec<f64> = t
+        .iter()
+        .enumerate()
+        .map(|(i, ti)| 0.5 + 1.5 * ti + (i as f64 * 1.7).sin())
+        .collect();
+    let model = Regression { t, y };
+    let exact = sample(
+        &Autodiff(&sgld::Full(&model)),
+        &Config::default().draws(1000).seed(6),
+    )
+    .unwrap();
+    // the gradient noise adds about h·Var(ĝ)/4 to the variance: small steps and batches of 500 keep it ~3%
+    let params = sgld::Params {
+        decay: 0.55,
+        offset: 1000.0,
+        ..sgld::Params::new(1e-4, 500)
+    };
+    let cfg = sgld::config(params)
+        .chains(4)
+        .warmup(2000)
+        .draws(5000)
+        .seed(6);
+    let approx = sgld::sample(&model, &cfg).unwrap();
+    let (me, ma) = (exact.mean(), approx.mean());
+    let (ce, ca) = (exact.covariance(), approx.covariance());
+    for i in 0..2 {
+        let sd = ce[i][i].sqrt();
+        assert!(
+            (me[i] - ma[i]).abs() < 0.2 * sd,
+            "θ[{i}]: SGLD {} vs NUTS {} (sd {sd})",
+            ma[i],
+            me[i]
+        );
+        assert!(
+            (ca[i][i] / ce[i][i] - 1.0).abs() < 0.15,
+            "var θ[{i}]: SGLD {} vs NUTS {}",
+            ca[i][i],
+            ce[i][i]
+        );
+    }
+    assert_eq!(approx.kernel, "SGLD");
+    // a minibatch larger than the data is an error naming the setting
+    let e = sgld::sample(&model, &sgld::config(sgld::Params::new(1e-4, n + 1))).unwrap_err();
+    assert!(e.to_string().contains("batch 2001"), "{e}");
+}
