@@ -300,27 +300,14 @@ impl crate::scores::LogDensity for LogReg {
     }
 }
 
-/// The T3 posterior as a sampling target through its tensor form: one matrix product forward and back per
-/// evaluation on a reused tape (T10b).
-impl crate::models::sample::Target for LogReg {
-    fn dim(&self) -> usize {
-        self.x.cols()
-    }
-    fn eval(&self, beta: &[f64], score: &mut [f64]) -> Option<f64> {
-        let b = Tensor::new(beta.len(), 1, beta.to_vec()).expect("d × 1");
-        let mut g = Tensor::zeros(beta.len(), 1);
-        let lp = crate::autodiff::with_tape(|t| {
-            let bv = t.tensor(&b);
-            let (x, y) = (t.tensor_const(&self.x), t.tensor_const(&self.y));
-            let lp = Self::log_prob_tensor(bv, x, y);
-            t.grad_tensors_into(lp, &[bv], std::slice::from_mut(&mut g));
-            lp.value()
-        });
-        score.copy_from_slice(g.data());
-        Some(lp)
-    }
-    fn has_log_density(&self) -> bool {
-        true
+impl LogReg {
+    /// The T3 posterior as a sampling target through its tensor form, with the data kept on each thread's
+    /// tape (T10b).
+    pub fn target(&self) -> impl crate::models::sample::Target {
+        let data = vec![self.x.clone(), self.y.clone()];
+        crate::models::sample::TensorDensity::new(self.x.cols(), data, |beta, d| {
+            Self::log_prob_tensor(beta, d[0], d[1])
+        })
     }
 }
 

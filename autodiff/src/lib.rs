@@ -84,7 +84,7 @@ pub use functional::{
 pub use gradcheck::{central_differences, gradcheck, GradCheck};
 pub use real::Real;
 pub use tape::{Mark, Tape};
-pub use tensor::{TVar, Tensor};
+pub use tensor::{Kept, TVar, Tensor};
 pub use var::Var;
 
 /// Everything a user file needs: `use stein_autodiff::prelude::*;` brings the types and the number traits

@@ -87,6 +87,9 @@ pub(crate) struct Inner {
     pub nodes: Vec<Node>,
     pub tmeta: Vec<TMeta>,
     pub tdata: Vec<f64>,
+    /// The tensor elements in use: `tdata` keeps its length after a truncation, so a new tensor reuses the
+    /// memory without zeroing it (every kernel writes all of its output).
+    pub tlen: usize,
     pub ibuf: Vec<u32>,
     /// (parent, weight) terms of `Lin` nodes.
     pub lin: Vec<(u32, f64)>,
@@ -177,7 +180,7 @@ impl std::fmt::Debug for Tape {
             f.debug_struct("Tape")
                 .field("nodes", &t.nodes.len())
                 .field("tensors", &t.tmeta.len())
-                .field("tensor_elements", &t.tdata.len())
+                .field("tensor_elements", &t.tlen)
                 .finish()
         })
     }
@@ -253,7 +256,7 @@ impl Tape {
         self.with(|t| Mark {
             nodes: t.nodes.len(),
             tmeta: t.tmeta.len(),
-            tdata: t.tdata.len(),
+            tdata: t.tlen,
             ibuf: t.ibuf.len(),
             lin: t.lin.len(),
         })
@@ -270,7 +273,7 @@ impl Tape {
         self.with(|t| {
             t.nodes.truncate(m.nodes);
             t.tmeta.truncate(m.tmeta);
-            t.tdata.truncate(m.tdata);
+            t.tlen = m.tdata;
             t.ibuf.truncate(m.ibuf);
             t.lin.truncate(m.lin);
         })
@@ -360,7 +363,7 @@ impl Tape {
 
     /// Push a tensor node of shape `rows × cols`. `fill(data, out)` computes its values: `data` is every tensor
     /// already on the tape (index it with a parent's [`TMeta::range`]), then the index buffer, then `out`, the
-    /// new node's storage (zeroed).
+    /// new node's storage, which may hold stale values: `fill` must write every entry.
     /// In no-record mode the node keeps its value only.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn push_tensor(
@@ -375,10 +378,13 @@ impl Tape {
         fill: impl FnOnce(&[f64], &[u32], &mut [f64]),
     ) -> TVar<'_> {
         let (idx, slot) = self.with(|t| {
-            let off = t.tdata.len();
-            t.tdata.resize(off + rows * cols, 0.0);
+            let (off, end) = (t.tlen, t.tlen + rows * cols);
+            if t.tdata.len() < end {
+                t.tdata.resize(end, 0.0);
+            }
+            t.tlen = end;
             let (old, new) = t.tdata.split_at_mut(off);
-            fill(old, &t.ibuf, new);
+            fill(old, &t.ibuf, &mut new[..rows * cols]);
             t.push_tensor_meta(op, a, b, off, rows, cols, p, c)
         });
         TVar::from_raw(self, idx, slot, rows as u32, cols as u32)
@@ -394,8 +400,12 @@ impl Tape {
     ) -> TVar<'_> {
         debug_assert_eq!(data.len(), rows * cols);
         let (idx, slot) = self.with(|t| {
-            let off = t.tdata.len();
-            t.tdata.extend_from_slice(data);
+            let (off, end) = (t.tlen, t.tlen + data.len());
+            if t.tdata.len() < end {
+                t.tdata.resize(end, 0.0);
+            }
+            t.tlen = end;
+            t.tdata[off..end].copy_from_slice(data);
             t.push_tensor_meta(op, NONE, NONE, off, rows, cols, [0; 2], 0.0)
         });
         TVar::from_raw(self, idx, slot, rows as u32, cols as u32)

@@ -240,6 +240,11 @@ impl<'t> TVar<'t> {
             out.data.extend_from_slice(&t.tdata[m.range()]);
         });
     }
+    /// A handle that gives this tensor back after the tape is rewound to a [`Mark`](crate::Mark) taken after
+    /// it (with [`Tape::kept`]): data placed on a tape once, reused by every later recording.
+    pub fn keep(&self) -> Kept {
+        Kept { idx: self.idx }
+    }
     /// Sum of the values (no recording).
     pub fn value_sum(&self) -> f64 {
         let m = self.tape.meta(self.slot);
@@ -247,7 +252,44 @@ impl<'t> TVar<'t> {
     }
 }
 
+/// A tensor kept across [`Tape::truncate`] (see [`TVar::keep`]).
+///
+/// ```
+/// use stein_autodiff::{Tape, Tensor};
+/// let mut tape = Tape::new();
+/// let data = tape.tensor_const(&Tensor::full(1000, 3, 0.5)).keep(); // placed once
+/// let mark = tape.mark();
+/// for step in 0..3 {
+///     tape.truncate(mark);                                  // drop the last step's nodes, keep the data
+///     let x = tape.tensor(&Tensor::full(3, 1, step as f64));
+///     let y = tape.kept(data).matmul(x).sum();
+///     assert_eq!(tape.grad_tensors(y, &[x])[0].get(0, 0), 500.0);
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kept {
+    idx: u32,
+}
+
 impl Tape {
+    /// The tensor behind `k`. Valid while the tape holds it, i.e. until it is truncated below the mark
+    /// taken after the tensor was recorded.
+    ///
+    /// # Panics
+    /// When the tape no longer holds a tensor there (it was cleared or truncated below it).
+    pub fn kept(&self, k: Kept) -> TVar<'_> {
+        let ok = self.with(|t| {
+            (k.idx as usize) < t.nodes.len()
+                && matches!(t.nodes[k.idx as usize].op, crate::tape::Op::T(_))
+        });
+        assert!(
+            ok,
+            "stein-autodiff: kept tensor {} is no longer on the tape",
+            k.idx
+        );
+        self.tvar_at(k.idx)
+    }
+
     /// A tensor input (differentiable, e.g. network parameters or a batch of points).
     pub fn tensor(&self, t: &Tensor) -> TVar<'_> {
         crate::ops::tensor::leaf(self, t, true)

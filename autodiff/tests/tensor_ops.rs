@@ -196,6 +196,9 @@ tcase!(matmul_tt, [(4, 3), (2, 4)], -1.5..1.5, |x| out(
 tcase!(matvec, [(4, 11), (11, 1)], -1.5..1.5, |x| out(
     x[0].matmul(x[1])
 ));
+tcase!(matvec_six_rows, [(6, 7), (7, 1)], -1.5..1.5, |x| out(
+    x[0].matmul(x[1])
+));
 tcase!(matvec_tn, [(11, 4), (11, 1)], -1.5..1.5, |x| out(
     x[0].matmul_t(x[1], true, false)
 ));

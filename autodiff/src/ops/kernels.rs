@@ -1,7 +1,142 @@
 //! Plain `f64` kernels behind the tensor ops (row-major, rank 2).
 
+use super::vmath::madd;
+
+/// The arguments of [`matvec`], for `pulp` to compile it for each instruction set (a closure would be
+/// compiled once, for the baseline, and called from the dispatched code).
+struct MatVec<'a> {
+    ta: bool,
+    tb: bool,
+    a: &'a [f64],
+    ac: usize,
+    b: &'a [f64],
+    bc: usize,
+    mnk: (usize, usize, usize),
+    out: &'a mut [f64],
+}
+
+impl pulp::WithSimd for MatVec<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let MatVec {
+            ta,
+            tb,
+            a,
+            ac,
+            b,
+            bc,
+            mnk,
+            out,
+        } = self;
+        if super::vmath::has_fma::<S>() {
+            matvec::<true>(ta, tb, a, ac, b, bc, mnk, out);
+        } else {
+            matvec::<false>(ta, tb, a, ac, b, bc, mnk, out);
+        }
+    }
+}
+
+/// The products with n = 1 or m = 1 (see [`gemm`]); `ac`, `bc` are the stored row lengths.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn matvec<const F: bool>(
+    ta: bool,
+    tb: bool,
+    a: &[f64],
+    ac: usize,
+    b: &[f64],
+    bc: usize,
+    (_, n, k): (usize, usize, usize),
+    out: &mut [f64],
+) {
+    match (n == 1, !ta) {
+        // C = A v: one dot product per row of A
+        (true, true) => rows_dot_vector::<F>(a, ac, &b[..k], out),
+        // C = Aᵀ v: Σₚ vₚ A[p, ·]
+        (true, false) => rows_combination::<F>(a, ac, &b[..k], out),
+        // m == 1: C = u op(B), with u contiguous (a row of A, or the one column of a k × 1 A read as Aᵀ)
+        _ => {
+            if tb {
+                rows_dot_vector::<F>(b, bc, &a[..k], out);
+            } else {
+                rows_combination::<F>(b, bc, &a[..k], out);
+            }
+        }
+    }
+}
+
+/// out[i] = Σₚ A[i, p] vₚ for the first `out.len()` rows of `a` (row length `ac`), `v.len()` columns: four
+/// rows at a time, each with a 4-wide accumulator, so one load of v serves four rows and the sums vectorise.
+#[inline(always)]
+fn rows_dot_vector<const F: bool>(a: &[f64], ac: usize, v: &[f64], out: &mut [f64]) {
+    let k = v.len();
+    let row = |i: usize| &a[i * ac..i * ac + k];
+    let mut blocks = out.chunks_exact_mut(4);
+    let mut i = 0;
+    for o in &mut blocks {
+        let (r0, r1, r2, r3) = (row(i), row(i + 1), row(i + 2), row(i + 3));
+        let mut acc = [[0.0; 4]; 4];
+        let quads = r0
+            .chunks_exact(4)
+            .zip(r1.chunks_exact(4))
+            .zip(r2.chunks_exact(4).zip(r3.chunks_exact(4)))
+            .zip(v.chunks_exact(4));
+        for (((c0, c1), (c2, c3)), cv) in quads {
+            for l in 0..4 {
+                acc[0][l] = madd::<F>(c0[l], cv[l], acc[0][l]);
+                acc[1][l] = madd::<F>(c1[l], cv[l], acc[1][l]);
+                acc[2][l] = madd::<F>(c2[l], cv[l], acc[2][l]);
+                acc[3][l] = madd::<F>(c3[l], cv[l], acc[3][l]);
+            }
+        }
+        let tail = k / 4 * 4;
+        for (r, (o, rr)) in o.iter_mut().zip([r0, r1, r2, r3]).enumerate() {
+            let mut s = (acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]);
+            for p in tail..k {
+                s = madd::<F>(rr[p], v[p], s);
+            }
+            *o = s;
+        }
+        i += 4;
+    }
+    for o in blocks.into_remainder() {
+        *o = dot(row(i), v);
+        i += 1;
+    }
+}
+
+/// out = Σₚ vₚ A[p, ·] over the rows p < `v.len()` of `a` (row length `ac`, `out.len()` columns): four rows
+/// per pass over `out`, so `out` is read and written a quarter as often.
+#[inline(always)]
+fn rows_combination<const F: bool>(a: &[f64], ac: usize, v: &[f64], out: &mut [f64]) {
+    let m = out.len();
+    let row = |p: usize| &a[p * ac..p * ac + m];
+    out.fill(0.0);
+    let mut p = 0;
+    while p + 4 <= v.len() {
+        let (g0, g1, g2, g3) = (v[p], v[p + 1], v[p + 2], v[p + 3]);
+        let rows = row(p)
+            .iter()
+            .zip(row(p + 1))
+            .zip(row(p + 2).iter().zip(row(p + 3)));
+        for (o, ((x0, x1), (x2, x3))) in out.iter_mut().zip(rows) {
+            *o = madd::<F>(
+                g3,
+                *x3,
+                madd::<F>(g2, *x2, madd::<F>(g1, *x1, madd::<F>(g0, *x0, *o))),
+            );
+        }
+        p += 4;
+    }
+    for (q, &g) in v.iter().enumerate().skip(p) {
+        axpy(g, row(q), out);
+    }
+}
+
 /// Σ aᵢ bᵢ with eight independent partial sums (the additions pipeline and vectorise; one running sum would
 /// wait on each addition).
+#[inline(always)]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -20,6 +155,7 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// y += α x.
+#[inline(always)]
 fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
@@ -63,38 +199,19 @@ pub(crate) fn gemm(
     }
     if n == 1 || m == 1 {
         // Matrix–vector products: dot products or row updates over contiguous memory, no packing (a GEMM
-        // kernel packs the whole matrix for a single column: half the time of a T3 gradient went there).
+        // kernel packs the whole matrix for a single column: half the time of a T3 gradient went there),
+        // compiled for the CPU's best vector instructions (AVX2 + FMA where present).
         let out = &mut out[..m * n];
-        let a_contiguous_rows = !ta; // op(A)'s rows are A's rows
-        match (n == 1, a_contiguous_rows) {
-            // C = A v: one dot product per row of A
-            (true, true) => {
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = dot(&a[i * ac..i * ac + k], &b[..k]);
-                }
-            }
-            // C = Aᵀ v: Σₚ vₚ A[p, ·]
-            (true, false) => {
-                out.fill(0.0);
-                for p in 0..k {
-                    axpy(b[p], &a[p * ac..p * ac + m], out);
-                }
-            }
-            // m == 1: C = u op(B)
-            _ => {
-                let a_at = |p: usize| a[p]; // a row (or a column of a 1-column Aᵀ): contiguous either way
-                if tb {
-                    for (j, o) in out.iter_mut().enumerate() {
-                        *o = dot(&a[..k], &b[j * bc..j * bc + k]);
-                    }
-                } else {
-                    out.fill(0.0);
-                    for p in 0..k {
-                        axpy(a_at(p), &b[p * bc..p * bc + n], out);
-                    }
-                }
-            }
-        }
+        pulp::Arch::new().dispatch(MatVec {
+            ta,
+            tb,
+            a,
+            ac,
+            b,
+            bc,
+            mnk: (m, n, k),
+            out,
+        });
         return;
     }
     if m * n * k <= SMALL_GEMM {
@@ -202,9 +319,12 @@ pub(crate) fn zip_broadcast(
     if (ar, ac) == (br, bc) {
         use rayon::prelude::*;
         let serial = |o: &mut [f64], a: &[f64], b: &[f64]| {
-            for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
-                *o = f(x, y);
-            }
+            pulp::Arch::new().dispatch(Zip {
+                a,
+                b,
+                out: o,
+                f: &f,
+            });
         };
         if out.len() >= PARALLEL_MIN {
             out.par_chunks_mut(CHUNK)
@@ -245,13 +365,32 @@ pub(crate) fn zip_broadcast(
     }
 }
 
-/// Sum `src` (r × c) down to (r2 × c2), each of r2, c2 being the full size or 1. `out` is zeroed.
+/// `out[i] = f(a[i], b[i])`, compiled for each instruction set (`pulp`).
+struct Zip<'a, F> {
+    a: &'a [f64],
+    b: &'a [f64],
+    out: &'a mut [f64],
+    f: &'a F,
+}
+
+impl<F: Fn(f64, f64) -> f64> pulp::WithSimd for Zip<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for ((o, &x), &y) in self.out.iter_mut().zip(self.a).zip(self.b) {
+            *o = (self.f)(x, y);
+        }
+    }
+}
+
+/// Sum `src` (r × c) down to (r2 × c2), each of r2, c2 being the full size or 1.
 pub(crate) fn sum_to(
     src: &[f64],
     (r, c): (usize, usize),
     out: &mut [f64],
     (r2, c2): (usize, usize),
 ) {
+    out.fill(0.0);
     for i in 0..r {
         let o = if r2 == 1 { 0 } else { i * c2 };
         let row = &src[i * c..(i + 1) * c];
@@ -309,8 +448,22 @@ pub(crate) fn slice(
     }
 }
 
-/// Place `src` (r × c) at offset `start` along `axis` of a zeroed `out` whose size along `axis` is `total`.
+/// Place `src` (r × c) at offset `start` along `axis` of zeros whose size along `axis` is `total`.
 pub(crate) fn pad(
+    src: &[f64],
+    (r, c): (usize, usize),
+    axis: usize,
+    start: usize,
+    total: usize,
+    out: &mut [f64],
+) {
+    out.fill(0.0);
+    place(src, (r, c), axis, start, total, out);
+}
+
+/// Copy `src` (r × c) to offset `start` along `axis` of `out`, whose size along `axis` is `total`; the rest
+/// of `out` is left as it is.
+pub(crate) fn place(
     src: &[f64],
     (r, c): (usize, usize),
     axis: usize,
@@ -337,8 +490,9 @@ pub(crate) fn gather_cols(src: &[f64], (r, c): (usize, usize), idx: &[u32], out:
     }
 }
 
-/// out[i, idx[j]] += src[i, j] on a zeroed `out` with `ncols` columns.
+/// out[i, idx[j]] += src[i, j] on zeros with `ncols` columns.
 pub(crate) fn scatter_cols(src: &[f64], r: usize, idx: &[u32], out: &mut [f64], ncols: usize) {
+    out.fill(0.0);
     let k = idx.len();
     for i in 0..r {
         for (j, &d) in idx.iter().enumerate() {

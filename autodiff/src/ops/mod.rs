@@ -4,3 +4,4 @@ pub(crate) mod binary;
 pub(crate) mod kernels;
 pub(crate) mod tensor;
 pub(crate) mod unary;
+pub(crate) mod vmath;

@@ -425,9 +425,9 @@ impl<'t> TVar<'t> {
             |old, _, out| {
                 let total = if axis == 0 { shape.0 } else { shape.1 };
                 let along_a = if axis == 0 { sa.0 } else { sa.1 };
-                k::pad(&old[ma.range()], sa, axis, 0, total, out);
-                // the blocks do not overlap: the second lands after the first
-                k::pad(&old[mb.range()], sb, axis, along_a, total, out);
+                // the two blocks cover `out`: the second lands after the first
+                k::place(&old[ma.range()], sa, axis, 0, total, out);
+                k::place(&old[mb.range()], sb, axis, along_a, total, out);
             },
         )
     }

@@ -4,6 +4,7 @@
 //! runs on `f64` adjoints (fast sweep), on tape variables (recorded sweep: the gradient is differentiable
 //! again) and on tensors. Keep the two matches in the same order: adding a function touches this file only.
 
+use super::vmath;
 use crate::real::Elem;
 use crate::special as sp;
 use std::f64::consts::{FRAC_2_SQRT_PI, LN_10, LN_2};
@@ -141,6 +142,18 @@ pub(crate) fn eval_slice(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
 }
 
 fn eval_slice_serial(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
+    // the exponential family runs vectorised (ops/vmath.rs); the rest element by element
+    let fun = match op {
+        UnOp::Exp => Some(vmath::Fun::Exp),
+        UnOp::Softplus => Some(vmath::Fun::Softplus),
+        UnOp::Sigmoid => Some(vmath::Fun::Sigmoid),
+        UnOp::LogSigmoid => Some(vmath::Fun::LogSigmoid),
+        UnOp::Silu => Some(vmath::Fun::Silu),
+        _ => None,
+    };
+    if let Some(f) = fun {
+        return vmath::map(f, src, out);
+    }
     macro_rules! each {
         ($($v:ident),* $(,)?) => {
             match op {

@@ -47,6 +47,7 @@ pub mod sgld;
 mod summary;
 pub mod svgd;
 mod target;
+mod tensor_density;
 pub mod ula;
 
 pub use chain::MAX_INIT_TRIES;
@@ -56,6 +57,7 @@ pub use kernel::{step, Eval, Info, Kernel, Progress, State, Tunable};
 pub use metric::{DenseMetric, Metric};
 pub use summary::{Row, Summary, EBFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT};
 pub use target::{Autodiff, BatchTarget, Exact, PerturbedLadder, Rows, ScoreOnly, Target};
+pub use tensor_density::TensorDensity;
 
 /// Errors of the samplers.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -13,7 +13,7 @@
 //! let p = MultivariateNormal::isotropic(vec![1.0, -1.0], 1.0).unwrap();
 //! let mut state = svgd::State::grid(100, &[(-4.0, 4.0), (-4.0, 4.0)], 3);
 //! let params = svgd::Params::default();
-//! for _ in 0..300 {
+//! for _ in 0..1000 {
 //!     svgd::step(&mut state, &Rows(&Exact(&p)), &params).unwrap();
 //! }
 //! let m = state.mean();
