@@ -43,6 +43,9 @@ pub(crate) enum TOp {
     Scatter,
     /// Every entry equal to the scalar node `a`.
     Fill,
+    /// softplus of parent `a`, computed from σ(a), which is parent `b` and is what the VJP reads: the
+    /// backward pass needs no exponential of its own.
+    SoftplusCached,
 }
 
 fn same_tape(a: &TVar, b: &TVar, what: &str) {
@@ -123,6 +126,9 @@ impl<'t> TVar<'t> {
 
     /// Elementwise op (shared with the scalar rules in `unary.rs`).
     pub(crate) fn map(self, op: UnOp, c: f64) -> Self {
+        if op == UnOp::Softplus && !self.tape.with(|t| t.no_record) {
+            return self.softplus_cached();
+        }
         let m = self.meta();
         let top = if op.is_constant() {
             TOp::Const
@@ -134,6 +140,26 @@ impl<'t> TVar<'t> {
             .push_tensor(top, self.idx, NONE, r, cc, [0; 2], c, |old, _, out| {
                 unary::eval_slice(op, c, &old[m.range()], out)
             })
+    }
+
+    /// softplus recorded with σ(x) beside it: σ shares its exponential with the softplus (computed from it),
+    /// and the VJP g·σ(x) reads it instead of computing another exponential.
+    fn softplus_cached(self) -> Self {
+        let s = self.map(UnOp::Sigmoid, 0.0);
+        let (mx, ms) = (self.meta(), s.meta());
+        let (r, c) = self.shape();
+        self.tape.push_tensor(
+            TOp::SoftplusCached,
+            self.idx,
+            s.idx,
+            r,
+            c,
+            [0; 2],
+            0.0,
+            |old, _, out| {
+                super::vmath::softplus_from_sigmoid(&old[mx.range()], &old[ms.range()], out)
+            },
+        )
     }
 
     fn zip(self, o: TVar<'t>, op: TOp, what: &str, f: impl Fn(f64, f64) -> f64 + Sync) -> Self {
@@ -682,6 +708,8 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
                 );
             }
         }
+        // d softplus(x)/dx = σ(x), kept as parent b (itself differentiable: higher orders go through it)
+        TOp::SoftplusCached => acc(pa(), g * pb()),
         TOp::Transpose => acc(pa(), g.t()),
         TOp::Reshape => {
             let a = pa();

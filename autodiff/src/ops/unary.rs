@@ -204,7 +204,7 @@ pub(crate) fn vjp<A: Elem>(op: UnOp, x: A, y: A, g: A, c: f64) -> Option<A> {
         Atanh => g / (x * x).un(CSub, 1.0),            // 1/(1 − x²)
         Abs => g * u(x, Sign),                         // sign(x), 0 at 0
         Sigmoid => g * y * y.un(CSub, 1.0),            // σ(1 − σ)
-        Softplus => g * u(x, Sigmoid),                 // σ(x)
+        Softplus => g * u(x - y, Exp),                 // σ(x) = e^{x − softplus(x)}: no division
         LogSigmoid => g * u(-x, Sigmoid),              // σ(−x)
         Silu => {
             // σ + xσ(1 − σ) = σ (1 + x (1 − σ))
