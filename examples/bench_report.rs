@@ -193,9 +193,10 @@ fn ess(quick: bool) {
 }
 
 /// T10: NUTS with Stan's window adaptation (1,000 transitions), then 1,000 draws, 4 chains started uniform
-/// on (−2, 2): T10a the 100-d Gaussian of log-spaced scales, T10b the T3 logistic-regression posterior.
+/// on (−2, 2): T10a the 100-d Gaussian of log-spaced scales, T10b the T3 logistic-regression posterior; with
+/// BlackJAX's U-turn checks (the same algorithm as the peer) and, as `T10a-stan` / `T10b-stan`, Stan's.
 fn t10(quick: bool, scalar: bool) {
-    use stein::models::sample::{diagnostics::ess_basic, sample, Autodiff, Config, Draws};
+    use stein::models::sample::{diagnostics::ess_basic, nuts, sample, Autodiff, Config, Draws};
     use stein::tasks::Gauss100;
     let n = if quick { 100 } else { 1000 };
     let cfg = Config::default().warmup(n).draws(n).seed(11);
@@ -214,18 +215,38 @@ fn t10(quick: bool, scalar: bool) {
         emit(task, dim, "leapfrog_per_draw", d.grads_per_draw(), "");
         emit(task, dim, "divergences", d.divergences() as f64, "");
     };
+    // the headline comparison runs the same algorithm as BlackJAX (its U-turn checks); "-stan" Stan's
+    let same = Config::new(nuts::Params {
+        uturn: nuts::UTurn::Endpoints,
+        ..Default::default()
+    })
+    .warmup(n)
+    .draws(n)
+    .seed(11);
     let g = Gauss100::t10a();
-    let d = sample(&Autodiff(&g), &cfg).unwrap();
-    report("T10a", 100, &d);
-    let m = d.mean();
-    let worst = m
-        .iter()
-        .zip(&g.sd)
-        .map(|(m, s)| (m / s).abs())
-        .fold(0.0, f64::max);
-    emit("T10a", 100, "max_abs_mean_over_sd", worst, "");
     let lr = LogReg::t3();
-    report("T10b", 25, &sample(&lr.target(), &cfg).unwrap());
+    for (suffix, cfg) in [("", &same), ("-stan", &cfg)] {
+        let d = sample(&Autodiff(&g), cfg).unwrap();
+        report(&format!("T10a{suffix}"), 100, &d);
+        let m = d.mean();
+        let worst = m
+            .iter()
+            .zip(&g.sd)
+            .map(|(m, s)| (m / s).abs())
+            .fold(0.0, f64::max);
+        emit(
+            &format!("T10a{suffix}"),
+            100,
+            "max_abs_mean_over_sd",
+            worst,
+            "",
+        );
+        report(
+            &format!("T10b{suffix}"),
+            25,
+            &sample(&lr.target(), cfg).unwrap(),
+        );
+    }
     // the same posterior through the scalar-code autodiff route (`--task T10s`: minutes)
     if scalar {
         let d = sample(&Autodiff(&lr), &cfg).unwrap();

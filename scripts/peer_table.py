@@ -4,7 +4,9 @@ taken in one run on one machine:
 
     cargo run --release --example bench_report > /tmp/stein.jsonl
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE JAX_ENABLE_X64=1 python3 ../shared/peers/jax_bench.py > /tmp/jax.jsonl
-    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl
+    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl [/tmp/nuts.jsonl]
+
+The optional third file is `nuts_blackjax.py`'s output (T10), run beside the same `bench_report`.
 """
 import json
 import sys
@@ -79,9 +81,31 @@ for k, name, fmt in (
     (("T9", "10", "acceptance"), "T9 MALA acceptance", "{:.3f}"),
     (("ESS", "mala-gauss10", "min_bulk_ess_per_s"), "min bulk ESS/s, MALA, 10-d Gaussian", "{:.0f}"),
     (("ESS", "hmc-gauss10", "min_bulk_ess_per_s"), "min bulk ESS/s, HMC (adapted), 10-d Gaussian", "{:.0f}"),
+    (("ESS", "nuts-gauss10", "min_bulk_ess_per_s"), "min bulk ESS/s, NUTS (adapted), 10-d Gaussian", "{:.0f}"),
     (("Q1", "10000", "fisher_div_final"), "Q1 ncsn toy recipe: final Fisher divergence (start {init:.2f})", "{:.3f}"),
     (("Q1", "10000", "wall_s"), "Q1 ncsn toy recipe: wall time, 10,000 steps", "{:.1f} s"),
 ):
     if k in stein:
         init = stein.get(("Q1", "10000", "fisher_div_init"), float("nan"))
         print(f"| {name.format(init=init)} | {fmt.format(stein[k])} |")
+
+if len(sys.argv) > 3:
+    nuts = load(sys.argv[3])
+    print()
+    print("| T10: NUTS, window adaptation, 4 chains × (1,000 + 1,000) | Stein | BlackJAX | Stein / BlackJAX |")
+    print("|---|---|---|---|")
+    for task, dim, name in (("T10a", "100", "T10a 100-d Gaussian"), ("T10b", "25", "T10b logistic regression")):
+        s_ess, p_ess = stein.get((task, dim, "min_ess_per_s")), nuts.get((task, dim, "min_ess_per_s"))
+        if s_ess is None or p_ess is None:
+            continue
+        print(f"| {name}: min ESS per second | {s_ess:.0f} | {p_ess:.0f} | {s_ess / p_ess:.2f}× |")
+        print(f"| {name}: wall time | {stein[(task, dim, 'wall_s')]:.2f} s | {nuts[(task, dim, 'wall_s')]:.2f} s | "
+              f"{nuts[(task, dim, 'wall_s')] / stein[(task, dim, 'wall_s')]:.2f}× faster |")
+        print(f"| {name}: leapfrog steps per draw | {stein[(task, dim, 'leapfrog_per_draw')]:.1f} | "
+              f"{nuts[(task, dim, 'leapfrog_per_draw')]:.1f} | |")
+        print(f"| {name}: divergences | {stein[(task, dim, 'divergences')]:.0f} | "
+              f"{nuts[(task, dim, 'divergences')]:.0f} | |")
+        stan = stein.get((task + "-stan", dim, "min_ess_per_s"))
+        if stan is not None:
+            print(f"| {name}, Stan's U-turn checks: min ESS per second (leapfrog steps per draw) | {stan:.0f} "
+                  f"({stein[(task + '-stan', dim, 'leapfrog_per_draw')]:.1f}) | {p_ess:.0f} | {stan / p_ess:.2f}× |")

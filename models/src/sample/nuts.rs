@@ -1,7 +1,8 @@
 //! The No-U-Turn Sampler with multinomial sampling and the generalised U-turn criterion, as in Stan
 //! (Hoffman & Gelman 2014; Betancourt 2017): the trajectory doubles in a random direction until its ends
 //! turn back (p♯₋·ρ ≤ 0 or p♯₊·ρ ≤ 0, ρ the summed momenta, p♯ = M⁻¹p), checked on every subtree and, as
-//! in Stan since 2.26, across the two halves of every merge; the new state is drawn from the trajectory with
+//! in Stan since 2.26, across the two halves of every merge ([`UTurn::Endpoints`] gives NumPyro's and
+//! BlackJAX's variant); the new state is drawn from the trajectory with
 //! weights e^{−H} (uniformly within subtrees, biased towards the newer subtree at the top). An energy error
 //! above `max_energy_error`, or a non-finite log p or score, is a divergence: the subtree is discarded.
 //!
@@ -27,6 +28,17 @@ use super::ula::positive_step;
 use rand::{Rng, RngExt};
 use stein_autodiff::special::logaddexp;
 
+/// Which U-turn checks end a trajectory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UTurn {
+    /// Stan's (since 2.26): ρ the summed momentum, checked between the ends of every merged pair of subtrees
+    /// and across the pair (each half's inner end with the other's outer one).
+    Stan,
+    /// NumPyro's and BlackJAX's: only the ends of every merged pair, with the trapezoid sum
+    /// ρ − (p₋ + p₊)/2. Trajectories run a little longer.
+    Endpoints,
+}
+
 /// Settings of NUTS.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
@@ -38,16 +50,20 @@ pub struct Params {
     pub max_depth: u32,
     /// The energy error counted as a divergence.
     pub max_energy_error: f64,
+    /// The U-turn checks.
+    pub uturn: UTurn,
 }
 
 impl Params {
-    /// ε, identity metric, depth ≤ 10, divergence at an energy error of 1000 (Stan's defaults).
+    /// ε, identity metric, depth ≤ 10, divergence at an energy error of 1000, Stan's U-turn checks (Stan's
+    /// defaults).
     pub fn new(step: f64) -> Self {
         Params {
             step,
             metric: Metric::Identity,
             max_depth: 10,
             max_energy_error: 1000.0,
+            uturn: UTurn::Stan,
         }
     }
 }
@@ -138,16 +154,62 @@ impl Span {
     }
 }
 
-/// Stan's criterion: no U-turn while both ends still move along the summed momentum.
+/// No U-turn while both ends still move along ρ: p♯₋·ρ > 0 and p♯₊·ρ > 0.
 fn no_uturn(v_minus: &[f64], v_plus: &[f64], rho: &[f64]) -> bool {
     let dot = |a: &[f64]| a.iter().zip(rho).map(|(x, y)| x * y).sum::<f64>();
     dot(v_minus) > 0.0 && dot(v_plus) > 0.0
 }
 
-/// rho + p into `out`.
-fn plus(rho: &[f64], p: &[f64], out: &mut [f64]) {
-    for ((o, a), b) in out.iter_mut().zip(rho).zip(p) {
-        *o = a + b;
+/// The ends of a span of the trajectory in build order (`beg` built first) and its summed momentum.
+struct Ends<'a> {
+    rho: &'a [f64],
+    p_beg: &'a [f64],
+    v_beg: &'a [f64],
+    p_end: &'a [f64],
+    v_end: &'a [f64],
+}
+
+/// Whether the span `a` followed (in build order) by the adjacent span `b` has not turned: the checks of a
+/// merge inside a subtree and of a subtree joining the trajectory are the same.
+fn spans_continue(c: UTurn, a: Ends<'_>, b: Ends<'_>, ext: &mut [f64]) -> bool {
+    let sum = |ext: &mut [f64], x: &[f64], y: &[f64]| {
+        for ((o, p), q) in ext.iter_mut().zip(x).zip(y) {
+            *o = p + q;
+        }
+    };
+    match c {
+        UTurn::Stan => {
+            sum(ext, a.rho, b.rho);
+            let mut ok = no_uturn(a.v_beg, b.v_end, ext);
+            sum(ext, a.rho, b.p_beg);
+            ok &= no_uturn(a.v_beg, b.v_beg, ext);
+            sum(ext, b.rho, a.p_end);
+            ok && no_uturn(a.v_end, b.v_end, ext)
+        }
+        UTurn::Endpoints => {
+            for ((((o, x), y), p), q) in ext
+                .iter_mut()
+                .zip(a.rho)
+                .zip(b.rho)
+                .zip(a.p_beg)
+                .zip(b.p_end)
+            {
+                *o = x + y - 0.5 * (p + q);
+            }
+            no_uturn(a.v_beg, b.v_end, ext)
+        }
+    }
+}
+
+impl Span {
+    fn ends(&self) -> Ends<'_> {
+        Ends {
+            rho: &self.rho,
+            p_beg: &self.p_beg,
+            v_beg: &self.v_beg,
+            p_end: &self.p_end,
+            v_end: &self.v_end,
+        }
     }
 }
 
@@ -196,15 +258,10 @@ impl Nuts {
     }
 
     /// Merge the top of the stack into the entry below it (build order: below = older); false on a U-turn.
-    fn merge_top<R: Rng + ?Sized>(w: &mut Work, rng: &mut R) -> bool {
+    fn merge_top<R: Rng + ?Sized>(w: &mut Work, uturn: UTurn, rng: &mut R) -> bool {
         let (lower, upper) = w.stack.split_at_mut(w.len - 1);
         let (old, new) = (&mut lower[w.len - 2], &mut upper[0]);
-        plus(&old.rho, &new.rho, &mut w.ext);
-        let mut ok = no_uturn(&old.v_beg, &new.v_end, &w.ext);
-        plus(&old.rho, &new.p_beg, &mut w.ext);
-        ok &= no_uturn(&old.v_beg, &new.v_beg, &w.ext);
-        plus(&new.rho, &old.p_end, &mut w.ext);
-        ok &= no_uturn(&old.v_end, &new.v_end, &w.ext);
+        let ok = spans_continue(uturn, old.ends(), new.ends(), &mut w.ext);
         // uniform multinomial choice within the subtree
         let log_w = logaddexp(old.log_w, new.log_w);
         if new.log_w > log_w || rng.random::<f64>() < (new.log_w - log_w).exp() {
@@ -221,11 +278,10 @@ impl Nuts {
         ok
     }
 
-    /// Join the completed subtree (stack[0]) to the trajectory; false when the trajectory turns. With `far`
-    /// the trajectory's end away from the subtree and `near` the end it grew from, Stan's three checks:
-    /// the whole (far … subtree's last leaf), the old part with the subtree's first leaf, and the subtree
-    /// with the old part's nearest point.
-    fn join<R: Rng + ?Sized>(w: &mut Work, rng: &mut R) -> bool {
+    /// Join the completed subtree (stack[0]) to the trajectory; false when the trajectory turns. In build
+    /// order the trajectory runs from `far` (the end away from the subtree) to `near` (the end it grew from),
+    /// then the subtree: the same checks as a merge.
+    fn join<R: Rng + ?Sized>(w: &mut Work, uturn: UTurn, rng: &mut R) -> bool {
         let Work {
             z,
             left,
@@ -251,12 +307,14 @@ impl Nuts {
         } else {
             (left, &*right)
         };
-        plus(rho, &sub.rho, ext);
-        let mut ok = no_uturn(&far.v, &sub.v_end, ext);
-        plus(rho, &sub.p_beg, ext);
-        ok &= no_uturn(&far.v, &sub.v_beg, ext);
-        plus(&sub.rho, &near.p, ext);
-        ok &= no_uturn(&near.v, &sub.v_end, ext);
+        let trajectory = Ends {
+            rho,
+            p_beg: &far.p,
+            v_beg: &far.v,
+            p_end: &near.p,
+            v_end: &near.v,
+        };
+        let ok = spans_continue(uturn, trajectory, sub.ends(), ext);
         near.assign(z);
         ok
     }
@@ -366,7 +424,7 @@ impl Kernel for Nuts {
         w.len += 1;
         w.leaves_built += 1;
         while w.len >= 2 && w.stack[w.len - 1].leaves == w.stack[w.len - 2].leaves {
-            if !Self::merge_top(w, rng) {
+            if !Self::merge_top(w, p.uturn, rng) {
                 return Self::finish(w, s); // a U-turn inside the new subtree: it is discarded
             }
         }
@@ -374,7 +432,7 @@ impl Kernel for Nuts {
             w.z.leapfrog_begin(w.dir * p.step, &p.metric);
             return Progress::Eval;
         }
-        let keep_going = Self::join(w, rng);
+        let keep_going = Self::join(w, p.uturn, rng);
         for (a, b) in w.rho.iter_mut().zip(&w.stack[0].rho) {
             *a += b;
         }
