@@ -268,4 +268,11 @@ fn sgld_agrees_with_nuts_on_the_full_posterior() {
     // a minibatch larger than the data is an error naming the setting
     let e = sgld::sample(&model, &sgld::config(sgld::Params::new(1e-4, n + 1))).unwrap_err();
     assert!(e.to_string().contains("batch 2001"), "{e}");
+    // the run's settings are checked as for every sampler: an absurd number of chains is refused up front
+    let e = sgld::sample(
+        &model,
+        &sgld::config(sgld::Params::new(1e-4, 10)).chains(1 << 30),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("too many transitions"), "{e}");
 }

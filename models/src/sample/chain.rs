@@ -58,19 +58,11 @@ impl<K: Kernel> ChainRun<K> {
             .as_ref()
             .is_some_and(|a| a.search)
             .then(|| StepSearch::new(dim));
-        let out = Chain {
-            draws: Vec::with_capacity(cfg.draws),
-            infos: Vec::with_capacity(cfg.draws),
-            transitions: 0,
-            accepted: 0,
-            divergences: 0,
-            warmup_divergences: 0,
-            max_depth_hits: 0,
-            n_grad: 0,
-            trajectory: Vec::new(),
-            step_size: cfg.params.step_size(),
-            metric: cfg.params.metric().clone(),
-        };
+        let out = Chain::new(
+            cfg.draws,
+            cfg.params.step_size(),
+            cfg.params.metric().clone(),
+        );
         ChainRun {
             chain,
             rng,
@@ -220,22 +212,14 @@ impl<K: Kernel> ChainRun<K> {
     fn finished(&mut self, info: Info) {
         let k = self.k;
         let mut search = false;
-        if k < self.warmup {
-            self.out.warmup_divergences += usize::from(info.divergent);
+        let warm = k < self.warmup;
+        if warm {
             if let Some(a) = &mut self.adapt {
                 search = a.learn(k, info.accept_prob, &self.state.x, &mut self.params);
             }
-        } else {
-            let o = &mut self.out;
-            o.transitions += 1;
-            o.accepted += usize::from(info.accepted);
-            o.divergences += usize::from(info.divergent);
-            o.max_depth_hits += usize::from(info.max_depth);
-            if (k - self.warmup).is_multiple_of(self.thin) {
-                o.draws.push(self.state.x.clone());
-                o.infos.push(info);
-            }
         }
+        let keep = !warm && (k - self.warmup).is_multiple_of(self.thin);
+        self.out.record(info, &self.state.x, warm, keep);
         self.k += 1;
         if self.record_every.is_some_and(|r| self.k.is_multiple_of(r)) {
             self.out.trajectory.push(self.state.x.clone());

@@ -34,6 +34,40 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// An empty chain with room for `draws` draws; `step_size` and `metric` until warm-up sets them.
+    pub fn new(draws: usize, step_size: f64, metric: Metric) -> Self {
+        Chain {
+            draws: Vec::with_capacity(draws),
+            infos: Vec::with_capacity(draws),
+            transitions: 0,
+            accepted: 0,
+            divergences: 0,
+            warmup_divergences: 0,
+            max_depth_hits: 0,
+            n_grad: 0,
+            trajectory: Vec::new(),
+            step_size,
+            metric,
+        }
+    }
+
+    /// Count a finished transition that reached `x`: in warm-up only its divergence; in the sampling phase
+    /// every statistic, and `x` with its `info` when `keep` (thinning).
+    pub fn record(&mut self, info: Info, x: &[f64], warmup: bool, keep: bool) {
+        if warmup {
+            self.warmup_divergences += usize::from(info.divergent);
+            return;
+        }
+        self.transitions += 1;
+        self.accepted += usize::from(info.accepted);
+        self.divergences += usize::from(info.divergent);
+        self.max_depth_hits += usize::from(info.max_depth);
+        if keep {
+            self.draws.push(x.to_vec());
+            self.infos.push(info);
+        }
+    }
+
     /// Fraction of sampling transitions that moved (1 when there were none).
     pub fn acceptance(&self) -> f64 {
         if self.transitions == 0 {

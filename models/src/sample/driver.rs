@@ -81,6 +81,24 @@ impl<P: Tunable> Config<P> {
     /// starts uniform on (−2, 2)ᵈ (or the kernel's own, see [`Tunable::default_init`]).
     pub fn new(params: P) -> Self {
         let init = params.default_init();
+        Config::with_init(params, init)
+    }
+
+    /// Check every setting against the target's dimension: the kernel's parameters, then the run's.
+    pub fn validate(&self, dim: usize) -> Result<(), SampleError> {
+        if let Err(reason) = P::Kernel::validate(&self.params, dim) {
+            return Err(SampleError::BadParameter {
+                param: "params",
+                reason,
+            });
+        }
+        self.validate_run(dim).map(|_| ())
+    }
+}
+
+impl<P> Config<P> {
+    /// `params` starting at `init`, with the run defaults of [`Config::new`] (the one place they are stated).
+    pub fn with_init(params: P, init: Init) -> Self {
         Config {
             params,
             chains: 4,
@@ -94,9 +112,45 @@ impl<P: Tunable> Config<P> {
             progress: false,
         }
     }
-}
 
-impl<P> Config<P> {
+    /// Check the run's settings (not the kernel's parameters) against the dimension; returns the number of
+    /// transitions per chain.
+    pub fn validate_run(&self, dim: usize) -> Result<usize, SampleError> {
+        let bad = |param, reason: String| SampleError::BadParameter { param, reason };
+        if self.chains == 0 || self.thin == 0 {
+            return Err(bad("chains/thin", "must be at least 1".into()));
+        }
+        let total = self
+            .draws
+            .checked_mul(self.thin)
+            .and_then(|n| n.checked_add(self.warmup))
+            .filter(|&t| t <= 1 << 40);
+        let Some(total) = total.filter(|_| self.chains <= 1 << 24) else {
+            return Err(bad("draws", "too many transitions requested".into()));
+        };
+        if let Some(r) = self.record_every.filter(|r| *r == 0) {
+            return Err(bad("record_every", format!("{r}: must be at least 1")));
+        }
+        match &self.init {
+            Init::Uniform { radius: s } | Init::Normal { scale: s }
+                if !(s.is_finite() && *s >= 0.0) =>
+            {
+                Err(bad(
+                    "init",
+                    format!("{s}: the scale must be finite and not negative"),
+                ))
+            }
+            Init::Points(p) if p.is_empty() || p.iter().any(|x| x.len() != dim) => {
+                Err(bad("init", format!("needs points of dimension {dim}")))
+            }
+            _ => Ok(()),
+        }?;
+        if let Some(a) = self.adapt.target_accept.filter(|a| !(*a > 0.0 && *a < 1.0)) {
+            return Err(bad("target_accept", format!("{a}: must be in (0, 1)")));
+        }
+        Ok(total)
+    }
+
     /// Set the number of chains.
     pub fn chains(mut self, n: usize) -> Self {
         self.chains = n;
@@ -121,48 +175,6 @@ impl<P> Config<P> {
     pub fn init(mut self, init: Init) -> Self {
         self.init = init;
         self
-    }
-}
-
-impl<P: Tunable> Config<P> {
-    /// Check every setting against the target's dimension.
-    pub fn validate(&self, dim: usize) -> Result<(), SampleError> {
-        let bad = |param, reason: String| Err(SampleError::BadParameter { param, reason });
-        if let Err(reason) = P::Kernel::validate(&self.params, dim) {
-            return bad("params", reason);
-        }
-        if self.chains == 0 || self.thin == 0 {
-            return bad("chains/thin", "must be at least 1".into());
-        }
-        let limit = 1usize << 40;
-        let total = self
-            .draws
-            .checked_mul(self.thin)
-            .and_then(|n| n.checked_add(self.warmup));
-        if total.is_none_or(|t| t > limit) || self.chains > 1 << 24 {
-            return bad("draws", "too many transitions requested".into());
-        }
-        if let Some(r) = self.record_every.filter(|r| *r == 0) {
-            return bad("record_every", format!("{r}: must be at least 1"));
-        }
-        match &self.init {
-            Init::Uniform { radius: s } | Init::Normal { scale: s }
-                if !(s.is_finite() && *s >= 0.0) =>
-            {
-                bad(
-                    "init",
-                    format!("{s}: the scale must be finite and not negative"),
-                )
-            }
-            Init::Points(p) if p.is_empty() || p.iter().any(|x| x.len() != dim) => {
-                bad("init", format!("needs points of dimension {dim}"))
-            }
-            _ => Ok(()),
-        }?;
-        if let Some(a) = self.adapt.target_accept.filter(|a| !(*a > 0.0 && *a < 1.0)) {
-            return bad("target_accept", format!("{a}: must be in (0, 1)"));
-        }
-        Ok(())
     }
 }
 

@@ -31,7 +31,7 @@ use super::driver::{chain_rng, Config, Init};
 use super::kernel::{Info, State};
 use super::metric::Metric;
 use super::ula::{positive_step, propose};
-use super::{adapt::WarmupOptions, chain::start_point, Chain, Draws, SampleError};
+use super::{chain::start_point, Chain, Draws, SampleError};
 use rand::Rng;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -144,18 +144,7 @@ impl Params {
 /// A run of SGLD: `params` with the defaults of [`Config::new`] (4 chains, 1,000 warm-up steps, 1,000
 /// draws, starts uniform on (−2, 2)ᵈ).
 pub fn config(params: Params) -> Config<Params> {
-    Config {
-        params,
-        chains: 4,
-        warmup: 1000,
-        draws: 1000,
-        thin: 1,
-        seed: 0,
-        init: Init::default(),
-        adapt: WarmupOptions::default(),
-        record_every: None,
-        progress: false,
-    }
+    Config::with_init(params, Init::default())
 }
 
 /// Scratch of one chain.
@@ -221,24 +210,13 @@ pub fn sample<T: MinibatchTarget + ?Sized>(
     cfg: &Config<Params>,
 ) -> Result<Draws, SampleError> {
     let d = target.dim();
-    let bad = |param, reason| SampleError::BadParameter { param, reason };
     cfg.params
         .validate(d, target.n_terms())
-        .map_err(|r| bad("params", r))?;
-    if cfg.chains == 0 || cfg.thin == 0 {
-        return Err(bad("chains/thin", "must be at least 1".into()));
-    }
-    let total = cfg
-        .draws
-        .checked_mul(cfg.thin)
-        .and_then(|n| n.checked_add(cfg.warmup))
-        .filter(|&n| n <= 1 << 40)
-        .ok_or_else(|| bad("draws", "too many steps requested".into()))?;
-    if let Init::Points(p) = &cfg.init {
-        if p.is_empty() || p.iter().any(|x| x.len() != d) {
-            return Err(bad("init", format!("needs points of dimension {d}")));
-        }
-    }
+        .map_err(|reason| SampleError::BadParameter {
+            param: "params",
+            reason,
+        })?;
+    let total = cfg.validate_run(d)?;
     let t0 = Instant::now();
     let chains = (0..cfg.chains)
         .into_par_iter()
@@ -251,33 +229,17 @@ pub fn sample<T: MinibatchTarget + ?Sized>(
                 score: vec![0.0; d],
             };
             let mut work = Work::new(d);
-            let mut out = Chain {
-                draws: Vec::with_capacity(cfg.draws),
-                infos: Vec::with_capacity(cfg.draws),
-                transitions: 0,
-                accepted: 0,
-                divergences: 0,
-                warmup_divergences: 0,
-                max_depth_hits: 0,
-                n_grad: 0,
-                trajectory: Vec::new(),
-                step_size: cfg.params.step_at(total),
-                metric: cfg.params.metric.clone(),
-            };
+            let mut out = Chain::new(
+                cfg.draws,
+                cfg.params.step_at(total),
+                cfg.params.metric.clone(),
+            );
             for t in 0..total {
                 let info = step(&mut state, target, &cfg.params, t, &mut work, &mut rng);
                 out.n_grad += 1;
-                if t < cfg.warmup {
-                    out.warmup_divergences += usize::from(info.divergent);
-                    continue;
-                }
-                out.transitions += 1;
-                out.accepted += usize::from(info.accepted);
-                out.divergences += usize::from(info.divergent);
-                if (t - cfg.warmup).is_multiple_of(cfg.thin) {
-                    out.draws.push(state.x.clone());
-                    out.infos.push(info);
-                }
+                let warm = t < cfg.warmup;
+                let keep = !warm && (t - cfg.warmup).is_multiple_of(cfg.thin);
+                out.record(info, &state.x, warm, keep);
             }
             out
         })
