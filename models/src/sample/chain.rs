@@ -41,7 +41,9 @@ pub(crate) struct ChainRun<K: Kernel> {
     thin: usize,
     adapt: Option<Adaptation>,
     search: Option<StepSearch>,
-    init: Init,
+    /// Where another random start comes from after a bad one (`None` for given points: never redrawn, and
+    /// not copied into every chain).
+    redraw: Option<Init>,
     tries: usize,
     record_every: Option<usize>,
     out: Chain,
@@ -80,7 +82,7 @@ impl<K: Kernel> ChainRun<K> {
             thin: cfg.thin,
             adapt,
             search,
-            init: cfg.init.clone(),
+            redraw: (!matches!(cfg.init, Init::Points(_))).then(|| cfg.init.clone()),
             tries: 1,
             record_every: cfg.record_every,
             out,
@@ -161,10 +163,10 @@ impl<K: Kernel> ChainRun<K> {
         self.state.log_p = e.log_p;
         self.state.score.copy_from_slice(e.score);
         if let Err(what) = self.state.check() {
-            if !matches!(self.init, Init::Points(_)) && self.tries < MAX_INIT_TRIES {
+            if let Some(init) = self.redraw.as_ref().filter(|_| self.tries < MAX_INIT_TRIES) {
                 self.tries += 1;
                 let d = self.state.x.len();
-                self.state.x = start_point(&self.init, self.chain, d, &mut self.rng);
+                self.state.x = start_point(init, self.chain, d, &mut self.rng);
                 return Ok(());
             }
             return Err(SampleError::BadStart {
