@@ -1,4 +1,5 @@
-//! The little dense linear algebra the Gaussian families need: Cholesky factors and triangular solves.
+//! The little dense linear algebra the Gaussian families need (Cholesky factors and triangular solves) and
+//! the principal axes of point sets (for pictures of data of more than two dimensions).
 //! Covariances are never inverted explicitly.
 // Triangular algebra reads best with the indices of its formulas.
 #![allow(clippy::needless_range_loop)]
@@ -264,4 +265,93 @@ pub fn solve_lower_tri<S: Real>(l: &[S], b: &[S]) -> Vec<S> {
         z.push(s / l[i * n + i]);
     }
     z
+}
+
+/// Principal axes of points: their mean and the `k` leading eigenvectors of their sample covariance (unit
+/// length, by decreasing variance), found by power iteration with deflation (at most 1,000 iterations per
+/// axis). Used to picture data of more than two dimensions in the plane of most variance.
+///
+/// ```
+/// use stein_scores::linalg::principal_axes;
+/// // points spread along (1, 1)/√2, little across it
+/// let pts: Vec<Vec<f64>> = (0..50).map(|i| {
+///     let t = i as f64 / 10.0 - 2.5;
+///     vec![t + 0.01 * (i % 3) as f64, t]
+/// }).collect();
+/// let (mean, axes) = principal_axes(&pts, 1).unwrap();
+/// assert!(mean[0].abs() < 0.1);
+/// assert!((axes[0][0].abs() - 0.5f64.sqrt()).abs() < 1e-2);
+/// ```
+pub fn principal_axes(
+    points: &[Vec<f64>],
+    k: usize,
+) -> Result<(Vec<f64>, Vec<Vec<f64>>), ScoreError> {
+    let n = points.len();
+    if n < 2 {
+        return Err(ScoreError::TooFewSamples {
+            what: "principal axes",
+            need: 2,
+            got: n,
+        });
+    }
+    let d = points[0].len();
+    if let Some(p) = points.iter().find(|p| p.len() != d) {
+        return Err(ScoreError::Dimension {
+            param: "points",
+            expected: format!("every point of dimension {d}"),
+            got: format!("a point of dimension {}", p.len()),
+        });
+    }
+    for (i, v) in points.iter().flatten().enumerate() {
+        if !v.is_finite() {
+            return Err(ScoreError::NonFinite {
+                what: "points",
+                index: i,
+                value: *v,
+            });
+        }
+    }
+    let mean: Vec<f64> = (0..d)
+        .map(|j| points.iter().map(|p| p[j]).sum::<f64>() / n as f64)
+        .collect();
+    let mut cov = vec![0.0; d * d];
+    for p in points {
+        for a in 0..d {
+            for b in 0..d {
+                cov[a * d + b] += (p[a] - mean[a]) * (p[b] - mean[b]) / (n - 1) as f64;
+            }
+        }
+    }
+    let mut axes: Vec<Vec<f64>> = Vec::new();
+    for a in 0..k.min(d) {
+        // start off every earlier axis, on a fixed non-symmetric vector
+        let mut v: Vec<f64> = (0..d).map(|j| 1.0 + ((j + a) % 7) as f64 * 0.1).collect();
+        for _ in 0..1000 {
+            for u in &axes {
+                let dot: f64 = v.iter().zip(u).map(|(x, y)| x * y).sum();
+                v.iter_mut().zip(u).for_each(|(x, y)| *x -= dot * y);
+            }
+            let w: Vec<f64> = (0..d)
+                .map(|i| (0..d).map(|j| cov[i * d + j] * v[j]).sum())
+                .collect();
+            let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm == 0.0 {
+                break; // no variance left: keep v, an axis orthogonal to the earlier ones
+            }
+            let next: Vec<f64> = w.iter().map(|x| x / norm).collect();
+            let change: f64 = next.iter().zip(&v).map(|(x, y)| (x - y).abs()).sum();
+            v = next;
+            if change < 1e-12 {
+                break;
+            }
+        }
+        for u in &axes {
+            let dot: f64 = v.iter().zip(u).map(|(x, y)| x * y).sum();
+            v.iter_mut().zip(u).for_each(|(x, y)| *x -= dot * y);
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
+        v.iter_mut().for_each(|x| *x /= norm);
+        axes.push(v);
+    }
+    Ok((mean, axes))
 }
