@@ -506,8 +506,8 @@ fn off_centre_data_train_as_well_as_centred_data() {
         let s = std::fs::read_to_string(d.join(&out).join("summary.txt")).unwrap();
         s.lines()
             .find(|l| l.starts_with("MMD²"))
-            .and_then(|l| l.rsplit('=').next())
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
     };
     let c = mmd("centred.csv", &[]).expect("centred data train");
     let s = mmd("shifted.csv", &[]).expect("shifted data train");

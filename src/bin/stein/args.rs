@@ -25,11 +25,12 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Train a model on 2-D data, sample it, and write a run folder (model, metrics, pictures, summary).
+    /// Train a model on data of any dimension, sample it, and write a run folder (model, metrics, pictures,
+    /// an animation of the sampler, summary).
     Train(TrainArgs),
-    /// Draw samples from a saved model into a CSV file (and a PNG beside it for 2-D models).
+    /// Draw samples from a saved model into a CSV file, with a picture beside it (and an animated GIF).
     Sample(SampleArgs),
-    /// Picture of an analytic target's score field or density.
+    /// Picture of an analytic target's score field or density, still or animated.
     Plot(PlotArgs),
 }
 
@@ -37,7 +38,7 @@ pub enum Command {
 #[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     /// Built-in data set (two-moons, 8gaussians, swiss-roll, checkerboard, rings, pinwheel, spirals) or a
-    /// CSV file. On --resume: the run's.
+    /// CSV file of any number of columns. On --resume: the run's.
     #[arg(long, default_value = "two-moons")]
     pub data: String,
     /// What the network outputs. On --resume: the run's.
@@ -76,6 +77,9 @@ pub struct TrainArgs {
     /// Train on the data as they are, without standardising each coordinate to mean 0 and scale 1.
     #[arg(long)]
     pub no_standardize: bool,
+    /// How pictures show data of more than two dimensions.
+    #[arg(long, value_enum, default_value_t = ViewArg::Pairs)]
+    pub view: ViewArg,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -93,9 +97,15 @@ pub struct SampleArgs {
     /// The sampler (default: annealed for noise-conditional models, MALA for energy models, ULA otherwise).
     #[arg(long, value_enum)]
     pub sampler: Option<SamplerArg>,
-    /// Output CSV file (a PNG of the samples is written beside it for 2-D models).
+    /// Output CSV file (a PNG of the samples is written beside it).
     #[arg(long, default_value = "samples.csv")]
     pub out: PathBuf,
+    /// Also write an animated GIF beside it: the chains moving along the model's score field.
+    #[arg(long)]
+    pub animate: bool,
+    /// How pictures show samples of more than two dimensions.
+    #[arg(long, value_enum, default_value_t = ViewArg::Pairs)]
+    pub view: ViewArg,
     /// Replace existing output files (never a model or checkpoint file).
     #[arg(long)]
     pub force: bool,
@@ -112,9 +122,16 @@ pub struct PlotArgs {
     /// The analytic target.
     #[arg(long, value_enum)]
     pub target: PlotTarget,
-    /// Output file, .png or .svg (default: <target>-<what>.png).
+    /// Output file, .png or .svg, or .gif with --animate (default: <target>-<what>.png or .gif).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// An animated GIF sweeping the noise level σ of the perturbed density p_σ = p ∗ N(0, σ²I), or the
+    /// temperature T of p^(1/T) (2-D targets).
+    #[arg(long, value_enum)]
+    pub animate: Option<AnimateArg>,
+    /// Frames of an animation.
+    #[arg(long, default_value_t = 30, value_parser = count::<2, { stein::scores::plot::MAX_FRAMES }>)]
+    pub frames: usize,
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
@@ -228,6 +245,24 @@ impl SamplerArg {
     }
 }
 
+/// How pictures show data of more than two dimensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ViewArg {
+    /// A pair-plot grid of the first four coordinates (and the plane of the first two for animations).
+    Pairs,
+    /// The plane of the data's first two principal components.
+    Pca,
+}
+
+/// What an animation of `stein plot` sweeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AnimateArg {
+    /// The noise level σ from 0.05 to 3 (Gaussian-mixture targets: gmm-2d, 8gaussians).
+    Sigma,
+    /// The temperature T from 0.25 to 8.
+    Temperature,
+}
+
 /// What `stein plot` draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PlotWhat {
@@ -244,7 +279,7 @@ pub enum PlotTarget {
     #[value(name = "gmm-1d")]
     Gmm1d,
     /// A three-component Gaussian mixture in the plane.
-    #[value(name = "gmm-2d")]
+    #[value(name = "gmm-2d", alias = "mixture")]
     Gmm2d,
     /// A banana (Rosenbrock-type) density.
     Banana,

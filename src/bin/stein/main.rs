@@ -11,10 +11,14 @@
 //! subcommand calling library functions (`stein::run`, `stein::models`, `stein::scores::plot`).
 
 mod args;
+mod data;
 mod error;
 mod output;
+mod pictures;
+mod plane;
 mod plot;
 mod sample;
+mod summary;
 mod train;
 
 use clap::{CommandFactory, FromArgMatches};

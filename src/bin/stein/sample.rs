@@ -1,22 +1,33 @@
-//! `stein sample`: draw from a saved model into a CSV file (and a picture beside it for 2-D models).
+//! `stein sample`: draw from a saved model into a CSV file, with a picture of the samples beside it and,
+//! on `--animate`, a GIF of the chains moving along the model's score field.
 
 use crate::args::SampleArgs;
 use crate::error::CliError;
 use crate::output::{check_output, write_csv, Stdout};
-use stein::autodiff::Tensor;
+use crate::pictures::Pictures;
 use stein::models::io::ModelFile;
 use stein::models::nn::{Conditioning, Kind};
-use stein::run::{sample_model, subsample_rows, SamplerKind};
-use stein::scores::plot::{self, Bounds};
+use stein::run::{sample_model_with, uniform_init, SampleOptions, SamplerKind};
+
+/// Snapshots of the run in the animation.
+const FRAMES: usize = 40;
 
 pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     let csv = &a.out;
     let png = csv.with_extension("png");
+    let gif = csv.with_extension("gif");
     check_output(csv, a.force)?;
+    check_output(&png, a.force)?;
+    if a.animate {
+        check_output(&gif, a.force)?;
+    }
     let f = ModelFile::load(&a.model)?;
     let model = f.model;
-    if model.dim == 2 {
-        check_output(&png, a.force)?;
+    if a.animate && model.dim < 2 {
+        return Err(CliError::Usage(format!(
+            "--animate draws chains in a plane: the model has {} dimension (its samples picture shows the density and score)",
+            model.dim
+        )));
     }
     let sampler = match a.sampler {
         Some(s) => s.kind(),
@@ -25,53 +36,34 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
         None => SamplerKind::Ula,
     };
     sampler.check(&model)?;
-    // start from N(0, I) in model coordinates, mapped to the data's
-    let mut init = stein::run::uniform_init(&vec![(-2.0, 2.0); model.dim], a.n, a.seed);
+    // start uniform on (−2, 2)ᵈ in model coordinates, mapped to the data's
+    let mut init = uniform_init(&vec![(-2.0, 2.0); model.dim], a.n, a.seed);
     if let Some(st) = &model.standardization {
         st.to_data(&mut init);
     }
-    let (samples, run) = sample_model(&model, sampler, &init, a.seed)?;
-    let acc = run.acceptance();
-    write_csv(csv, &samples)?;
-    if model.dim == 2 {
-        let frame = frame_of(&samples).ok_or_else(|| {
-            CliError::Usage("the samples are not finite or too far out to draw".into())
-        })?;
-        let sv = subsample_rows(&samples, 20_000);
-        plot::scatter_compare(&png, "samples", &[("samples", &sv)], frame, (640, 640))?;
+    let opts = SampleOptions {
+        progress: true,
+        frames: if a.animate { FRAMES } else { 0 },
+    };
+    let sampled = sample_model_with(&model, sampler, &init, a.seed, opts)?;
+    let acc = sampled.run.acceptance();
+    write_csv(csv, &sampled.samples)?;
+    let name = a.model.display().to_string();
+    let pictures = Pictures {
+        model: &model,
+        view: a.view,
+        name: &name,
+    };
+    pictures.samples(&png, &sampled.samples, None)?;
+    let mut written = vec![csv.display().to_string(), png.display().to_string()];
+    if a.animate && pictures.animation(&gif, &sampled.frames, &sampled.samples, sampler.name())? {
+        written.push(gif.display().to_string());
     }
     out.line(format!(
-        "wrote {} samples ({}) to {} (acceptance {acc:.3})",
+        "wrote {} samples of {} dimensions ({}, acceptance {acc:.3}): {}",
         a.n,
+        model.dim,
         sampler.name(),
-        csv.display()
+        written.join(", ")
     ))
-}
-
-/// A frame around the first two coordinates of `t`, with a 15% margin; `None` when the points are not
-/// finite or span nothing drawable.
-pub fn frame_of(t: &Tensor) -> Option<Bounds> {
-    let mut lo = [f64::INFINITY; 2];
-    let mut hi = [f64::NEG_INFINITY; 2];
-    for i in 0..t.rows() {
-        for j in 0..2 {
-            let v = t.get(i, j);
-            if !v.is_finite() {
-                return None;
-            }
-            lo[j] = lo[j].min(v);
-            hi[j] = hi[j].max(v);
-        }
-    }
-    let pad = |a: f64, b: f64| 0.15 * (b - a).max(1e-3 * (1.0 + a.abs().max(b.abs())));
-    let b = Bounds {
-        x: (lo[0] - pad(lo[0], hi[0]), hi[0] + pad(lo[0], hi[0])),
-        y: (lo[1] - pad(lo[1], hi[1]), hi[1] + pad(lo[1], hi[1])),
-    };
-    let ok = [b.x.0, b.x.1, b.y.0, b.y.1]
-        .iter()
-        .all(|v| v.is_finite() && v.abs() < 1e15)
-        && b.x.1 > b.x.0
-        && b.y.1 > b.y.0;
-    ok.then_some(b)
 }

@@ -2,24 +2,23 @@
 //! write the model, samples, pictures and summary. Nothing is created before the flags are known good.
 
 use crate::args::{LossArg, TrainArgs};
+use crate::data::{data_and_reference, default_sigmas};
 use crate::error::CliError;
 use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
-use crate::sample::frame_of;
+use crate::pictures::Pictures;
+use crate::summary;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 use rand::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use stein::autodiff::Tensor;
-use stein::models::data::{load_csv, Standardization, Toy};
-use stein::models::loss::geometric_sigmas;
+use stein::models::data::Standardization;
 use stein::models::nn::{Activation, Conditioning, Kind, Model};
 use stein::models::optim::Schedule;
 use stein::models::train::{TrainConfig, Trainer};
-use stein::run::{
-    evaluate, model_log_density, sample_model, subsample_rows, uniform_init, SamplerKind,
-};
-use stein::scores::plot::{self, FieldOptions};
+use stein::run::{evaluate_with, sample_model_with, uniform_init, SampleOptions, SamplerKind};
+use stein::scores::plot::{self, padded_range};
 
 /// Where the run goes.
 enum Dest {
@@ -38,60 +37,8 @@ struct Plan {
     dest: Dest,
 }
 
-/// Points of the training set (toy sets) and the seed offset of the held-out draw.
-const TOY_POINTS: usize = 4000;
-const HELD_OUT_SEED: u64 = 1_000_003;
-
-/// The NCSN ladder for data in model coordinates: 10 levels from the data's largest spread down to 2% of it.
-fn default_sigmas(data: &Tensor) -> Vec<f64> {
-    let st = Standardization::fit(data);
-    let top = st.scale.iter().fold(0.1f64, |a, s| a.max(*s));
-    geometric_sigmas(top, 0.02 * top, 10)
-}
-
-/// A built-in set (seeded) or a CSV file.
-fn load_data(name: &str, n: usize, seed: u64) -> Result<Tensor, CliError> {
-    if name.ends_with(".csv") || Path::new(name).exists() {
-        return Ok(load_csv(name)?);
-    }
-    let toy = Toy::parse(name)?;
-    Ok(toy.sample(n, &mut rand::rngs::SmallRng::seed_from_u64(seed)))
-}
-
-/// Training data and reference data: a toy set's fresh draw of `samples` points, or a tenth of the rows of a
-/// CSV file of at least 200 rows, picked by a hash of the row number so that no period in the file decides
-/// (the rest trains); a smaller file is its own reference.
-fn data_and_reference(name: &str, seed: u64, samples: usize) -> Result<(Tensor, Tensor), CliError> {
-    let data = load_data(name, TOY_POINTS, seed)?;
-    if data.cols() != 2 {
-        return Err(CliError::Usage(format!(
-            "{name}: the command line trains 2-D data, this has {} columns",
-            data.cols()
-        )));
-    }
-    if Toy::parse(name).is_ok() && !Path::new(name).exists() {
-        let held = load_data(name, samples, seed.wrapping_add(HELD_OUT_SEED))?;
-        return Ok((data, held));
-    }
-    if data.rows() < 200 {
-        return Ok((data.clone(), data));
-    }
-    let held = |i: usize| {
-        // SplitMix64 of the row number
-        let mut z = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)).is_multiple_of(10)
-    };
-    let pick = |keep: bool| {
-        let rows: Vec<f64> = (0..data.rows())
-            .filter(|&i| held(i) == keep)
-            .flat_map(|i| data.row_slice(i).to_vec())
-            .collect();
-        Tensor::new(rows.len() / 2, 2, rows).expect("2 columns")
-    };
-    Ok((pick(false), pick(true)))
-}
+/// Snapshots of the final sampling run in `samples.gif`.
+const ANIMATION_FRAMES: usize = 40;
 
 impl Plan {
     fn new(a: &TrainArgs, m: &ArgMatches) -> Result<Plan, CliError> {
@@ -116,7 +63,7 @@ impl Plan {
                 let mut model = Model::build(
                     a.model.kind(),
                     conditioning,
-                    2,
+                    z.cols(),
                     &[128, 128],
                     Activation::Silu,
                     &mut rng,
@@ -255,52 +202,45 @@ pub fn run(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliErr
     let report = trainer.fit(&data, &config)?;
     trainer.to_file(false).save(dir.join("model.json"))?;
 
-    // sample from points spread over the data's frame
-    let frame = frame_of(&data)
-        .ok_or_else(|| CliError::Usage("the data are too far out to draw".into()))?;
-    let init = uniform_init(&[frame.x, frame.y], a.samples, config.seed ^ 0x5EED);
+    // sample from points spread over the data's range
+    let dim = data.cols();
+    let frame: Vec<(f64, f64)> = (0..dim)
+        .map(|j| padded_range((0..data.rows()).map(|i| data.get(i, j))))
+        .collect::<Option<_>>()
+        .ok_or_else(|| CliError::Usage("the data are too far out to sample from".into()))?;
+    let init = uniform_init(&frame, a.samples, config.seed ^ 0x5EED);
     let t0 = Instant::now();
-    let (samples, run) = sample_model(&trainer.model, sampler, &init, config.seed)?;
-    let acceptance = run.acceptance();
+    let opts = SampleOptions {
+        progress: !a.quiet,
+        frames: if dim >= 2 { ANIMATION_FRAMES } else { 0 },
+    };
+    let sampled = sample_model_with(&trainer.model, sampler, &init, config.seed, opts)?;
+    let samples = &sampled.samples;
+    let acceptance = sampled.run.acceptance();
     let sample_seconds = t0.elapsed().as_secs_f64();
-    let eval = evaluate(&trainer.model, &samples, &reference)?;
-    write_csv(&dir.join("samples.csv"), &samples)?;
+    let eval = evaluate_with(&trainer.model, samples, &reference, !a.quiet)?;
+    write_csv(&dir.join("samples.csv"), samples)?;
 
     // pictures
     let model = &trainer.model;
-    let (sv, rv) = (
-        subsample_rows(&samples, 20_000),
-        subsample_rows(&reference, 20_000),
-    );
-    plot::scatter_compare(
-        dir.join("samples.png"),
-        &format!(
-            "{}: samples (orange) over held-out data (grey)",
-            trainer.data
-        ),
-        &[("data", &rv), ("samples", &sv)],
-        frame,
-        (640, 640),
-    )?;
-    let kde_pts = subsample_rows(&reference, 2000);
-    let log_density =
-        |x: &[f64]| model_log_density(model, x).unwrap_or_else(|| kde_log_density(&kde_pts, x));
-    let title = if model.kind == Kind::Energy {
-        "learned score over the learned log-density −E"
-    } else {
-        "learned score over a KDE of the data"
+    let pictures = Pictures {
+        model,
+        view: a.view,
+        name: &trainer.data,
     };
-    let opts = FieldOptions {
-        title: title.into(),
-        ..Default::default()
-    };
-    plot::score_field_fn(
-        dir.join("score_field.png"),
-        &log_density,
-        &model.as_score(None),
-        frame,
-        &opts,
-    )?;
+    let mut written = vec!["samples.png"];
+    pictures.samples(&dir.join("samples.png"), samples, Some(&reference))?;
+    if pictures.score_field(&dir.join("score_field.png"), &reference)? {
+        written.push("score_field.png");
+    }
+    if pictures.animation(
+        &dir.join("samples.gif"),
+        &sampled.frames,
+        &reference,
+        sampler.name(),
+    )? {
+        written.push("samples.gif");
+    }
     let losses: Vec<(f64, f64)> = report.losses.iter().map(|(s, l)| (*s as f64, *l)).collect();
     let smooth: Vec<(f64, f64)> = (0..losses.len())
         .map(|i| {
@@ -314,36 +254,24 @@ pub fn run(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliErr
     if !losses.is_empty() {
         plot::line_chart(
             dir.join("loss.png"),
-            &format!(
-                "training loss ({}; orange: moving average)",
-                config.loss.name()
-            ),
+            &format!("training loss ({})", config.loss.name()),
             ("step", "loss"),
-            &[("loss", &losses), ("moving average", &smooth)],
+            &[("loss", &losses), ("moving average of 25", &smooth)],
             (720, 400),
         )?;
+        written.push("loss.png");
     }
-
-    let standardized = match &model.standardization {
-        Some(st) => format!(
-            "mean {:?}, scale {:?}",
-            st.mean.iter().map(|v| round4(*v)).collect::<Vec<_>>(),
-            st.scale.iter().map(|v| round4(*v)).collect::<Vec<_>>()
-        ),
-        None => "no (--no-standardize)".into(),
-    };
-    let verdict = if eval.mmd2 < 0.002 {
-        "samples match the held-out data"
-    } else if eval.mmd2 < 0.02 {
-        "samples roughly match the held-out data"
-    } else {
-        "samples do not match the held-out data yet (train longer, or try another loss or sampler)"
-    };
-    let text = format!(
-        "data            {}\nstandardised    {standardized}\nmodel           {:?} ({:?}), {} parameters\nloss            {} (final, mean of last 10 logs) = {:.5}\nsteps           {}\nsampler         {} ({} samples), acceptance {acceptance:.3}\nMMD² to held-out data (Gaussian kernel, median heuristic; {} samples vs {} points) = {:.5}\nKSD² of the samples under the learned score (IMQ; {} samples) = {:.5}\n                (both are unbiased estimates: values slightly below 0 mean a match)\nverdict         {verdict}: MMD² {:.4}\ntrain time      {:.1} s\nsample time     {sample_seconds:.1} s\n",
-        trainer.data, model.kind, model.conditioning, model.net.num_params(), config.loss.name(), report.final_loss(10), trainer.step,
-        sampler.name(), a.samples, eval.samples_used, eval.reference_used, eval.mmd2, eval.samples_used.min(stein::run::MAX_EVAL_POINTS / 10), eval.ksd2, eval.mmd2, report.seconds
-    );
+    let text = summary::text(&summary::Facts {
+        trainer: &trainer,
+        loss: config.loss.name(),
+        final_loss: report.final_loss(10),
+        train_seconds: report.seconds,
+        sampler: sampler.name(),
+        samples: a.samples,
+        acceptance,
+        sample_seconds,
+        eval: &eval,
+    });
     write_text(&dir.join("summary.txt"), &text)?;
     out.line(format!("run folder   {}", dir.display()))?;
     out.line(format!(
@@ -353,24 +281,13 @@ pub fn run(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliErr
         report.final_loss(10)
     ))?;
     out.line(format!(
-        "samples      {} with {} in {sample_seconds:.1} s, MMD² to held-out data {:.5}",
+        "samples      {} with {} in {sample_seconds:.1} s, {}",
         a.samples,
         sampler.name(),
-        eval.mmd2
+        summary::verdict(&eval)
     ))?;
-    out.line("pictures     samples.png, score_field.png, loss.png; summary.txt, model.json, metrics.jsonl")
-}
-
-fn round4(v: f64) -> f64 {
-    (v * 1e4).round() / 1e4
-}
-
-/// A Gaussian KDE of points, for the background of score-network pictures.
-fn kde_log_density(pts: &[Vec<f64>], x: &[f64]) -> f64 {
-    let h2 = 0.05;
-    let terms: Vec<f64> = pts
-        .iter()
-        .map(|p| -((p[0] - x[0]).powi(2) + (p[1] - x[1]).powi(2)) / (2.0 * h2))
-        .collect();
-    stein::autodiff::special::logsumexp(&terms)
+    out.line(format!(
+        "pictures     {}; summary.txt, model.json, metrics.jsonl, samples.csv",
+        written.join(", ")
+    ))
 }

@@ -1,0 +1,62 @@
+//! The data of a training run: a built-in toy set or a CSV file of any number of columns, split into
+//! training and held-out reference points; the σ ladder fitted to them.
+
+use crate::error::CliError;
+use rand::SeedableRng;
+use std::path::Path;
+use stein::autodiff::Tensor;
+use stein::models::data::{load_csv, Standardization, Toy};
+use stein::models::loss::geometric_sigmas;
+
+/// Points of the training set (toy sets) and the seed offset of the held-out draw.
+const TOY_POINTS: usize = 4000;
+const HELD_OUT_SEED: u64 = 1_000_003;
+
+/// The NCSN ladder for data in model coordinates: 10 levels from the data's largest spread down to 2% of it.
+pub fn default_sigmas(data: &Tensor) -> Vec<f64> {
+    let st = Standardization::fit(data);
+    let top = st.scale.iter().fold(0.1f64, |a, s| a.max(*s));
+    geometric_sigmas(top, 0.02 * top, 10)
+}
+
+/// A built-in set (seeded) or a CSV file.
+fn load_data(name: &str, n: usize, seed: u64) -> Result<Tensor, CliError> {
+    if name.ends_with(".csv") || Path::new(name).exists() {
+        return Ok(load_csv(name)?);
+    }
+    let toy = Toy::parse(name)?;
+    Ok(toy.sample(n, &mut rand::rngs::SmallRng::seed_from_u64(seed)))
+}
+
+/// Training data and reference data: a toy set's fresh draw of `samples` points, or a tenth of the rows of a
+/// CSV file of at least 200 rows, picked by a hash of the row number so that no period in the file decides
+/// (the rest trains); a smaller file is its own reference.
+pub fn data_and_reference(
+    name: &str,
+    seed: u64,
+    samples: usize,
+) -> Result<(Tensor, Tensor), CliError> {
+    let data = load_data(name, TOY_POINTS, seed)?;
+    if Toy::parse(name).is_ok() && !Path::new(name).exists() {
+        let held = load_data(name, samples, seed.wrapping_add(HELD_OUT_SEED))?;
+        return Ok((data, held));
+    }
+    if data.rows() < 200 {
+        return Ok((data.clone(), data));
+    }
+    let held = |i: usize| {
+        // SplitMix64 of the row number
+        let mut z = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)).is_multiple_of(10)
+    };
+    let pick = |keep: bool| {
+        let rows: Vec<f64> = (0..data.rows())
+            .filter(|&i| held(i) == keep)
+            .flat_map(|i| data.row_slice(i).to_vec())
+            .collect();
+        Tensor::new(rows.len() / data.cols(), data.cols(), rows).expect("whole rows")
+    };
+    Ok((pick(false), pick(true)))
+}
