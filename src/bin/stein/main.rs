@@ -11,6 +11,7 @@
 //! subcommand calling library functions (`stein::run`, `stein::models`, `stein::scores::plot`).
 
 mod args;
+mod choices;
 mod data;
 mod error;
 mod output;
