@@ -200,7 +200,7 @@ fn heat_maps_carry_a_colour_bar_in_nats() {
     score_field(&svg, &b, &b, Bounds::square(3.0), &opts).unwrap();
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(
-        texts(&text).iter().any(|t| t == "log p"),
+        texts(&text).iter().any(|t| t == "log p + const"),
         "the colour bar names its quantity"
     );
 }

@@ -101,8 +101,9 @@ pub(crate) type DrawFrame<'a> =
 pub const MAX_FRAMES: usize = 500;
 
 /// An animated GIF of `frames` pictures of `size` pixels, each drawn by `draw(k, area)`, looping forever with
-/// `delay_ms` between frames (the last one held for a second at least); written atomically (`.gif` only). Each frame is drawn into an RGB buffer and
-/// quantised to its own 256-colour palette (pure Rust: `gif` and `color_quant`).
+/// `delay_ms` between frames (the last one held for a second at least); written atomically (`.gif` only).
+/// Pure Rust (`gif`, `color_quant`): one 255-colour palette learned from the first frame serves every frame,
+/// and pixels that did not change since the previous frame are stored as transparent, which compresses well.
 pub(crate) fn animate(
     path: &Path,
     size: (u32, u32),
@@ -124,18 +125,43 @@ pub(crate) fn animate(
         ));
     }
     let bytes = (|| -> Result<Vec<u8>, String> {
+        let mut rgb = vec![0u8; 3 * w as usize * h as usize];
+        let frame_rgb = |k: usize, rgb: &mut [u8]| -> Result<(), String> {
+            let root = BitMapBackend::with_buffer(rgb, (w, h)).into_drawing_area();
+            draw(k, &root)?;
+            root.present().map_err(txt)
+        };
+        frame_rgb(0, &mut rgb)?;
+        let mut palette = Palette::of(&rgb);
         let mut out = Vec::new();
         {
-            let mut enc = gif::Encoder::new(&mut out, w as u16, h as u16, &[]).map_err(txt)?;
+            let mut enc =
+                gif::Encoder::new(&mut out, w as u16, h as u16, &palette.colours).map_err(txt)?;
             enc.set_repeat(gif::Repeat::Infinite).map_err(txt)?;
-            let mut rgb = vec![0u8; 3 * w as usize * h as usize];
+            let mut previous: Vec<u8> = Vec::new();
             for k in 0..frames {
-                {
-                    let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-                    draw(k, &root)?;
-                    root.present().map_err(txt)?;
+                if k > 0 {
+                    frame_rgb(k, &mut rgb)?;
                 }
-                let mut frame = gif::Frame::from_rgb_speed(w as u16, h as u16, &rgb, 20);
+                let indices = palette.indices(&rgb);
+                // pixels that did not change are transparent: they keep the previous frame's colour
+                let mut frame = gif::Frame {
+                    width: w as u16,
+                    height: h as u16,
+                    dispose: gif::DisposalMethod::Keep,
+                    ..Default::default()
+                };
+                if previous.is_empty() {
+                    frame.buffer = indices.clone().into();
+                } else {
+                    let diff: Vec<u8> = indices
+                        .iter()
+                        .zip(&previous)
+                        .map(|(&i, &p)| if i == p { TRANSPARENT } else { i })
+                        .collect();
+                    frame.buffer = diff.into();
+                    frame.transparent = Some(TRANSPARENT);
+                }
                 // the last frame holds for a second at least before the loop starts again
                 let ms = if k + 1 == frames {
                     delay_ms.max(1000)
@@ -144,6 +170,7 @@ pub(crate) fn animate(
                 };
                 frame.delay = (ms / 10).clamp(1, u16::MAX as u32) as u16;
                 enc.write_frame(&frame).map_err(txt)?;
+                previous = indices;
             }
         }
         Ok(out)
@@ -160,6 +187,46 @@ pub(crate) fn check_frames(path: &Path, n: usize) -> Result<(), ScoreError> {
         ));
     }
     Ok(())
+}
+
+/// The palette index left for "unchanged" pixels.
+const TRANSPARENT: u8 = 255;
+
+/// One palette for every frame of an animation: 255 colours learned from the first frame (NeuQuant), and a
+/// cache from colour to index (pictures repeat few colours).
+struct Palette {
+    quant: color_quant::NeuQuant,
+    colours: Vec<u8>,
+    cache: std::collections::HashMap<[u8; 3], u8>,
+}
+
+impl Palette {
+    fn of(rgb: &[u8]) -> Palette {
+        let rgba: Vec<u8> = rgb
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect();
+        let quant = color_quant::NeuQuant::new(10, TRANSPARENT as usize, &rgba);
+        let mut colours = quant.color_map_rgb();
+        colours.extend([0, 0, 0]); // the transparent index
+        Palette {
+            quant,
+            colours,
+            cache: std::collections::HashMap::new(),
+        }
+    }
+
+    fn indices(&mut self, rgb: &[u8]) -> Vec<u8> {
+        rgb.chunks_exact(3)
+            .map(|p| {
+                let key = [p[0], p[1], p[2]];
+                *self
+                    .cache
+                    .entry(key)
+                    .or_insert_with(|| self.quant.index_of(&[p[0], p[1], p[2], 255]) as u8)
+            })
+            .collect()
+    }
 }
 
 /// Line and marker colours on white (matplotlib's tab10, first six).
