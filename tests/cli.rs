@@ -1,27 +1,15 @@
 //! End-to-end tests of the `stein` command line.
 
+mod common;
+
+use common::{stein, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn stein(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stein"))
-        .args(args)
-        .output()
-        .expect("the stein binary runs")
-}
-
+/// A fresh path `stein-cli-<name>-<pid>` in the temporary folder (nothing there yet).
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stein-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+    let d = common::tmp_dir("cli", name);
+    std::fs::remove_dir(&d).unwrap();
     d
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn last_step(dir: &Path) -> u64 {

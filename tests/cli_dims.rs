@@ -1,29 +1,13 @@
 //! The command line on data of any dimension: CSV files of 1, 2 and 5 columns are trained, sampled and
 //! pictured; animations decode with their frames.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn stein(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stein"))
-        .args(args)
-        .output()
-        .expect("the stein binary runs")
-}
+use common::{stein, text, tmp_dir};
+use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stein-dims-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    tmp_dir("dims", name)
 }
 
 /// `n` rows of `d` columns: two clusters along the first coordinate, the rest correlated with it.

@@ -1,23 +1,15 @@
 //! The command line never loses data, never hangs and never panics on input: each way a user's files could
 //! be overwritten, each empty or huge request, each bad flag.
 
+mod common;
+
+use common::{stein_in, tmp_dir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn stein_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stein"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the stein binary runs")
-}
-
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stein-safety-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    tmp_dir("safety", name)
 }
 
 fn err(o: &Output) -> String {
