@@ -56,6 +56,38 @@ pub enum AdError {
         /// The tolerance that was exceeded.
         rtol: f64,
     },
+    /// A higher-order check ([`hesscheck`](crate::hesscheck), [`gradgradcheck`](crate::gradgradcheck),
+    /// [`check_orders`](crate::check_orders)) found the tape and finite differences of its lower order apart.
+    #[error(
+        "order-{order} derivative check failed at {at}: autodiff {autodiff:e}, finite difference \
+         {finite_difference:e} (relative error {rel_err:.3e} > rtol {rtol:.1e})"
+    )]
+    DerivativeCheck {
+        /// The order of the derivative checked.
+        order: usize,
+        /// Which entry ("H[1][2]", "(H v)[0]", "D³f[e₂, e₂, e₂]", …).
+        at: String,
+        /// The tape's derivative.
+        autodiff: f64,
+        /// The central finite difference of the tape's derivative of one order less.
+        finite_difference: f64,
+        /// |autodiff − fd| / max(1, |autodiff|, |fd|).
+        rel_err: f64,
+        /// The tolerance that was exceeded.
+        rtol: f64,
+    },
+    /// The tape's Hessian is not symmetric.
+    #[error("the Hessian is not symmetric: H[{i}][{j}] = {hij:e} but H[{j}][{i}] = {hji:e}")]
+    Asymmetric {
+        /// Row.
+        i: usize,
+        /// Column.
+        j: usize,
+        /// H[i][j].
+        hij: f64,
+        /// H[j][i].
+        hji: f64,
+    },
 }
 
 pub(crate) fn check_finite(what: &str, xs: &[f64]) -> Result<(), AdError> {

@@ -54,7 +54,8 @@
 //!   [`laplacian`], [`divergence`], and checked `try_` variants returning [`AdError`].
 //! - Tape API: [`Tape::grad`], [`Tape::grad_graph`], [`Tape::grad_tensors`], [`Tape::grad_graph_tensors`],
 //!   [`Tape::clear`], [`Tape::mark`] / [`Tape::truncate`].
-//! - Checks: [`gradcheck`], [`central_differences`].
+//! - Checks: [`gradcheck`], [`hesscheck`], [`gradgradcheck`], [`check_orders`] (any order, as Stan's
+//!   `expect_ad`) with [`CheckOptions`], [`central_differences`].
 //! - [`special`]: the special functions behind [`Real`] (sigmoid, softplus, digamma, polygamma, …).
 //!
 //! ## Panics
@@ -81,7 +82,10 @@ pub use functional::{
     try_hessian, try_hvp, try_jacobian, try_laplacian, try_value_and_grad, value_and_grad, vjp,
     with_tape,
 };
-pub use gradcheck::{central_differences, gradcheck, GradCheck};
+pub use gradcheck::{
+    central_differences, check_orders, gradcheck, gradgradcheck, hesscheck, CheckOptions,
+    GradCheck, HessCheck,
+};
 pub use real::Real;
 pub use tape::{Mark, Tape};
 pub use tensor::{Kept, TVar, Tensor};

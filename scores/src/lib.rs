@@ -36,7 +36,9 @@
 //!   parameters on ℝⁿ), [`linalg::cholesky`] and [`linalg::solve_lower_tri`] on the tape.
 //! - Properties: [`expected_score`], [`fisher_information`], [`fisher_divergence`],
 //!   [`kernel_stein_discrepancy`], [`mmd`].
-//! - [`testing`] (feature `testing`): proptest strategies and [`testing::assert_score_matches`].
+//! - Tests with p-values: [`gof`] (KSD with a wild bootstrap, MMD two-sample with permutations, FSSD).
+//! - [`testing`] (feature `testing`): proptest strategies, [`testing::assert_score_matches`],
+//!   [`testing::assert_samples_from`] and [`testing::assert_same_distribution`].
 //! - [`plot`] (feature `plot`, default): score fields, 1-D curves, samples over a density (SVG/PNG).
 //!
 //! Constructors validate their parameters and return [`ScoreError`] naming the parameter; nothing here
@@ -48,6 +50,7 @@ mod density;
 mod dist;
 mod error;
 pub mod files;
+pub mod gof;
 pub mod linalg;
 pub mod lpdf;
 mod properties;

@@ -147,36 +147,23 @@ pub fn kernel_stein_discrepancy<S: Score + ?Sized>(
     check_dims("samples", d, samples)?;
     let n = samples.len();
     let scores: Vec<Vec<f64>> = samples.par_iter().map(|x| score.score(x)).collect();
-    let beta = -0.5;
-    let df = d as f64;
+    let imq = crate::gof::KsdKernel::default();
     let rows: Vec<f64> = (0..n)
         .into_par_iter()
         .map(|i| {
-            let (xi, si) = (&samples[i], &scores[i]);
-            let mut acc = 0.0;
-            for j in 0..n {
-                if statistic == Statistic::U && i == j {
-                    continue;
-                }
-                let (xj, sj) = (&samples[j], &scores[j]);
-                let mut r2 = 0.0;
-                let mut ss = 0.0;
-                let mut dr = 0.0;
-                for k in 0..d {
-                    let r = xi[k] - xj[k];
-                    r2 += r * r;
-                    ss += si[k] * sj[k];
-                    dr += (sj[k] - si[k]) * r;
-                }
-                let u = 1.0 + r2;
-                let ub = u.powf(beta);
-                let ub1 = ub / u;
-                let ub2 = ub1 / u;
-                acc += ss * ub + 2.0 * beta * ub1 * dr
-                    - 2.0 * beta * df * ub1
-                    - 4.0 * beta * (beta - 1.0) * ub2 * r2;
-            }
-            acc
+            (0..n)
+                .filter(|&j| statistic == Statistic::V || i != j)
+                .map(|j| {
+                    crate::gof::stein_kernel(
+                        &imq,
+                        1.0,
+                        &samples[i],
+                        &scores[i],
+                        &samples[j],
+                        &scores[j],
+                    )
+                })
+                .sum::<f64>()
         })
         .collect();
     let total: f64 = rows.iter().sum();
@@ -196,18 +183,8 @@ pub fn mmd(x: &[Vec<f64>], y: &[Vec<f64>]) -> Result<f64, ScoreError> {
     check_dims("x", d, x)?;
     check_dims("y", d, y)?;
     let dist2 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum::<f64>();
-    // median heuristic on (at most) 500 points of the pool
     let pool: Vec<&Vec<f64>> = x.iter().chain(y).collect();
-    let step = (pool.len() / 500).max(1);
-    let sub: Vec<&Vec<f64>> = pool.iter().step_by(step).copied().collect();
-    let mut ds: Vec<f64> = Vec::new();
-    for i in 0..sub.len() {
-        for j in i + 1..sub.len() {
-            ds.push(dist2(sub[i], sub[j]));
-        }
-    }
-    ds.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let h2 = ds.get(ds.len() / 2).copied().unwrap_or(1.0).max(1e-12);
+    let h2 = crate::gof::median_bandwidth2(&pool);
     let k = |a: &[f64], b: &[f64]| (-dist2(a, b) / (2.0 * h2)).exp();
     let within = |s: &[Vec<f64>]| {
         let n = s.len();

@@ -1,5 +1,6 @@
 //! Property-testing support (feature `testing`): proptest strategies for random, well-conditioned members of
-//! each family and for points, and assertions comparing two scores with a readable failure message.
+//! each family and for points, assertions comparing two scores with a readable failure message, and
+//! assertions on draws with calibrated tests ([`assert_samples_from`], [`assert_same_distribution`]).
 //!
 //! ```
 //! use proptest::prelude::*;
@@ -10,6 +11,10 @@
 //!     assert_score_matches(&AutodiffScore(&g), &AnalyticScore(&g), &xs, 1e-10);
 //! });
 //! ```
+
+mod samples;
+
+pub use samples::{assert_same_distribution, assert_samples_from, assert_samples_from_with};
 
 use crate::density::Score;
 use crate::dist::laplace::Laplace;
