@@ -34,14 +34,7 @@ where
     crate::error::check_value(v, None)?;
     crate::error::check_finite("gradient", &ad)?;
     let fd = central_differences(|p| f(p).value(), x, eps);
-    let mut worst = (0, 0.0);
-    for (i, (&a, &d)) in ad.iter().zip(&fd).enumerate() {
-        let e = (a - d).abs() / 1f64.max(a.abs()).max(d.abs());
-        // NaN errors win, so a NaN derivative is reported rather than skipped
-        if e.is_nan() || e > worst.1 {
-            worst = (i, e);
-        }
-    }
+    let worst = worst_entry(&ad, &fd);
     if worst.1 > rtol || worst.1.is_nan() {
         let i = worst.0;
         return Err(AdError::GradCheck {
@@ -138,6 +131,19 @@ fn rel_err(a: f64, b: f64) -> f64 {
     (a - b).abs() / 1f64.max(a.abs()).max(b.abs())
 }
 
+/// The entry with the largest relative error and that error; a NaN error wins, so a NaN derivative is
+/// reported rather than skipped.
+fn worst_entry(ad: &[f64], fd: &[f64]) -> (usize, f64) {
+    let mut worst = (0, 0.0);
+    for (i, (&a, &d)) in ad.iter().zip(fd).enumerate() {
+        let e = rel_err(a, d);
+        if e.is_nan() || e > worst.1 {
+            worst = (i, e);
+        }
+    }
+    worst
+}
+
 /// The first entry where `ad` and `fd` are further apart than `rtol`, as an error of `order` at `name(i)`.
 fn compare(
     order: usize,
@@ -146,13 +152,7 @@ fn compare(
     rtol: f64,
     name: &dyn Fn(usize) -> String,
 ) -> Result<f64, AdError> {
-    let mut worst = (0, 0.0);
-    for (i, (&a, &d)) in ad.iter().zip(fd).enumerate() {
-        let e = rel_err(a, d);
-        if e.is_nan() || e > worst.1 {
-            worst = (i, e);
-        }
-    }
+    let worst = worst_entry(ad, fd);
     if worst.1 > rtol || worst.1.is_nan() {
         let i = worst.0;
         return Err(AdError::DerivativeCheck {
