@@ -5,7 +5,7 @@ use crate::density::Score;
 use crate::error::ScoreError;
 use rayon::prelude::*;
 
-fn need(what: &'static str, need: usize, got: usize) -> Result<(), ScoreError> {
+pub(crate) fn need(what: &'static str, need: usize, got: usize) -> Result<(), ScoreError> {
     if got >= need {
         Ok(())
     } else {
@@ -13,7 +13,11 @@ fn need(what: &'static str, need: usize, got: usize) -> Result<(), ScoreError> {
     }
 }
 
-fn check_dims(what: &'static str, d: usize, samples: &[Vec<f64>]) -> Result<(), ScoreError> {
+pub(crate) fn check_dims(
+    what: &'static str,
+    d: usize,
+    samples: &[Vec<f64>],
+) -> Result<(), ScoreError> {
     for (i, x) in samples.iter().enumerate() {
         if x.len() != d {
             return Err(ScoreError::Dimension {

@@ -163,28 +163,16 @@ fn replicate_rng(seed: u64, b: usize) -> SmallRng {
     )
 }
 
-/// Check draws: at least `need`, all of dimension `d`, all finite.
+/// Check draws: at least `need`, all of dimension `d` (as every property checks them), all finite.
 fn check_draws(
     what: &'static str,
     draws: &[Vec<f64>],
     d: usize,
     need: usize,
 ) -> Result<(), ScoreError> {
-    if draws.len() < need {
-        return Err(ScoreError::TooFewSamples {
-            what,
-            need,
-            got: draws.len(),
-        });
-    }
+    crate::properties::need(what, need, draws.len())?;
+    crate::properties::check_dims(what, d, draws)?;
     for (i, x) in draws.iter().enumerate() {
-        if x.len() != d {
-            return Err(ScoreError::Dimension {
-                param: what,
-                expected: format!("draws of dimension {d}"),
-                got: format!("draw {i} of dimension {}", x.len()),
-            });
-        }
         if let Some(v) = x.iter().find(|v| !v.is_finite()) {
             return Err(ScoreError::NonFinite {
                 what,
