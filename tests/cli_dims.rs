@@ -235,6 +235,10 @@ fn plot_animates_the_noise_level_and_the_temperature() {
             ],
             "out of range",
         ),
+        (
+            vec!["plot", "score", "--target", "ring"],
+            "a GIF is an animation",
+        ),
     ] {
         let mut a = args.clone();
         a.extend(["--out", bad.to_str().unwrap()]);

@@ -132,6 +132,20 @@ fn sample_never_overwrites_a_model_and_asks_before_any_file() {
         std::fs::read_to_string(d.join("mine.csv")).unwrap(),
         "precious"
     );
+    // an --out that names a picture would be overwritten by that picture: refused
+    for out in ["samples.png", "samples.gif"] {
+        let a = [
+            "sample",
+            "--model",
+            "run/model.json",
+            "--n",
+            "5",
+            "--out",
+            out,
+        ];
+        assert_clean_error(&stein_in(&d, &a), "names the CSV file of samples");
+        assert!(!d.join(out).exists());
+    }
     // the picture beside the CSV is protected the same way
     std::fs::write(d.join("fresh.png"), "precious").unwrap();
     let a = [

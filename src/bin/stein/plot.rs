@@ -24,6 +24,19 @@ pub fn run(a: &PlotArgs, out: &mut Stdout) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{target_name}-{what}.{ext}")));
+    let is_gif = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+    if is_gif != a.animate.is_some() {
+        return Err(CliError::Usage(if is_gif {
+            format!(
+                "--out {}: a GIF is an animation; add --animate sigma or --animate temperature",
+                path.display()
+            )
+        } else {
+            format!("--out {}: --animate writes a .gif", path.display())
+        }));
+    }
     check_output(&path, a.force)?;
     match (a.animate, flat(a.target)?) {
         (None, Some((t, b, label))) => with_target!(&t, |d| still(&path, a.what, d, b, label))?,

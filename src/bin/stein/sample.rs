@@ -16,6 +16,13 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     let csv = &a.out;
     let png = csv.with_extension("png");
     let gif = csv.with_extension("gif");
+    if csv == &png || csv == &gif {
+        return Err(CliError::Usage(format!(
+            "--out {} names the CSV file of samples; the pictures are written beside it (use --out {})",
+            csv.display(),
+            csv.with_extension("csv").display()
+        )));
+    }
     check_output(csv, a.force)?;
     check_output(&png, a.force)?;
     if a.animate {
