@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod data;
+pub mod diffusion;
 mod error;
 #[cfg(feature = "io")]
 pub mod io;

@@ -1,0 +1,226 @@
+//! The forward SDEs of score-based generative modelling (Song et al. 2021): dx = a(t) x dt + g(t) dw on
+//! t ∈ [0, 1], whose marginal given x₀ is N(α(t) x₀, σ(t)² I). VE (variance exploding), VP (variance
+//! preserving, with the linear schedule of DDPM or the cosine schedule of Nichol & Dhariwal 2021) and sub-VP.
+
+use crate::ModelError;
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
+
+/// How β(t) of a variance-preserving SDE runs; B(t) = ∫₀ᵗ β(s) ds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    /// β(t) = β_min + t (β_max − β_min): DDPM's linear schedule of N steps is β_min = N β₁, β_max = N β_N
+    /// (0.1 and 20 for β₁ = 10⁻⁴, β_N = 0.02, N = 1,000).
+    Linear {
+        /// β(0).
+        beta_min: f64,
+        /// β(1).
+        beta_max: f64,
+    },
+    /// ᾱ(t) = cos²(π/2 · (t + s)/(1 + s)) / cos²(π/2 · s/(1 + s)), so B(t) = −ln ᾱ(t) and β(t) = dB/dt
+    /// (Nichol & Dhariwal 2021; s = 0.008). β(1) is infinite: use t ≤ 1 − 10⁻³.
+    Cosine {
+        /// The offset s.
+        s: f64,
+    },
+}
+
+impl Schedule {
+    /// DDPM's linear schedule (β₁ = 10⁻⁴, β_N = 0.02 over N = 1,000 steps) in continuous time.
+    pub const DDPM: Schedule = Schedule::Linear {
+        beta_min: 0.1,
+        beta_max: 20.0,
+    };
+
+    /// B(t) = ∫₀ᵗ β.
+    pub fn integral(&self, t: f64) -> f64 {
+        match *self {
+            Schedule::Linear { beta_min, beta_max } => {
+                beta_min * t + 0.5 * (beta_max - beta_min) * t * t
+            }
+            Schedule::Cosine { s } => {
+                let f = |u: f64| {
+                    (std::f64::consts::FRAC_PI_2 * (u + s) / (1.0 + s))
+                        .cos()
+                        .powi(2)
+                };
+                -(f(t) / f(0.0)).ln()
+            }
+        }
+    }
+
+    /// β(t).
+    pub fn beta(&self, t: f64) -> f64 {
+        match *self {
+            Schedule::Linear { beta_min, beta_max } => beta_min + t * (beta_max - beta_min),
+            Schedule::Cosine { s } => {
+                let c = std::f64::consts::FRAC_PI_2 / (1.0 + s);
+                2.0 * c * (c * (t + s)).tan()
+            }
+        }
+    }
+}
+
+/// A forward SDE dx = a(t) x dt + g(t) dw.
+///
+/// ```
+/// use stein_models::diffusion::Sde;
+/// let vp = Sde::vp(0.1, 20.0).unwrap();
+/// let t = 0.3;
+/// // variance preserving: α² + σ² = 1
+/// assert!((vp.alpha(t).powi(2) + vp.sigma(t).powi(2) - 1.0).abs() < 1e-12);
+/// let ve = Sde::ve(0.01, 50.0).unwrap();
+/// assert_eq!(ve.alpha(t), 1.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sde {
+    /// Variance exploding: a = 0, g(t) = σ_v(t) √(2 ln(σ_max/σ_min)) with σ_v(t) = σ_min (σ_max/σ_min)ᵗ; the
+    /// marginal std is σ(t) = √(σ_v(t)² − σ_min²) (exact for the SDE from t = 0), prior N(0, σ_max² I).
+    Ve {
+        /// σ_min > 0.
+        sigma_min: f64,
+        /// σ_max > σ_min.
+        sigma_max: f64,
+    },
+    /// Variance preserving: a = −β(t)/2, g = √β(t); α = e^{−B/2}, σ² = 1 − e^{−B}; prior N(0, I).
+    Vp(Schedule),
+    /// Sub-VP: a = −β(t)/2, g = √(β(t)(1 − e^{−2B})); α = e^{−B/2}, σ = 1 − e^{−B}; prior N(0, I).
+    SubVp(Schedule),
+}
+
+fn bad(param: &'static str, reason: String) -> ModelError {
+    ModelError::BadParameter { param, reason }
+}
+
+fn check_linear(beta_min: f64, beta_max: f64) -> Result<Schedule, ModelError> {
+    if !(beta_min > 0.0 && beta_max > beta_min && beta_max.is_finite()) {
+        return Err(bad(
+            "beta_min/beta_max",
+            format!("need 0 < β_min < β_max < ∞, got {beta_min} and {beta_max}"),
+        ));
+    }
+    Ok(Schedule::Linear { beta_min, beta_max })
+}
+
+impl Sde {
+    /// VE with σ_min < σ_max (Song et al.: 0.01 and 50 for 2-D toys of unit scale use σ_max ≈ 10).
+    pub fn ve(sigma_min: f64, sigma_max: f64) -> Result<Sde, ModelError> {
+        if !(sigma_min > 0.0 && sigma_max > sigma_min && sigma_max.is_finite()) {
+            return Err(bad(
+                "sigma_min/sigma_max",
+                format!("need 0 < σ_min < σ_max < ∞, got {sigma_min} and {sigma_max}"),
+            ));
+        }
+        Ok(Sde::Ve {
+            sigma_min,
+            sigma_max,
+        })
+    }
+
+    /// VP with the linear schedule β_min..β_max (0.1 and 20: DDPM's).
+    pub fn vp(beta_min: f64, beta_max: f64) -> Result<Sde, ModelError> {
+        Ok(Sde::Vp(check_linear(beta_min, beta_max)?))
+    }
+
+    /// VP with the cosine schedule of offset s (0.008).
+    pub fn vp_cosine(s: f64) -> Result<Sde, ModelError> {
+        if !(s > 0.0 && s < 1.0) {
+            return Err(bad(
+                "s",
+                format!("the cosine offset must be in (0, 1), got {s}"),
+            ));
+        }
+        Ok(Sde::Vp(Schedule::Cosine { s }))
+    }
+
+    /// Sub-VP with the linear schedule β_min..β_max.
+    pub fn sub_vp(beta_min: f64, beta_max: f64) -> Result<Sde, ModelError> {
+        Ok(Sde::SubVp(check_linear(beta_min, beta_max)?))
+    }
+
+    /// The drift coefficient a(t) of dx = a(t) x dt + g(t) dw.
+    pub fn drift(&self, t: f64) -> f64 {
+        match self {
+            Sde::Ve { .. } => 0.0,
+            Sde::Vp(s) | Sde::SubVp(s) => -0.5 * s.beta(t),
+        }
+    }
+
+    /// The diffusion coefficient g(t).
+    pub fn diffusion(&self, t: f64) -> f64 {
+        match self {
+            Sde::Ve {
+                sigma_min,
+                sigma_max,
+            } => {
+                let r = sigma_max / sigma_min;
+                sigma_min * r.powf(t) * (2.0 * r.ln()).sqrt()
+            }
+            Sde::Vp(s) => s.beta(t).sqrt(),
+            Sde::SubVp(s) => (s.beta(t) * -(-2.0 * s.integral(t)).exp_m1()).sqrt(),
+        }
+    }
+
+    /// The marginal mean coefficient α(t): x_t | x₀ ~ N(α(t) x₀, σ(t)² I).
+    pub fn alpha(&self, t: f64) -> f64 {
+        match self {
+            Sde::Ve { .. } => 1.0,
+            Sde::Vp(s) | Sde::SubVp(s) => (-0.5 * s.integral(t)).exp(),
+        }
+    }
+
+    /// The marginal standard deviation σ(t).
+    pub fn sigma(&self, t: f64) -> f64 {
+        match self {
+            Sde::Ve {
+                sigma_min,
+                sigma_max,
+            } => {
+                let v = sigma_min * (sigma_max / sigma_min).powf(t);
+                (v * v - sigma_min * sigma_min).max(0.0).sqrt()
+            }
+            Sde::Vp(s) => (-(-s.integral(t)).exp_m1()).sqrt(),
+            Sde::SubVp(s) => -(-s.integral(t)).exp_m1(),
+        }
+    }
+
+    /// The standard deviation of the prior N(0, s² I) the reverse process starts from (σ_max for VE, 1
+    /// otherwise).
+    pub fn prior_std(&self) -> f64 {
+        match self {
+            Sde::Ve { sigma_max, .. } => *sigma_max,
+            _ => 1.0,
+        }
+    }
+
+    /// The time the reverse process ends at: 10⁻³ for the cosine schedule (its β blows up at 1 … and σ
+    /// vanishes at 0), 10⁻⁵ otherwise; the start is 1 (1 − 10⁻³ for the cosine schedule).
+    pub fn time_range(&self) -> (f64, f64) {
+        match self {
+            Sde::Vp(Schedule::Cosine { .. }) | Sde::SubVp(Schedule::Cosine { .. }) => {
+                (1e-3, 1.0 - 1e-3)
+            }
+            _ => (1e-5, 1.0),
+        }
+    }
+
+    /// `n` draws of the prior in `d` dimensions.
+    pub fn prior_sample<R: Rng + ?Sized>(&self, rng: &mut R, n: usize, d: usize) -> Vec<Vec<f64>> {
+        let s = self.prior_std();
+        (0..n)
+            .map(|_| {
+                (0..d)
+                    .map(|_| s * rng.sample::<f64, _>(StandardNormal))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// log N(x; 0, s² I) of the prior.
+    pub fn prior_log_prob(&self, x: &[f64]) -> f64 {
+        let s = self.prior_std();
+        let d = x.len() as f64;
+        -0.5 * x.iter().map(|v| v * v).sum::<f64>() / (s * s)
+            - d * (s.ln() + 0.5 * (2.0 * std::f64::consts::PI).ln())
+    }
+}
