@@ -19,9 +19,11 @@
 //! ```
 
 pub mod likelihood;
+pub mod net;
 pub mod ode;
 pub mod reverse;
 mod sde;
+pub mod train;
 mod truth;
 
 pub use sde::{Schedule, Sde};

@@ -1,0 +1,202 @@
+//! Time-conditional networks: an MLP over the point and Gaussian Fourier features of t (Tancik et al. 2020;
+//! Song et al. 2021), whose output is read as the score, as the noise ε (score = −ε/σ(t)), or as the denoised
+//! point x₀ with the preconditioning of Karras et al. 2022 (EDM) — and the adapters between the three.
+
+use super::{Sde, TimeScore};
+use crate::nn::{Activation, Mlp};
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
+use stein_autodiff::{TVar, Tape, Tensor};
+
+/// What the network's output stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The score s(x, t) itself.
+    Score,
+    /// The noise ε of x_t = α(t) x₀ + σ(t) ε: s = −ε / σ(t) (DDPM's parametrisation).
+    Noise,
+    /// The denoised x₀ with EDM's preconditioning in the VE frame x̃ = x/α, σ̃ = σ/α (data of unit scale):
+    /// D = c_skip x̃ + c_out F(c_in x̃, t), c_skip = 1/(σ̃² + 1), c_out = σ̃/√(σ̃² + 1), c_in = 1/√(σ̃² + 1);
+    /// s = (α D − x) / σ².
+    Denoised,
+}
+
+/// The three readings of one prediction at (x, t), each from any other: ε = −σ s, x₀ = (x + σ² s) / α.
+///
+/// ```
+/// use stein_models::diffusion::net::{convert, Output};
+/// let (alpha, sigma) = (0.8, 0.6);
+/// let s = [0.5, -1.0];
+/// let x = [0.2, 0.1];
+/// let eps = convert(Output::Score, Output::Noise, &s, &x, alpha, sigma);
+/// let back = convert(Output::Noise, Output::Score, &eps, &x, alpha, sigma);
+/// assert!((back[0] - s[0]).abs() < 1e-12 && (back[1] - s[1]).abs() < 1e-12);
+/// ```
+pub fn convert(from: Output, to: Output, v: &[f64], x: &[f64], alpha: f64, sigma: f64) -> Vec<f64> {
+    let score: Vec<f64> = match from {
+        Output::Score => v.to_vec(),
+        Output::Noise => v.iter().map(|e| -e / sigma).collect(),
+        Output::Denoised => v
+            .iter()
+            .zip(x)
+            .map(|(d, x)| (alpha * d - x) / (sigma * sigma))
+            .collect(),
+    };
+    match to {
+        Output::Score => score,
+        Output::Noise => score.iter().map(|s| -sigma * s).collect(),
+        Output::Denoised => score
+            .iter()
+            .zip(x)
+            .map(|(s, x)| (x + sigma * sigma * s) / alpha)
+            .collect(),
+    }
+}
+
+/// A time-conditional score model for an SDE.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeModel {
+    /// The MLP: input d + 2F (the point and F Fourier pairs), output d.
+    pub net: Mlp,
+    /// The data dimension d.
+    pub dim: usize,
+    /// Frequencies ω of the features sin(2π ω t), cos(2π ω t), drawn N(0, 16) once (fixed, not trained).
+    pub frequencies: Vec<f64>,
+    /// How the output is read.
+    pub output: Output,
+    /// The SDE the model serves.
+    pub sde: Sde,
+}
+
+impl TimeModel {
+    /// A model for d-dimensional data: F = 16 Fourier pairs, hidden widths as given, SiLU.
+    pub fn new<R: Rng + ?Sized>(
+        dim: usize,
+        hidden: &[usize],
+        output: Output,
+        sde: Sde,
+        rng: &mut R,
+    ) -> Self {
+        let f = 16;
+        let frequencies = (0..f)
+            .map(|_| 4.0 * rng.sample::<f64, _>(StandardNormal))
+            .collect();
+        let mut widths = vec![dim + 2 * f];
+        widths.extend_from_slice(hidden);
+        widths.push(dim);
+        TimeModel {
+            net: Mlp::new(&widths, Activation::Silu, rng),
+            dim,
+            frequencies,
+            output,
+            sde,
+        }
+    }
+
+    /// The score s(x, t) on the tape: `x` is `B × d`, `t` one time per row. The result stays differentiable in
+    /// the parameters `p` and in `x`.
+    pub fn score<'t>(&self, tape: &'t Tape, p: &[TVar<'t>], x: TVar<'t>, t: &[f64]) -> TVar<'t> {
+        let b = x.rows();
+        assert_eq!(
+            t.len(),
+            b,
+            "TimeModel::score: {} times for {b} rows",
+            t.len()
+        );
+        let column =
+            |f: &dyn Fn(f64) -> f64| tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| f(t[i])));
+        let two_pi = 2.0 * std::f64::consts::PI;
+        let angles = tape.tensor_const(&Tensor::from_fn(b, self.frequencies.len(), |i, k| {
+            two_pi * self.frequencies[k] * t[i]
+        }));
+        let features = |input: TVar<'t>| TVar::concat(&[input, angles.sin(), angles.cos()], 1);
+        let sde = &self.sde;
+        match self.output {
+            Output::Score => self.net.forward(p, features(x)),
+            Output::Noise => {
+                let inv_sigma = column(&|t| 1.0 / sde.sigma(t));
+                -(self.net.forward(p, features(x)) * inv_sigma)
+            }
+            Output::Denoised => {
+                let st = |t: f64| sde.sigma(t) / sde.alpha(t);
+                let inv_alpha = column(&|t| 1.0 / sde.alpha(t));
+                let c_in = column(&|t| 1.0 / (st(t).powi(2) + 1.0).sqrt());
+                let c_skip = column(&|t| 1.0 / (st(t).powi(2) + 1.0));
+                let c_out = column(&|t| st(t) / (st(t).powi(2) + 1.0).sqrt());
+                let xt = x * inv_alpha;
+                let d = xt * c_skip + self.net.forward(p, features(xt * c_in)) * c_out;
+                let alpha = column(&|t| sde.alpha(t));
+                let inv_var = column(&|t| 1.0 / sde.sigma(t).powi(2));
+                (d * alpha - x) * inv_var
+            }
+        }
+    }
+}
+
+impl TimeScore for TimeModel {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn score_at(&self, x: &Tensor, t: f64, out: &mut Tensor) {
+        let times = vec![t; x.rows()];
+        stein_autodiff::with_tape(|tape| {
+            let p: Vec<TVar> = self
+                .net
+                .params
+                .iter()
+                .map(|w| tape.tensor_const(w))
+                .collect();
+            let xv = tape.tensor_const(x);
+            self.score(tape, &p, xv, &times).value_into(out);
+        });
+    }
+}
+
+impl super::likelihood::TimeDivergence for TimeModel {
+    fn divergence_at(&self, x: &Tensor, t: f64, out: &mut [f64]) {
+        let times = vec![t; x.rows()];
+        stein_autodiff::with_tape(|tape| {
+            let p: Vec<TVar> = self
+                .net
+                .params
+                .iter()
+                .map(|w| tape.tensor_const(w))
+                .collect();
+            let xv = tape.tensor(x);
+            let s = self.score(tape, &p, xv, &times);
+            out.iter_mut().for_each(|o| *o = 0.0);
+            // rows are independent: ∂/∂x_{·j} of Σᵢ s_{ij} holds ∂s_{ij}/∂x_{ij} in row i, column j
+            for j in 0..self.dim {
+                let g = tape.grad_tensors(s.slice_cols(j, 1).sum(), &[xv]).remove(0);
+                out.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, o)| *o += g.get(i, j));
+            }
+        });
+    }
+
+    fn probe_at(&self, x: &Tensor, t: f64, z: &Tensor, out: &mut [f64]) {
+        let times = vec![t; x.rows()];
+        stein_autodiff::with_tape(|tape| {
+            let p: Vec<TVar> = self
+                .net
+                .params
+                .iter()
+                .map(|w| tape.tensor_const(w))
+                .collect();
+            let xv = tape.tensor(x);
+            let zv = tape.tensor_const(z);
+            let s = self.score(tape, &p, xv, &times);
+            let g = tape.grad_tensors((s * zv).sum(), &[xv]).remove(0);
+            out.iter_mut().enumerate().for_each(|(i, o)| {
+                *o = g
+                    .row_slice(i)
+                    .iter()
+                    .zip(z.row_slice(i))
+                    .map(|(a, b)| a * b)
+                    .sum();
+            });
+        });
+    }
+}
