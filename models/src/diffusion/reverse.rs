@@ -8,6 +8,7 @@
 //!   signal-to-noise ratio r: ε = 2 (r ‖z‖ / ‖s‖)² (batch means of the norms), scaled by 1 − β(t)Δt for VP.
 //! - The probability-flow ODE dx/dt = a(t) x − ½ g(t)² s(x, t): deterministic, with Heun or RK4 in fixed
 //!   steps or adaptive Dormand–Prince.
+//! - DDIM with η (η = 1: DDPM's ancestral sampler) and EDM's Heun sampler on the ρ = 7 noise schedule.
 
 use super::ode::{self, Fixed, Stats, Tolerance};
 use super::{Sde, TimeScore};
@@ -44,6 +45,23 @@ pub enum Method {
     },
     /// The probability-flow ODE with adaptive Dormand–Prince.
     ProbabilityFlowAdaptive(Tolerance),
+    /// DDIM (Song, Meng & Ermon 2021) on the SDE's (α, σ): from the score's ε̂ = −σ_t s and x̂₀ = (x − σ_t ε̂)/α_t,
+    /// x_s = α_s x̂₀ + √(σ_s² − c²) ε̂ + c z with c = η σ_s √(σ_t² − (α_t/α_s)² σ_s²) / σ_t. η = 0 is
+    /// deterministic (a discretisation of the probability-flow ODE); η = 1 samples the forward process's
+    /// posterior q(x_s | x_t, x̂₀): DDPM's ancestral sampler.
+    Ddim {
+        /// Steps.
+        steps: usize,
+        /// η ∈ [0, 1].
+        eta: f64,
+    },
+    /// EDM's second-order Heun sampler (Karras et al. 2022, algorithm 1) in the VE frame x̃ = x/α,
+    /// σ̃ = σ/α, with σ̃ᵢ = (σ̃_max^{1/ρ} + i/(N−1) (σ̃_min^{1/ρ} − σ̃_max^{1/ρ}))^ρ, ρ = 7, and a last Euler step
+    /// to σ̃ = 0; 2N − 1 score evaluations.
+    EdmHeun {
+        /// N noise levels.
+        steps: usize,
+    },
 }
 
 /// The noise stream of particle `i` of a run seeded `seed`.
@@ -186,6 +204,36 @@ pub fn sample_with<S: TimeScore + ?Sized>(
             );
             x = Tensor::new(n, d, y).expect("n × d");
         }
+        Method::Ddim { steps, eta } => {
+            let dt = (big_t - eps) / steps as f64;
+            for k in 0..steps {
+                let (t, s_time) = (big_t - k as f64 * dt, big_t - (k + 1) as f64 * dt);
+                score.score_at(&x, t, &mut s);
+                let (at, st, asx, ss) = (
+                    sde.alpha(t),
+                    sde.sigma(t),
+                    sde.alpha(s_time),
+                    sde.sigma(s_time),
+                );
+                let tau2 = (st * st - (at / asx).powi(2) * ss * ss).max(0.0);
+                let c = eta * ss * tau2.sqrt() / st;
+                let keep = (ss * ss - c * c).max(0.0).sqrt();
+                if c > 0.0 {
+                    gaussians(&mut rngs, &mut z);
+                }
+                for ((xv, sv), zv) in x.data_mut().iter_mut().zip(s.data()).zip(z.data()) {
+                    let e = -st * sv;
+                    let x0 = (*xv - st * e) / at;
+                    *xv = asx * x0 + keep * e + if c > 0.0 { c * zv } else { 0.0 };
+                }
+                stats.evaluations += 1;
+                stats.accepted += 1;
+                observe(k + 1, s_time, &x);
+            }
+        }
+        Method::EdmHeun { steps } => {
+            stats = edm_heun(score, sde, &mut x, steps, observe);
+        }
         Method::ProbabilityFlowAdaptive(tol) => {
             let mut rhs = flow(score, sde, n, d);
             let mut y = x.data().to_vec();
@@ -204,6 +252,82 @@ pub fn sample_with<S: TimeScore + ?Sized>(
         });
     }
     Ok((x, stats))
+}
+
+/// The time at which σ(t)/α(t) = `target`, by bisection on [ε, T] (σ/α increases with t).
+fn time_of(sde: &Sde, target: f64) -> f64 {
+    let (mut lo, mut hi) = sde.time_range();
+    let ratio = |t: f64| sde.sigma(t) / sde.alpha(t);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if ratio(mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Karras et al.'s Heun sampler; x holds the prior draws (x_T) on entry and the samples on exit.
+fn edm_heun<S: TimeScore + ?Sized>(
+    score: &S,
+    sde: &Sde,
+    x: &mut Tensor,
+    steps: usize,
+    observe: &mut dyn FnMut(usize, f64, &Tensor),
+) -> Stats {
+    const RHO: f64 = 7.0;
+    let (eps, big_t) = sde.time_range();
+    let ratio = |t: f64| sde.sigma(t) / sde.alpha(t);
+    let (hi, lo) = (ratio(big_t).powf(1.0 / RHO), ratio(eps).powf(1.0 / RHO));
+    let n = steps.max(2);
+    let mut levels: Vec<f64> = (0..n)
+        .map(|i| (hi + i as f64 / (n - 1) as f64 * (lo - hi)).powf(RHO))
+        .collect();
+    levels.push(0.0);
+    let times: Vec<f64> = levels
+        .iter()
+        .map(|&l| if l > 0.0 { time_of(sde, l) } else { 0.0 })
+        .collect();
+    // x̃ = x / α(T)
+    let a_big = sde.alpha(big_t);
+    x.data_mut().iter_mut().for_each(|v| *v /= a_big);
+    let mut s = Tensor::zeros(0, 0);
+    let mut stats = Stats::default();
+    // dx̃/dσ̃ = (x̃ − D)/σ̃ = −σ̃ α s(α x̃, t)
+    let mut slope = |xt: &Tensor, t: f64, level: f64, out: &mut Vec<f64>| {
+        let a = sde.alpha(t);
+        let scaled = Tensor::from_fn(xt.rows(), xt.cols(), |i, j| a * xt.get(i, j));
+        score.score_at(&scaled, t, &mut s);
+        out.clear();
+        out.extend(s.data().iter().map(|sv| -level * a * sv));
+    };
+    let (mut d1, mut d2) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let (l0, l1) = (levels[i], levels[i + 1]);
+        slope(x, times[i], l0, &mut d1);
+        stats.evaluations += 1;
+        let h = l1 - l0;
+        let euler = Tensor::new(
+            x.rows(),
+            x.cols(),
+            x.data().iter().zip(&d1).map(|(v, d)| v + h * d).collect(),
+        )
+        .expect("same shape");
+        if l1 > 0.0 {
+            slope(&euler, times[i + 1], l1, &mut d2);
+            stats.evaluations += 1;
+            for ((v, a), b) in x.data_mut().iter_mut().zip(&d1).zip(&d2) {
+                *v += 0.5 * h * (a + b);
+            }
+        } else {
+            *x = euler;
+        }
+        stats.accepted += 1;
+        observe(i + 1, times[i + 1], x);
+    }
+    stats
 }
 
 /// The probability-flow drift a(t) x − ½ g(t)² s(x, t) over a flat state of n particles.
