@@ -2,7 +2,8 @@
 //!
 //! Learn scores from data and sample them: MLP score and energy networks ([`nn`]), optimisers ([`optim`]),
 //! every classic score-matching loss ([`loss`]), toy data ([`data`]), model files ([`io`]), a training loop
-//! ([`train`]) and Langevin-type samplers with diagnostics ([`sample`]).
+//! ([`train`]), Langevin-type samplers with diagnostics ([`sample`]), and diffusion models through SDEs
+//! ([`diffusion`]).
 //!
 //! ```
 //! use rand::SeedableRng;
