@@ -60,7 +60,7 @@ pub fn implicit_hutchinson<'t>(
 }
 
 /// Sliced score matching (Song et al. 2019): mean [vᵀ ∇ₓ(vᵀs) + ½ (vᵀs)²], or with `variance_reduced` the
-/// form mean [vᵀ ∇ₓ(vᵀs) + ½ ‖s‖²] (exact second term for E[vvᵀ] = I). One backward pass whatever d.
+/// form mean [vᵀ ∇ₓ(vᵀs) + ½ ‖s‖²] (exact second term for E\[vvᵀ\] = I). One backward pass whatever d.
 pub fn sliced<'t>(
     model: &Model,
     tape: &'t Tape,
