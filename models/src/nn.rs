@@ -119,6 +119,63 @@ impl Mlp {
         self.params.iter().map(|p| p.len()).sum()
     }
 
+    /// Check a network read from a file: 1 to [`limits::MAX_LAYERS`] layers of widths 1 to
+    /// [`limits::MAX_WIDTH`], parameter shapes that fit them, at most [`limits::MAX_PARAMS`] parameters, all
+    /// finite.
+    pub fn validate(&self) -> Result<(), String> {
+        use limits::*;
+        let net = self;
+        let w = &net.widths;
+        if w.len() < 2 || w.len() > MAX_LAYERS + 1 {
+            return Err(format!(
+                "{} layer widths; need 2 to {}",
+                w.len(),
+                MAX_LAYERS + 1
+            ));
+        }
+        if let Some(&bad) = w.iter().find(|&&v| v == 0 || v > MAX_WIDTH) {
+            return Err(format!(
+                "layer width {bad} in {w:?}; widths must be 1 to {MAX_WIDTH}"
+            ));
+        }
+        if net.params.len() != 2 * (w.len() - 1) {
+            return Err(format!(
+                "{} parameter tensors for {} layers (need {})",
+                net.params.len(),
+                w.len() - 1,
+                2 * (w.len() - 1)
+            ));
+        }
+        for (l, pair) in w.windows(2).enumerate() {
+            let (wt, b) = (&net.params[2 * l], &net.params[2 * l + 1]);
+            if wt.shape() != (pair[0], pair[1]) || b.shape() != (1, pair[1]) {
+                return Err(format!(
+                    "layer {l}: weight {:?} and bias {:?}, expected ({}, {}) and (1, {})",
+                    wt.shape(),
+                    b.shape(),
+                    pair[0],
+                    pair[1],
+                    pair[1]
+                ));
+            }
+        }
+        if net.num_params() > MAX_PARAMS {
+            return Err(format!(
+                "{} parameters; at most {MAX_PARAMS}",
+                net.num_params()
+            ));
+        }
+        if let Some(v) = net
+            .params
+            .iter()
+            .flat_map(|p| p.data())
+            .find(|v| !v.is_finite())
+        {
+            return Err(format!("non-finite parameter {v}"));
+        }
+        Ok(())
+    }
+
     /// Place the parameters on `tape` as differentiable inputs.
     pub fn lift<'t>(&self, tape: &'t Tape) -> Vec<TVar<'t>> {
         self.params.iter().map(|p| tape.tensor(p)).collect()
@@ -246,56 +303,8 @@ impl Model {
     /// 1 (energy), a σ ladder that is non-empty, finite, positive and bounded when noise-conditional, and a
     /// standardisation of dimension `dim` with finite shifts and positive finite scales.
     pub fn validate(&self) -> Result<(), String> {
-        use limits::*;
-        let net = &self.net;
-        let w = &net.widths;
-        if w.len() < 2 || w.len() > MAX_LAYERS + 1 {
-            return Err(format!(
-                "{} layer widths; need 2 to {}",
-                w.len(),
-                MAX_LAYERS + 1
-            ));
-        }
-        if let Some(&bad) = w.iter().find(|&&v| v == 0 || v > MAX_WIDTH) {
-            return Err(format!(
-                "layer width {bad} in {w:?}; widths must be 1 to {MAX_WIDTH}"
-            ));
-        }
-        if net.params.len() != 2 * (w.len() - 1) {
-            return Err(format!(
-                "{} parameter tensors for {} layers (need {})",
-                net.params.len(),
-                w.len() - 1,
-                2 * (w.len() - 1)
-            ));
-        }
-        for (l, pair) in w.windows(2).enumerate() {
-            let (wt, b) = (&net.params[2 * l], &net.params[2 * l + 1]);
-            if wt.shape() != (pair[0], pair[1]) || b.shape() != (1, pair[1]) {
-                return Err(format!(
-                    "layer {l}: weight {:?} and bias {:?}, expected ({}, {}) and (1, {})",
-                    wt.shape(),
-                    b.shape(),
-                    pair[0],
-                    pair[1],
-                    pair[1]
-                ));
-            }
-        }
-        if net.num_params() > MAX_PARAMS {
-            return Err(format!(
-                "{} parameters; at most {MAX_PARAMS}",
-                net.num_params()
-            ));
-        }
-        if let Some(v) = net
-            .params
-            .iter()
-            .flat_map(|p| p.data())
-            .find(|v| !v.is_finite())
-        {
-            return Err(format!("non-finite parameter {v}"));
-        }
+        self.net.validate()?;
+        let w = &self.net.widths;
         let cond = usize::from(self.conditioning != Conditioning::None);
         if self.dim == 0 || self.dim + cond != w[0] {
             return Err(format!(

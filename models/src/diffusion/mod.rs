@@ -18,6 +18,8 @@
 //! assert!((right - 0.7).abs() < 0.08);
 //! ```
 
+#[cfg(feature = "io")]
+pub mod file;
 pub mod likelihood;
 pub mod net;
 pub mod ode;

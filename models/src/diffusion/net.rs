@@ -6,10 +6,11 @@ use super::{Sde, TimeScore};
 use crate::nn::{Activation, Mlp};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
 use stein_autodiff::{TVar, Tape, Tensor};
 
 /// What the network's output stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Output {
     /// The score s(x, t) itself.
     Score,
@@ -54,7 +55,7 @@ pub fn convert(from: Output, to: Output, v: &[f64], x: &[f64], alpha: f64, sigma
 }
 
 /// A time-conditional score model for an SDE.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimeModel {
     /// The MLP: input d + 2F (the point and F Fourier pairs), output d.
     pub net: Mlp,
@@ -69,6 +70,29 @@ pub struct TimeModel {
 }
 
 impl TimeModel {
+    /// Check a model read from a file: its SDE, its network ([`Mlp::validate`]), at most 256 finite
+    /// frequencies, input width d + 2F and output width d.
+    pub fn validate(&self) -> Result<(), String> {
+        self.sde.validate().map_err(|e| e.to_string())?;
+        self.net.validate()?;
+        let f = self.frequencies.len();
+        if f > 256 || self.frequencies.iter().any(|w| !w.is_finite()) {
+            return Err(format!(
+                "{f} Fourier frequencies; need at most 256, all finite"
+            ));
+        }
+        let w = &self.net.widths;
+        if self.dim == 0 || w[0] != self.dim + 2 * f || w.last() != Some(&self.dim) {
+            return Err(format!(
+                "widths {w:?} do not fit dimension {} with {f} Fourier pairs (input {}, output {})",
+                self.dim,
+                self.dim + 2 * f,
+                self.dim
+            ));
+        }
+        Ok(())
+    }
+
     /// A model for d-dimensional data: F = 16 Fourier pairs, hidden widths as given, SiLU.
     pub fn new<R: Rng + ?Sized>(
         dim: usize,

@@ -5,9 +5,10 @@
 use crate::ModelError;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
 
 /// How β(t) of a variance-preserving SDE runs; B(t) = ∫₀ᵗ β(s) ds.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Schedule {
     /// β(t) = β_min + t (β_max − β_min): DDPM's linear schedule of N steps is β_min = N β₁, β_max = N β_N
     /// (0.1 and 20 for β₁ = 10⁻⁴, β_N = 0.02, N = 1,000).
@@ -72,7 +73,7 @@ impl Schedule {
 /// let ve = Sde::ve(0.01, 50.0).unwrap();
 /// assert_eq!(ve.alpha(t), 1.0);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Sde {
     /// Variance exploding: a = 0, g(t) = σ_v(t) √(2 ln(σ_max/σ_min)) with σ_v(t) = σ_min (σ_max/σ_min)ᵗ; the
     /// marginal std is σ(t) = √(σ_v(t)² − σ_min²) (exact for the SDE from t = 0), prior N(0, σ_max² I).
@@ -103,6 +104,23 @@ fn check_linear(beta_min: f64, beta_max: f64) -> Result<Schedule, ModelError> {
 }
 
 impl Sde {
+    /// Check the parameters (as the constructors do), e.g. of an SDE read from a file.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        match *self {
+            Sde::Ve {
+                sigma_min,
+                sigma_max,
+            } => Sde::ve(sigma_min, sigma_max).map(|_| ()),
+            Sde::Vp(Schedule::Cosine { s }) | Sde::SubVp(Schedule::Cosine { s }) => {
+                Sde::vp_cosine(s).map(|_| ())
+            }
+            Sde::Vp(Schedule::Linear { beta_min, beta_max })
+            | Sde::SubVp(Schedule::Linear { beta_min, beta_max }) => {
+                check_linear(beta_min, beta_max).map(|_| ())
+            }
+        }
+    }
+
     /// VE with σ_min < σ_max (Song et al.: 0.01 and 50 for 2-D toys of unit scale use σ_max ≈ 10).
     pub fn ve(sigma_min: f64, sigma_max: f64) -> Result<Sde, ModelError> {
         if !(sigma_min > 0.0 && sigma_max > sigma_min && sigma_max.is_finite()) {
