@@ -80,7 +80,27 @@ impl PartialEq for TrainingState {
     }
 }
 
-fn io_error(path: &Path, e: &std::io::Error) -> ModelError {
+/// The bytes of a model file of any kind: a named error for a folder, a file over [`MAX_FILE_BYTES`] (checked
+/// before reading) or a failed read.
+pub(crate) fn read_model_bytes(path: &Path) -> Result<Vec<u8>, ModelError> {
+    let bad = |reason: String| ModelError::BadModelFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+    if meta.is_dir() {
+        return Err(bad("a folder, not a file".into()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(bad(format!(
+            "{} bytes; model files of at most {MAX_FILE_BYTES} bytes are read",
+            meta.len()
+        )));
+    }
+    std::fs::read(path).map_err(|e| io_error(path, &e))
+}
+
+pub(crate) fn io_error(path: &Path, e: &std::io::Error) -> ModelError {
     ModelError::Io {
         path: path.display().to_string(),
         reason: describe(e),
@@ -136,17 +156,7 @@ impl ModelFile {
             path: path.display().to_string(),
             reason,
         };
-        let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
-        if meta.is_dir() {
-            return Err(bad("a folder, not a file".into()));
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(bad(format!(
-                "{} bytes; model files of at most {MAX_FILE_BYTES} bytes are read",
-                meta.len()
-            )));
-        }
-        let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+        let bytes = read_model_bytes(path)?;
         Self::from_slice(&bytes).map_err(bad)
     }
 

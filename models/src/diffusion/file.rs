@@ -12,9 +12,6 @@ use stein_scores::files::write_atomic_with;
 pub const FORMAT: &str = "stein-diffusion";
 /// The file version.
 pub const VERSION: u32 = 1;
-/// The largest file read (bytes).
-pub const MAX_FILE_BYTES: u64 = 1 << 30;
-
 /// What a diffusion model file holds.
 ///
 /// ```
@@ -42,13 +39,6 @@ pub struct DiffusionFile {
     pub standardization: Option<Standardization>,
     /// What the model was trained on (a built-in name or a path).
     pub data: String,
-}
-
-fn io_error(path: &Path, e: &std::io::Error) -> ModelError {
-    ModelError::Io {
-        path: path.display().to_string(),
-        reason: stein_scores::files::describe(e),
-    }
 }
 
 impl DiffusionFile {
@@ -93,7 +83,7 @@ impl DiffusionFile {
         write_atomic_with(path, |w| {
             serde_json::to_writer(&mut *w, self).map_err(std::io::Error::other)
         })
-        .map_err(|e| io_error(path, &e))
+        .map_err(|e| crate::io::io_error(path, &e))
     }
 
     /// Read and validate a file; every failure names the file and the problem.
@@ -103,13 +93,7 @@ impl DiffusionFile {
             path: path.display().to_string(),
             reason,
         };
-        let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
-        if meta.is_dir() || meta.len() > MAX_FILE_BYTES {
-            return Err(bad(format!(
-                "a folder or a file over {MAX_FILE_BYTES} bytes"
-            )));
-        }
-        let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+        let bytes = crate::io::read_model_bytes(path)?;
         Self::from_slice(&bytes).map_err(bad)
     }
 

@@ -157,38 +157,49 @@ impl TimeModel {
     }
 }
 
+impl TimeModel {
+    /// Run `f(tape, score)` with the score of the rows of `x` at time `t` on a pooled tape: parameters as
+    /// constants, `x` differentiable when `grad_x` (for divergences) and constant otherwise. `f` gets `x`'s
+    /// variable too.
+    fn on_tape<R>(
+        &self,
+        x: &Tensor,
+        t: f64,
+        grad_x: bool,
+        f: impl FnOnce(&Tape, TVar<'_>, TVar<'_>) -> R,
+    ) -> R {
+        let times = vec![t; x.rows()];
+        stein_autodiff::with_tape(|tape| {
+            let p: Vec<TVar> = self
+                .net
+                .params
+                .iter()
+                .map(|w| tape.tensor_const(w))
+                .collect();
+            let xv = if grad_x {
+                tape.tensor(x)
+            } else {
+                tape.tensor_const(x)
+            };
+            let s = self.score(tape, &p, xv, &times);
+            f(tape, xv, s)
+        })
+    }
+}
+
 impl TimeScore for TimeModel {
     fn dim(&self) -> usize {
         self.dim
     }
 
     fn score_at(&self, x: &Tensor, t: f64, out: &mut Tensor) {
-        let times = vec![t; x.rows()];
-        stein_autodiff::with_tape(|tape| {
-            let p: Vec<TVar> = self
-                .net
-                .params
-                .iter()
-                .map(|w| tape.tensor_const(w))
-                .collect();
-            let xv = tape.tensor_const(x);
-            self.score(tape, &p, xv, &times).value_into(out);
-        });
+        self.on_tape(x, t, false, |_, _, s| s.value_into(out));
     }
 }
 
 impl super::likelihood::TimeDivergence for TimeModel {
     fn divergence_at(&self, x: &Tensor, t: f64, out: &mut [f64]) {
-        let times = vec![t; x.rows()];
-        stein_autodiff::with_tape(|tape| {
-            let p: Vec<TVar> = self
-                .net
-                .params
-                .iter()
-                .map(|w| tape.tensor_const(w))
-                .collect();
-            let xv = tape.tensor(x);
-            let s = self.score(tape, &p, xv, &times);
+        self.on_tape(x, t, true, |tape, xv, s| {
             out.iter_mut().for_each(|o| *o = 0.0);
             // rows are independent: ∂/∂x_{·j} of Σᵢ s_{ij} holds ∂s_{ij}/∂x_{ij} in row i, column j
             for j in 0..self.dim {
@@ -201,18 +212,10 @@ impl super::likelihood::TimeDivergence for TimeModel {
     }
 
     fn probe_at(&self, x: &Tensor, t: f64, z: &Tensor, out: &mut [f64]) {
-        let times = vec![t; x.rows()];
-        stein_autodiff::with_tape(|tape| {
-            let p: Vec<TVar> = self
-                .net
-                .params
-                .iter()
-                .map(|w| tape.tensor_const(w))
-                .collect();
-            let xv = tape.tensor(x);
-            let zv = tape.tensor_const(z);
-            let s = self.score(tape, &p, xv, &times);
-            let g = tape.grad_tensors((s * zv).sum(), &[xv]).remove(0);
+        self.on_tape(x, t, true, |tape, xv, s| {
+            let g = tape
+                .grad_tensors((s * tape.tensor_const(z)).sum(), &[xv])
+                .remove(0);
             out.iter_mut().enumerate().for_each(|(i, o)| {
                 *o = g
                     .row_slice(i)
