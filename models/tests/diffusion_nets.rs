@@ -40,7 +40,7 @@ fn the_divergence_and_the_probes_match_finite_differences() {
             );
         }
         // probes along the coordinate axes add up to the divergence
-        let mut total = vec![0.0; 3];
+        let mut total = [0.0; 3];
         let mut one = vec![0.0; 3];
         for j in 0..3 {
             let e = Tensor::from_fn(3, 3, |_, k| f64::from(u8::from(k == j)));
