@@ -17,6 +17,8 @@
 //! assert!(e.mmd2.is_finite() && e.ksd2.is_finite());
 //! ```
 
+#[cfg(feature = "io")]
+pub mod diffusion;
 mod evaluate;
 mod sample;
 

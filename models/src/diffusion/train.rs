@@ -76,6 +76,8 @@ pub struct DiffusionConfig {
     pub weighting: Weighting,
     /// Seed of the minibatches, times and noise (0).
     pub seed: u64,
+    /// Draw a progress bar on a terminal (feature `progress`).
+    pub progress: bool,
 }
 
 impl Default for DiffusionConfig {
@@ -86,6 +88,7 @@ impl Default for DiffusionConfig {
             lr: 4e-3,
             weighting: Weighting::Simple,
             seed: 0,
+            progress: false,
         }
     }
 }
@@ -158,6 +161,7 @@ pub fn fit(
     let importance = (cfg.weighting == Weighting::LikelihoodImportance)
         .then(|| ImportanceTimes::new(&model.sde));
     let mut log = Vec::new();
+    let bar = crate::progress::Progress::new(cfg.progress, cfg.steps, 0, "steps");
     let (b, d) = (cfg.batch, model.dim);
     for step in 0..cfg.steps {
         let x0 = Tensor::from_fn(b, d, {
@@ -177,6 +181,7 @@ pub fn fit(
             (l.value(), tape.grad_tensors(l, &p))
         });
         if !loss.is_finite() {
+            bar.abandon();
             return Err(ModelError::Diverged {
                 step,
                 loss,
@@ -188,8 +193,11 @@ pub fn fit(
         opt.step(&mut model.net.params, &grads, schedule.rate(cfg.lr, step));
         if step % 10 == 0 || step + 1 == cfg.steps {
             log.push((step, loss));
+            bar.set(step + 1);
+            bar.message(format!("loss {loss:.4}"));
         }
     }
+    bar.finish();
     Ok(log)
 }
 

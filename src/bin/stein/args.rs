@@ -28,6 +28,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Draw samples from a saved model into a CSV file, with a picture beside it (and an animated GIF).
     Sample(SampleArgs),
+    /// The log-likelihood of data under a diffusion model, through the probability-flow ODE.
+    Likelihood(LikelihoodArgs),
     /// Picture of an analytic target's score field or density, still or animated.
     Plot(PlotArgs),
 }
@@ -78,6 +80,9 @@ pub struct TrainArgs {
     /// How pictures show data of more than two dimensions.
     #[arg(long, value_enum, default_value_t = ViewArg::Pairs)]
     pub view: ViewArg,
+    /// The forward SDE of --model diffusion.
+    #[arg(long, value_enum, default_value_t = SdeArg::Vp)]
+    pub sde: SdeArg,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -108,6 +113,23 @@ pub struct SampleArgs {
     #[arg(long)]
     pub force: bool,
     /// Seed (negative values wrap).
+    #[arg(long, default_value_t = 0, value_parser = seed)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct LikelihoodArgs {
+    /// A diffusion model.json written by `stein train --model diffusion`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A built-in data set or a CSV file with the model's number of columns.
+    #[arg(long)]
+    pub data: String,
+    /// Points used (evenly spaced rows).
+    #[arg(long, default_value_t = 500, value_parser = count::<1, 100_000>)]
+    pub n: usize,
+    /// Seed (of a built-in data set's draw, and Hutchinson's probes above 8 dimensions).
     #[arg(long, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
 }

@@ -3,6 +3,7 @@
 use clap::ValueEnum;
 use stein::models::loss::{Loss, Projection};
 use stein::models::nn::Kind;
+use stein::run::diffusion::ReverseKind;
 use stein::run::SamplerKind;
 
 /// What the network outputs.
@@ -12,15 +13,30 @@ pub enum ModelArg {
     Energy,
     /// The score itself.
     Score,
+    /// A time-conditional diffusion model (a score network over t of a forward SDE; see --sde).
+    Diffusion,
 }
 
 impl ModelArg {
-    pub fn kind(self) -> Kind {
+    /// The kind of a score or energy model; `None` for a diffusion model (trained and sampled apart).
+    pub fn kind(self) -> Option<Kind> {
         match self {
-            ModelArg::Energy => Kind::Energy,
-            ModelArg::Score => Kind::Score,
+            ModelArg::Energy => Some(Kind::Energy),
+            ModelArg::Score => Some(Kind::Score),
+            ModelArg::Diffusion => None,
         }
     }
+}
+
+/// The forward SDE of a diffusion model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SdeArg {
+    /// Variance preserving, β from 0.1 to 20 (DDPM's schedule).
+    Vp,
+    /// Variance exploding, σ from 0.01 to the data's largest pairwise distance (at least 10).
+    Ve,
+    /// Sub-VP, β from 0.1 to 20.
+    Subvp,
 }
 
 /// The training objective.
@@ -99,17 +115,53 @@ pub enum SamplerArg {
     Nuts,
     /// Annealed Langevin over the σ ladder (noise-conditional models).
     Annealed,
+    /// Diffusion: Euler–Maruyama on the reverse SDE, 1,000 steps.
+    Sde,
+    /// Diffusion: predictor–corrector (reverse diffusion + Langevin, snr 0.16), 500 steps.
+    Pc,
+    /// Diffusion: the probability-flow ODE, adaptive Dormand–Prince.
+    Ode,
+    /// Diffusion: DDIM without noise, 100 steps.
+    Ddim,
+    /// Diffusion: EDM's Heun sampler, 40 levels.
+    Heun,
 }
 
 impl SamplerArg {
-    pub fn kind(self) -> SamplerKind {
+    /// The sampler of a score or energy model, or `None` for a diffusion sampler.
+    pub fn kind(self) -> Option<SamplerKind> {
         match self {
-            SamplerArg::Ula => SamplerKind::Ula,
-            SamplerArg::Mala => SamplerKind::Mala,
-            SamplerArg::Hmc => SamplerKind::Hmc,
-            SamplerArg::Nuts => SamplerKind::Nuts,
-            SamplerArg::Annealed => SamplerKind::Annealed,
+            SamplerArg::Ula => Some(SamplerKind::Ula),
+            SamplerArg::Mala => Some(SamplerKind::Mala),
+            SamplerArg::Hmc => Some(SamplerKind::Hmc),
+            SamplerArg::Nuts => Some(SamplerKind::Nuts),
+            SamplerArg::Annealed => Some(SamplerKind::Annealed),
+            _ => None,
         }
+    }
+
+    /// The reverse-time sampler of a diffusion model, or `None` for the others.
+    pub fn reverse(self) -> Option<ReverseKind> {
+        match self {
+            SamplerArg::Sde => Some(ReverseKind::Sde),
+            SamplerArg::Pc => Some(ReverseKind::Pc),
+            SamplerArg::Ode => Some(ReverseKind::Ode),
+            SamplerArg::Ddim => Some(ReverseKind::Ddim),
+            SamplerArg::Heun => Some(ReverseKind::Heun),
+            _ => None,
+        }
+    }
+}
+
+/// The error for a sampler that does not fit the model.
+pub fn sampler_mismatch(sampler: SamplerArg, diffusion: bool) -> String {
+    let name = clap::ValueEnum::to_possible_value(&sampler)
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    if diffusion {
+        format!("--sampler {name} samples score and energy models; a diffusion model takes --sampler sde|pc|ode|ddim|heun")
+    } else {
+        format!("--sampler {name} is a diffusion sampler; this model takes --sampler ula|mala|hmc|nuts|annealed")
     }
 }
 

@@ -13,7 +13,9 @@
 mod args;
 mod choices;
 mod data;
+mod diffuse;
 mod error;
+mod likelihood;
 mod output;
 mod pictures;
 mod plane;
@@ -73,9 +75,14 @@ fn main() -> ExitCode {
             let m = matches
                 .subcommand_matches("train")
                 .expect("the train subcommand");
-            train::run(a, m, &mut out)
+            if a.model == args::ModelArg::Diffusion {
+                diffuse::train(a, m, &mut out)
+            } else {
+                train::run(a, m, &mut out)
+            }
         }
         args::Command::Sample(a) => sample::run(a, &mut out),
+        args::Command::Likelihood(a) => likelihood::run(a, &mut out),
         args::Command::Plot(a) => plot::run(a, &mut out),
     };
     match result {

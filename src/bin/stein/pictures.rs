@@ -55,80 +55,15 @@ impl Pictures<'_> {
         samples: &Tensor,
         reference: Option<&Tensor>,
     ) -> Result<(), CliError> {
-        let frame_source = reference.unwrap_or(samples);
-        let mut sets: Vec<(&str, &Tensor)> = Vec::new();
-        if let Some(r) = reference {
-            sets.push(("data", r));
-        }
-        sets.push(("samples", samples));
-        let title = match reference {
-            Some(_) => format!("{}: samples (orange) over held-out data (grey)", self.name),
-            None => format!("{}: samples", self.name),
-        };
-        let d = samples.cols();
-        if d == 1 {
-            let col = |t: &Tensor| (0..t.rows()).map(|i| t.get(i, 0)).collect::<Vec<f64>>();
-            let values: Vec<Vec<f64>> = sets.iter().map(|(_, t)| col(t)).collect();
-            let range = plot::padded_range(col(frame_source).into_iter()).ok_or_else(far_out)?;
-            let labelled: Vec<(&str, &[f64])> = sets
-                .iter()
-                .zip(&values)
-                .map(|((l, _), v)| (*l, &v[..]))
-                .collect();
+        let curve = (samples.cols() == 1).then(|| {
             let score = self.model.as_score(None);
-            let curve = Curve {
+            Curve {
                 label: "model".into(),
                 log_density: Box::new(|x| model_log_density(self.model, &[x]).unwrap_or(f64::NAN)),
                 score: Box::new(move |x| score.score(&[x])[0]),
-            };
-            return Ok(plot::density_1d(
-                path,
-                &title,
-                range,
-                &curve,
-                &labelled,
-                (720, 640),
-            )?);
-        }
-        if d > 2 && self.view == ViewArg::Pairs {
-            let rows: Vec<Vec<Vec<f64>>> = sets
-                .iter()
-                .map(|(_, t)| subsample_rows(t, MAX_DRAWN))
-                .collect();
-            let labelled: Vec<(&str, &[Vec<f64>])> = sets
-                .iter()
-                .zip(&rows)
-                .map(|((l, _), r)| (*l, &r[..]))
-                .collect();
-            let title = format!("{title}: coordinates 0–{} of {d}", PAIR_COORDS.min(d) - 1);
-            return Ok(plot::pair_grid(
-                path,
-                &title,
-                &labelled,
-                PAIR_COORDS,
-                (760, 760),
-            )?);
-        }
-        let plane = Plane::of(self.view, frame_source)?;
-        let rows: Vec<Vec<Vec<f64>>> = sets.iter().map(|(_, t)| plane.project(t)).collect();
-        let frame = Bounds::around(&plane.project(frame_source)).ok_or_else(far_out)?;
-        let labelled: Vec<(&str, &[Vec<f64>])> = sets
-            .iter()
-            .zip(&rows)
-            .map(|((l, _), r)| (*l, &r[..]))
-            .collect();
-        let title = if plane.is_identity() {
-            title
-        } else {
-            format!("{title} ({}, {})", plane.names[0], plane.names[1])
-        };
-        Ok(plot::scatter_compare(
-            path,
-            &title,
-            &labelled,
-            frame,
-            (640, 640),
-        )?)
+            }
+        });
+        samples_picture(path, self.name, self.view, samples, reference, curve)
     }
 
     /// The score field over the log-density (energy) or a KDE of the data (score networks), in the plane
@@ -226,4 +161,124 @@ fn percent(k: usize, n: usize) -> String {
 
 fn far_out() -> CliError {
     CliError::Usage("the points are not finite or too far out to draw".into())
+}
+
+/// Samples over reference points (grey; none for `stein sample`): d = 1 with `curve` (the model's density and
+/// score; required then), d = 2 in the plane, d > 2 as `view` says.
+pub fn samples_picture(
+    path: &Path,
+    name: &str,
+    view: ViewArg,
+    samples: &Tensor,
+    reference: Option<&Tensor>,
+    curve: Option<Curve<'_>>,
+) -> Result<(), CliError> {
+    let frame_source = reference.unwrap_or(samples);
+    let mut sets: Vec<(&str, &Tensor)> = Vec::new();
+    if let Some(r) = reference {
+        sets.push(("data", r));
+    }
+    sets.push(("samples", samples));
+    let title = match reference {
+        Some(_) => format!("{}: samples (orange) over held-out data (grey)", name),
+        None => format!("{}: samples", name),
+    };
+    let d = samples.cols();
+    if d == 1 {
+        let col = |t: &Tensor| (0..t.rows()).map(|i| t.get(i, 0)).collect::<Vec<f64>>();
+        let values: Vec<Vec<f64>> = sets.iter().map(|(_, t)| col(t)).collect();
+        let range = plot::padded_range(col(frame_source).into_iter()).ok_or_else(far_out)?;
+        let labelled: Vec<(&str, &[f64])> = sets
+            .iter()
+            .zip(&values)
+            .map(|((l, _), v)| (*l, &v[..]))
+            .collect();
+        let curve = curve.expect("a 1-D picture is given the model's curve");
+        return Ok(plot::density_1d(
+            path,
+            &title,
+            range,
+            &curve,
+            &labelled,
+            (720, 640),
+        )?);
+    }
+    if d > 2 && view == ViewArg::Pairs {
+        let rows: Vec<Vec<Vec<f64>>> = sets
+            .iter()
+            .map(|(_, t)| subsample_rows(t, MAX_DRAWN))
+            .collect();
+        let labelled: Vec<(&str, &[Vec<f64>])> = sets
+            .iter()
+            .zip(&rows)
+            .map(|((l, _), r)| (*l, &r[..]))
+            .collect();
+        let title = format!("{title}: coordinates 0–{} of {d}", PAIR_COORDS.min(d) - 1);
+        return Ok(plot::pair_grid(
+            path,
+            &title,
+            &labelled,
+            PAIR_COORDS,
+            (760, 760),
+        )?);
+    }
+    let plane = Plane::of(view, frame_source)?;
+    let rows: Vec<Vec<Vec<f64>>> = sets.iter().map(|(_, t)| plane.project(t)).collect();
+    let frame = Bounds::around(&plane.project(frame_source)).ok_or_else(far_out)?;
+    let labelled: Vec<(&str, &[Vec<f64>])> = sets
+        .iter()
+        .zip(&rows)
+        .map(|((l, _), r)| (*l, &r[..]))
+        .collect();
+    let title = if plane.is_identity() {
+        title
+    } else {
+        format!("{title} ({}, {})", plane.names[0], plane.names[1])
+    };
+    Ok(plot::scatter_compare(
+        path,
+        &title,
+        &labelled,
+        frame,
+        (640, 640),
+    )?)
+}
+
+/// An animated GIF of snapshots (one row per particle) in the plane of the reference points, over a KDE of
+/// the projected reference; frame k titled `title(k, frames)`. Nothing for d = 1 or no snapshots.
+pub fn animate_over_data(
+    path: &Path,
+    frames: &[Tensor],
+    reference: &Tensor,
+    view: ViewArg,
+    title: &dyn Fn(usize, usize) -> String,
+) -> Result<bool, CliError> {
+    if reference.cols() < 2 || frames.is_empty() {
+        return Ok(false);
+    }
+    let plane = Plane::of(view, reference)?;
+    let projected = plane.project(reference);
+    let frame = Bounds::around(&projected).ok_or_else(far_out)?;
+    let kde = Kde::new(&projected);
+    let n = frames.len();
+    let shots: Vec<(String, Vec<Vec<f64>>)> = frames
+        .iter()
+        .enumerate()
+        .map(|(k, f)| (title(k, n), plane.project(f)))
+        .collect();
+    let opts = FieldOptions {
+        cells: 80,
+        size: (600, 520),
+        ..Default::default()
+    };
+    plot::animate_points(
+        path,
+        &|u: &[f64]| kde.log_density(u),
+        None,
+        &shots,
+        frame,
+        &opts,
+        120,
+    )?;
+    Ok(true)
 }

@@ -1,7 +1,7 @@
 //! `stein sample`: draw from a saved model into a CSV file, with a picture of the samples beside it and,
 //! on `--animate`, a GIF of the chains moving along the model's score field.
 
-use crate::args::SampleArgs;
+use crate::args::{sampler_mismatch, SampleArgs};
 use crate::error::CliError;
 use crate::output::{check_output, write_csv, Stdout};
 use crate::pictures::Pictures;
@@ -28,6 +28,9 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     if a.animate {
         check_output(&gif, a.force)?;
     }
+    if crate::likelihood::is_diffusion_file(&a.model) {
+        return crate::diffuse::sample(a, out);
+    }
     let f = ModelFile::load(&a.model)?;
     let model = f.model;
     if a.animate && model.dim < 2 {
@@ -37,7 +40,9 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
         )));
     }
     let sampler = match a.sampler {
-        Some(s) => s.kind(),
+        Some(s) => s
+            .kind()
+            .ok_or_else(|| CliError::Usage(sampler_mismatch(s, false)))?,
         None if model.conditioning != Conditioning::None => SamplerKind::Annealed,
         None if model.kind == Kind::Energy => SamplerKind::Mala,
         None => SamplerKind::Ula,

@@ -18,14 +18,19 @@ pub struct Facts<'a> {
 
 /// One line: whether the samples match held-out data, with the MMD² that says so.
 pub fn verdict(e: &Evaluation) -> String {
-    let words = if e.mmd2 < 0.002 {
+    verdict_of(e.mmd2)
+}
+
+/// [`verdict`] from the MMD² alone.
+pub fn verdict_of(mmd2: f64) -> String {
+    let words = if mmd2 < 0.002 {
         "samples match held-out data"
-    } else if e.mmd2 < 0.02 {
+    } else if mmd2 < 0.02 {
         "samples roughly match held-out data"
     } else {
         "samples do not match held-out data yet (train longer, or try another loss or sampler)"
     };
-    format!("{words}: MMD² {:.5}", e.mmd2)
+    format!("{words}: MMD² {mmd2:.5}")
 }
 
 fn round4(v: f64) -> f64 {

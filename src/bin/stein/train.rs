@@ -1,7 +1,7 @@
 //! `stein train`: check every flag and load the data, claim the run folder, train, sample, evaluate, and
 //! write the model, samples, pictures and summary. Nothing is created before the flags are known good.
 
-use crate::args::{LossArg, TrainArgs};
+use crate::args::{sampler_mismatch, LossArg, TrainArgs};
 use crate::data::{data_and_reference, default_sigmas};
 use crate::error::CliError;
 use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
@@ -43,7 +43,14 @@ const ANIMATION_FRAMES: usize = 40;
 impl Plan {
     fn new(a: &TrainArgs, m: &ArgMatches) -> Result<Plan, CliError> {
         let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
-        let sampler = a.sampler.kind();
+        let sampler = a
+            .sampler
+            .kind()
+            .ok_or_else(|| CliError::Usage(sampler_mismatch(a.sampler, false)))?;
+        let model_kind = a
+            .model
+            .kind()
+            .expect("diffusion runs are trained by `diffuse`");
         let (trainer, config, dest) = match &a.resume {
             Some(dir) => Self::resumed(a, dir, &given)?,
             None => {
@@ -61,7 +68,7 @@ impl Plan {
                 };
                 let mut rng = rand::rngs::SmallRng::seed_from_u64(a.seed);
                 let mut model = Model::build(
-                    a.model.kind(),
+                    model_kind,
                     conditioning,
                     z.cols(),
                     &[128, 128],
@@ -148,10 +155,11 @@ impl Plan {
             return Err(refuse("loss", a.loss.name().into(), loss_name.into()));
         }
         let kind = |k: Kind| if k == Kind::Energy { "energy" } else { "score" };
-        if given("model") && a.model.kind() != trainer.model.kind {
+        if given("model") && a.model.kind() != Some(trainer.model.kind) {
+            let asked = a.model.kind().map_or("diffusion", kind);
             return Err(refuse(
                 "model",
-                kind(a.model.kind()).into(),
+                asked.into(),
                 kind(trainer.model.kind).into(),
             ));
         }

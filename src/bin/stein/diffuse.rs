@@ -1,0 +1,288 @@
+//! Diffusion models on the command line: `stein train --model diffusion`, `stein sample` of a diffusion model
+//! file, `stein likelihood`. The training data, folders, pictures and words are the other runs' own.
+
+use crate::args::{sampler_mismatch, SampleArgs, SdeArg, TrainArgs};
+use crate::data::data_and_reference;
+use crate::error::CliError;
+use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
+use crate::pictures::{animate_over_data, samples_picture};
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+use rand::SeedableRng;
+use std::path::Path;
+use std::time::Instant;
+use stein::autodiff::Tensor;
+use stein::models::data::Standardization;
+use stein::models::diffusion::file::DiffusionFile;
+use stein::models::diffusion::net::{Output, TimeModel};
+use stein::models::diffusion::train::{fit, DiffusionConfig};
+use stein::models::diffusion::Sde;
+use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
+use stein::run::subsample_rows;
+use stein::scores::plot::{self, padded_range, Curve};
+
+/// Snapshots of the final sampling run in `samples.gif`.
+const FRAMES: usize = 40;
+/// Held-out points whose likelihood the summary reports.
+const LIKELIHOOD_POINTS: usize = 500;
+
+/// VE's σ_max: the largest distance between two of (at most 500 of) the points, at least 10 (Song & Ermon's
+/// rule: the prior must cover every pair of data points).
+fn ve_sigma_max(z: &Tensor) -> f64 {
+    let pts = subsample_rows(z, 500);
+    let mut far = 0.0f64;
+    for (i, a) in pts.iter().enumerate() {
+        for b in &pts[i + 1..] {
+            far = far.max(
+                a.iter()
+                    .zip(b)
+                    .map(|(u, v)| (u - v).powi(2))
+                    .sum::<f64>()
+                    .sqrt(),
+            );
+        }
+    }
+    far.max(10.0)
+}
+
+/// The model's log-density on a 1-D range through the ODE likelihood (on the 401 points `density_1d` draws)
+/// and its derivative by central differences: the score of the law the model samples (the network's own
+/// score at t ≈ 0 is its least accurate part).
+fn curve_1d<'a>(
+    file: &'a DiffusionFile,
+    range: (f64, f64),
+    seed: u64,
+) -> Result<Curve<'a>, CliError> {
+    let n = 401;
+    let h = (range.1 - range.0) / (n - 1) as f64;
+    let xs = Tensor::from_fn(n, 1, |i, _| range.0 + h * i as f64);
+    let lp = likelihood(file, &xs, seed)?.nats;
+    let slope: Vec<f64> = (0..n)
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(1), (i + 1).min(n - 1));
+            (lp[b] - lp[a]) / (h * (b - a) as f64)
+        })
+        .collect();
+    let index = move |x: f64| ((x - range.0) / h).round().clamp(0.0, (n - 1) as f64) as usize;
+    Ok(Curve {
+        label: "model".into(),
+        log_density: Box::new(move |x| lp[index(x)]),
+        score: Box::new(move |x| slope[index(x)]),
+    })
+}
+
+/// The samples picture and (d ≥ 2) the GIF of particles from noise to data.
+fn pictures(
+    dir: &Path,
+    file: &DiffusionFile,
+    view: crate::args::ViewArg,
+    samples: &Tensor,
+    reference: &Tensor,
+    snaps: &[Tensor],
+    seed: u64,
+) -> Result<Vec<&'static str>, CliError> {
+    let col = (0..reference.rows()).map(|i| reference.get(i, 0));
+    let curve = if samples.cols() == 1 {
+        let range = padded_range(col)
+            .ok_or_else(|| CliError::Usage("the data are too far out to draw".into()))?;
+        Some(curve_1d(file, range, seed)?)
+    } else {
+        None
+    };
+    samples_picture(
+        &dir.join("samples.png"),
+        &file.data,
+        view,
+        samples,
+        Some(reference),
+        curve,
+    )?;
+    let mut written = vec!["samples.png"];
+    let title = |k: usize, n: usize| {
+        format!(
+            "{}: noise to data, {:.0}% of the reverse process",
+            file.data,
+            100.0 * k as f64 / (n - 1).max(1) as f64
+        )
+    };
+    if animate_over_data(&dir.join("samples.gif"), snaps, reference, view, &title)? {
+        written.push("samples.gif");
+    }
+    Ok(written)
+}
+
+pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliError> {
+    if a.resume.is_some() {
+        return Err(CliError::Usage(
+            "--resume continues score and energy runs; a diffusion run cannot be resumed yet (start a new run with more --steps)".into(),
+        ));
+    }
+    let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+    if given("loss") {
+        return Err(CliError::Usage(
+            "--loss does not apply to --model diffusion: it trains by denoising score matching over t".into(),
+        ));
+    }
+    let kind = match a.sampler.reverse() {
+        Some(k) => k,
+        None if !given("sampler") => ReverseKind::Sde,
+        None => return Err(CliError::Usage(sampler_mismatch(a.sampler, true))),
+    };
+    if let Some(o) = &a.out {
+        check_run_dir(o, a.force)?;
+    }
+    let (data, reference) = data_and_reference(&a.data, a.seed, a.samples)?;
+    let standardization = (!a.no_standardize).then(|| Standardization::fit(&data));
+    let mut z = data.clone();
+    if let Some(st) = &standardization {
+        st.to_model(&mut z);
+    }
+    let sde = match a.sde {
+        SdeArg::Vp => Sde::vp(0.1, 20.0)?,
+        SdeArg::Subvp => Sde::sub_vp(0.1, 20.0)?,
+        SdeArg::Ve => Sde::ve(0.01, ve_sigma_max(&z))?,
+    };
+    let output = if a.sde == SdeArg::Ve {
+        Output::Denoised
+    } else {
+        Output::Noise
+    };
+    let mut model = TimeModel::new(
+        z.cols(),
+        &[128, 128],
+        output,
+        sde,
+        &mut rand::rngs::SmallRng::seed_from_u64(a.seed),
+    );
+    let defaults = DiffusionConfig::default();
+    let cfg = DiffusionConfig {
+        steps: a.steps,
+        batch: if given("batch") {
+            a.batch
+        } else {
+            defaults.batch
+        },
+        lr: if given("lr") { a.lr } else { defaults.lr },
+        seed: a.seed,
+        progress: !a.quiet,
+        ..defaults
+    };
+    // every input is known good: claim the folder
+    let dir = match &a.out {
+        Some(o) => {
+            std::fs::create_dir_all(o).map_err(|e| crate::output::io_err(o, &e))?;
+            o.clone()
+        }
+        None => claim_new_dir(Path::new("runs"), &a.data.replace(['/', '.', '\\'], "_"))?,
+    };
+    let t0 = Instant::now();
+    let losses = fit(&mut model, &z, &cfg)?;
+    let train_s = t0.elapsed().as_secs_f64();
+    let file = DiffusionFile::new(model, standardization, &a.data);
+    file.save(dir.join("model.json"))?;
+    let t1 = Instant::now();
+    let frames = if z.cols() >= 2 { FRAMES } else { 0 };
+    let (samples, snaps) = sample_diffusion(&file, kind, a.samples, a.seed ^ 0x5EED, frames)?;
+    let sample_s = t1.elapsed().as_secs_f64();
+    write_csv(&dir.join("samples.csv"), &samples)?;
+    let (sv, rv) = (
+        subsample_rows(&samples, 5000),
+        subsample_rows(&reference, 5000),
+    );
+    let mmd2 = stein::scores::mmd(&sv, &rv)?;
+    let held: Vec<f64> = subsample_rows(&reference, LIKELIHOOD_POINTS).concat();
+    let held = Tensor::new(held.len() / z.cols(), z.cols(), held).expect("whole rows");
+    let ll = likelihood(&file, &held, a.seed)?;
+    let nll = -ll.mean_nats();
+    let bits = ll.bits_per_dim.iter().sum::<f64>() / ll.bits_per_dim.len().max(1) as f64;
+    let mut written = pictures(&dir, &file, a.view, &samples, &reference, &snaps, a.seed)?;
+    let pts: Vec<(f64, f64)> = losses.iter().map(|(s, l)| (*s as f64, *l)).collect();
+    plot::line_chart(
+        dir.join("loss.png"),
+        "training loss (denoising score matching over t)",
+        ("step", "loss"),
+        &[("loss", &pts)],
+        (720, 400),
+    )?;
+    written.push("loss.png");
+    let verdict = crate::summary::verdict_of(mmd2);
+    let text = [
+        format!("data            {} ({} dimensions)", a.data, z.cols()),
+        format!("model           diffusion, {:?} SDE, output read as {:?}, {} parameters", file.model.sde, file.model.output, file.model.net.num_params()),
+        format!("training        {} steps of denoising score matching, final loss {:.5}", a.steps, losses.last().map_or(f64::NAN, |l| l.1)),
+        format!("sampler         {} ({} samples)", kind.name(), a.samples),
+        format!("MMD²            {mmd2:.5} to held-out data (Gaussian kernel, median heuristic; {} vs {} points)", sv.len(), rv.len()),
+        "                an unbiased estimate: values slightly below 0 are noise around a match".into(),
+        format!("NLL             {nll:.4} nats ({bits:.4} bits/dim) of {} held-out points, by the probability-flow ODE", held.rows()),
+        format!("verdict         {verdict}"),
+        format!("train time      {train_s:.1} s"),
+        format!("sample time     {sample_s:.1} s"),
+    ]
+    .join("\n")
+        + "\n";
+    write_text(&dir.join("summary.txt"), &text)?;
+    out.line(format!("run folder   {}", dir.display()))?;
+    out.line(format!("steps        {} in {train_s:.1} s", a.steps))?;
+    out.line(format!(
+        "samples      {} with {} in {sample_s:.1} s, {verdict}; NLL {nll:.4} nats",
+        a.samples,
+        kind.name()
+    ))?;
+    out.line(format!(
+        "pictures     {}; summary.txt, model.json, samples.csv",
+        written.join(", ")
+    ))
+}
+
+pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
+    let file = DiffusionFile::load(&a.model)?;
+    let kind = match a.sampler {
+        None => ReverseKind::Sde,
+        Some(s) => s
+            .reverse()
+            .ok_or_else(|| CliError::Usage(sampler_mismatch(s, true)))?,
+    };
+    if a.animate && file.model.dim < 2 {
+        return Err(CliError::Usage(format!(
+            "--animate draws particles in a plane: the model has {} dimension",
+            file.model.dim
+        )));
+    }
+    let (csv, png, gif) = (
+        &a.out,
+        a.out.with_extension("png"),
+        a.out.with_extension("gif"),
+    );
+    let frames = if a.animate { FRAMES } else { 0 };
+    let (samples, snaps) = sample_diffusion(&file, kind, a.n, a.seed, frames)?;
+    write_csv(csv, &samples)?;
+    let curve = if samples.cols() == 1 {
+        let col = (0..samples.rows()).map(|i| samples.get(i, 0));
+        let range = padded_range(col)
+            .ok_or_else(|| CliError::Usage("the samples are too far out to draw".into()))?;
+        Some(curve_1d(&file, range, a.seed)?)
+    } else {
+        None
+    };
+    samples_picture(&png, &file.data, a.view, &samples, None, curve)?;
+    let mut written = vec![csv.display().to_string(), png.display().to_string()];
+    if a.animate {
+        let title = |k: usize, n: usize| {
+            format!(
+                "{}: {:.0}% of the reverse process",
+                kind.name(),
+                100.0 * k as f64 / (n - 1).max(1) as f64
+            )
+        };
+        if animate_over_data(&gif, &snaps, &samples, a.view, &title)? {
+            written.push(gif.display().to_string());
+        }
+    }
+    out.line(format!(
+        "wrote {} samples of {} dimensions ({}): {}",
+        a.n,
+        file.model.dim,
+        kind.name(),
+        written.join(", ")
+    ))
+}

@@ -1,0 +1,236 @@
+//! Diffusion models from the command line: `stein train --model diffusion` for every SDE and data of 1, 2
+//! and 3 columns, `stein sample` with every reverse sampler, `stein likelihood`, and the refusals.
+
+mod common;
+
+use common::{stein, text, tmp_dir};
+use std::path::Path;
+
+fn shape(csv: &Path) -> (usize, usize) {
+    let t = std::fs::read_to_string(csv).unwrap();
+    let mut lines = t.lines().skip(1);
+    let cols = lines.next().unwrap().split(',').count();
+    (1 + lines.count(), cols)
+}
+
+fn write_csv(path: &Path, n: usize, d: usize) {
+    let mut s: String = (0..d)
+        .map(|j| format!("x{j}"))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
+    for i in 0..n {
+        let c = if i % 2 == 0 { -1.5 } else { 1.5 };
+        let row: Vec<String> = (0..d)
+            .map(|j| {
+                format!(
+                    "{:.4}",
+                    c + 0.3 * ((i * 7 + j * 13) % 17) as f64 / 17.0 + 0.2 * j as f64
+                )
+            })
+            .collect();
+        s.push_str(&row.join(","));
+        s.push('\n');
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+#[test]
+fn train_sample_and_likelihood_for_every_sde_and_dimension() {
+    let dir = tmp_dir("diffusion", "train");
+    for (d, sde) in [(2usize, "vp"), (1, "subvp"), (3, "ve")] {
+        let data = if d == 2 {
+            "two-moons".to_string()
+        } else {
+            let p = dir.join(format!("d{d}.csv"));
+            write_csv(&p, 400, d);
+            p.display().to_string()
+        };
+        let run = dir.join(format!("run-{sde}"));
+        let o = stein(&[
+            "train",
+            "--model",
+            "diffusion",
+            "--sde",
+            sde,
+            "--data",
+            &data,
+            "--steps",
+            "200",
+            "--samples",
+            "150",
+            "--quiet",
+            "--out",
+            run.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{sde}: {}", text(&o));
+        let mut files = vec![
+            "model.json",
+            "samples.csv",
+            "samples.png",
+            "loss.png",
+            "summary.txt",
+        ];
+        if d >= 2 {
+            files.push("samples.gif");
+        }
+        for f in &files {
+            assert!(
+                std::fs::metadata(run.join(f)).is_ok_and(|m| m.len() > 100),
+                "{sde}: {f}"
+            );
+        }
+        assert_eq!(shape(&run.join("samples.csv")), (150, d));
+        let summary = std::fs::read_to_string(run.join("summary.txt")).unwrap();
+        assert!(
+            summary.contains("NLL") && summary.contains("bits/dim") && summary.contains("MMD²"),
+            "{summary}"
+        );
+        let model = run.join("model.json");
+        for sampler in ["sde", "pc", "ode", "ddim", "heun"] {
+            let out = dir.join(format!("{sde}-{sampler}.csv"));
+            let o = stein(&[
+                "sample",
+                "--model",
+                model.to_str().unwrap(),
+                "--n",
+                "40",
+                "--sampler",
+                sampler,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{sde} {sampler}: {}", text(&o));
+            assert_eq!(shape(&out), (40, d), "{sde} {sampler}");
+        }
+        let o = stein(&[
+            "likelihood",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            &data,
+            "--n",
+            "50",
+        ]);
+        let line = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success() && line.starts_with("NLL ") && line.contains("bits/dim"),
+            "{}",
+            text(&o)
+        );
+        let nll: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(nll.is_finite(), "{line}");
+    }
+}
+
+#[test]
+fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
+    let dir = tmp_dir("diffusion", "refusals");
+    let run = dir.join("run");
+    let o = stein(&[
+        "train",
+        "--model",
+        "diffusion",
+        "--steps",
+        "30",
+        "--samples",
+        "20",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let model = run.join("model.json");
+    let ebm = dir.join("ebm");
+    let o = stein(&[
+        "train",
+        "--steps",
+        "20",
+        "--samples",
+        "20",
+        "--quiet",
+        "--out",
+        ebm.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = dir.join("x.csv");
+    for (args, needle) in [
+        (
+            vec!["train", "--model", "diffusion", "--loss", "dsm"],
+            "--loss does not apply",
+        ),
+        (
+            vec!["train", "--model", "diffusion", "--sampler", "mala"],
+            "a diffusion model takes --sampler",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "diffusion",
+                "--resume",
+                run.to_str().unwrap(),
+            ],
+            "cannot be resumed",
+        ),
+        (vec!["train", "--sampler", "ode"], "is a diffusion sampler"),
+        (
+            vec![
+                "sample",
+                "--model",
+                model.to_str().unwrap(),
+                "--sampler",
+                "nuts",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "a diffusion model takes",
+        ),
+        (
+            vec![
+                "sample",
+                "--model",
+                ebm.join("model.json").to_str().unwrap(),
+                "--sampler",
+                "ddim",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "is a diffusion sampler",
+        ),
+        (
+            vec![
+                "likelihood",
+                "--model",
+                ebm.join("model.json").to_str().unwrap(),
+                "--data",
+                "two-moons",
+            ],
+            "reads diffusion models",
+        ),
+        (
+            vec![
+                "likelihood",
+                "--model",
+                model.to_str().unwrap(),
+                "--data",
+                "nope",
+            ],
+            "unknown dataset",
+        ),
+    ] {
+        let mut a = args.clone();
+        let fresh = dir.join("fresh");
+        if a[0] == "train" && !a.contains(&"--resume") {
+            a.extend(["--steps", "5", "--quiet", "--out", fresh.to_str().unwrap()]);
+        }
+        let o = stein(&a);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(
+            !o.status.success() && err.contains(needle),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(!fresh.exists() && !out.exists(), "{args:?} wrote something");
+    }
+}
