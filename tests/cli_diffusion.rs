@@ -3,15 +3,8 @@
 
 mod common;
 
-use common::{stein, text, tmp_dir};
+use common::{csv_shape, stein, text, tmp_dir};
 use std::path::Path;
-
-fn shape(csv: &Path) -> (usize, usize) {
-    let t = std::fs::read_to_string(csv).unwrap();
-    let mut lines = t.lines().skip(1);
-    let cols = lines.next().unwrap().split(',').count();
-    (1 + lines.count(), cols)
-}
 
 fn write_csv(path: &Path, n: usize, d: usize) {
     let mut s: String = (0..d)
@@ -74,13 +67,16 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
         if d >= 2 {
             files.push("samples.gif");
         }
+        if d == 2 {
+            files.push("score_field.png");
+        }
         for f in &files {
             assert!(
                 std::fs::metadata(run.join(f)).is_ok_and(|m| m.len() > 100),
                 "{sde}: {f}"
             );
         }
-        assert_eq!(shape(&run.join("samples.csv")), (150, d));
+        assert_eq!(csv_shape(&run.join("samples.csv")), (150, d));
         let summary = std::fs::read_to_string(run.join("summary.txt")).unwrap();
         assert!(
             summary.contains("NLL") && summary.contains("bits/dim") && summary.contains("MMD²"),
@@ -101,7 +97,7 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
                 out.to_str().unwrap(),
             ]);
             assert!(o.status.success(), "{sde} {sampler}: {}", text(&o));
-            assert_eq!(shape(&out), (40, d), "{sde} {sampler}");
+            assert_eq!(csv_shape(&out), (40, d), "{sde} {sampler}");
         }
         let o = stein(&[
             "likelihood",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{stein, text, tmp_dir};
+use common::{csv_shape, stein, text, tmp_dir};
 use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
@@ -41,14 +41,6 @@ fn write_csv(path: &Path, n: usize, d: usize) {
         s.push('\n');
     }
     std::fs::write(path, s).unwrap();
-}
-
-/// (rows, columns) of a CSV with a header.
-fn shape(csv: &Path) -> (usize, usize) {
-    let t = std::fs::read_to_string(csv).unwrap();
-    let mut lines = t.lines().skip(1);
-    let cols = lines.next().unwrap().split(',').count();
-    (1 + lines.count(), cols)
 }
 
 /// (frames, width, height) of a GIF.
@@ -108,7 +100,7 @@ fn csv_data_of_1_2_and_5_columns_train_sample_and_draw() {
                 "d = {d}: {frames} frames {w}×{h}"
             );
         }
-        assert_eq!(shape(&run.join("samples.csv")), (120, d), "d = {d}");
+        assert_eq!(csv_shape(&run.join("samples.csv")), (120, d), "d = {d}");
         let summary = std::fs::read_to_string(run.join("summary.txt")).unwrap();
         assert!(summary.contains(&format!("({d} dimensions)")), "{summary}");
         assert!(
@@ -134,7 +126,7 @@ fn csv_data_of_1_2_and_5_columns_train_sample_and_draw() {
         }
         let o = stein(&args);
         assert!(o.status.success(), "d = {d}: {}", text(&o));
-        assert_eq!(shape(&out), (60, d), "d = {d}");
+        assert_eq!(csv_shape(&out), (60, d), "d = {d}");
         assert!(out.with_extension("png").exists());
         if d >= 2 {
             let (frames, _, _) = gif_frames(&out.with_extension("gif"));

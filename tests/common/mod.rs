@@ -34,3 +34,11 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// (rows, columns) of a CSV file with a header line.
+pub fn csv_shape(csv: &Path) -> (usize, usize) {
+    let t = std::fs::read_to_string(csv).unwrap();
+    let mut lines = t.lines().skip(1);
+    let cols = lines.next().unwrap().split(',').count();
+    (1 + lines.count(), cols)
+}

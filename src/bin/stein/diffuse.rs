@@ -19,7 +19,7 @@ use stein::models::diffusion::train::{fit, DiffusionConfig};
 use stein::models::diffusion::Sde;
 use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
 use stein::run::subsample_rows;
-use stein::scores::plot::{self, padded_range, Curve};
+use stein::scores::plot::{self, padded_range};
 
 /// Snapshots of the final sampling run in `samples.gif`.
 const FRAMES: usize = 40;
@@ -43,72 +43,6 @@ fn ve_sigma_max(z: &Tensor) -> f64 {
         }
     }
     far.max(10.0)
-}
-
-/// The model's log-density on a 1-D range through the ODE likelihood (on the 401 points `density_1d` draws)
-/// and its derivative by central differences: the score of the law the model samples (the network's own
-/// score at t ≈ 0 is its least accurate part).
-fn curve_1d<'a>(
-    file: &'a DiffusionFile,
-    range: (f64, f64),
-    seed: u64,
-) -> Result<Curve<'a>, CliError> {
-    let n = 401;
-    let h = (range.1 - range.0) / (n - 1) as f64;
-    let xs = Tensor::from_fn(n, 1, |i, _| range.0 + h * i as f64);
-    let lp = likelihood(file, &xs, seed)?.nats;
-    let slope: Vec<f64> = (0..n)
-        .map(|i| {
-            let (a, b) = (i.saturating_sub(1), (i + 1).min(n - 1));
-            (lp[b] - lp[a]) / (h * (b - a) as f64)
-        })
-        .collect();
-    let index = move |x: f64| ((x - range.0) / h).round().clamp(0.0, (n - 1) as f64) as usize;
-    Ok(Curve {
-        label: "model".into(),
-        log_density: Box::new(move |x| lp[index(x)]),
-        score: Box::new(move |x| slope[index(x)]),
-    })
-}
-
-/// The samples picture and (d ≥ 2) the GIF of particles from noise to data.
-fn pictures(
-    dir: &Path,
-    file: &DiffusionFile,
-    view: crate::args::ViewArg,
-    samples: &Tensor,
-    reference: &Tensor,
-    snaps: &[Tensor],
-    seed: u64,
-) -> Result<Vec<&'static str>, CliError> {
-    let col = (0..reference.rows()).map(|i| reference.get(i, 0));
-    let curve = if samples.cols() == 1 {
-        let range = padded_range(col)
-            .ok_or_else(|| CliError::Usage("the data are too far out to draw".into()))?;
-        Some(curve_1d(file, range, seed)?)
-    } else {
-        None
-    };
-    samples_picture(
-        &dir.join("samples.png"),
-        &file.data,
-        view,
-        samples,
-        Some(reference),
-        curve,
-    )?;
-    let mut written = vec!["samples.png"];
-    let title = |k: usize, n: usize| {
-        format!(
-            "{}: noise to data, {:.0}% of the reverse process",
-            file.data,
-            100.0 * k as f64 / (n - 1).max(1) as f64
-        )
-    };
-    if animate_over_data(&dir.join("samples.gif"), snaps, reference, view, &title)? {
-        written.push("samples.gif");
-    }
-    Ok(written)
 }
 
 pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliError> {
@@ -195,7 +129,9 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
     let ll = likelihood(&file, &held, a.seed)?;
     let nll = -ll.mean_nats();
     let bits = ll.bits_per_dim.iter().sum::<f64>() / ll.bits_per_dim.len().max(1) as f64;
-    let mut written = pictures(&dir, &file, a.view, &samples, &reference, &snaps, a.seed)?;
+    let mut written = crate::diffuse_pictures::pictures(
+        &dir, &file, a.view, &samples, &reference, &snaps, a.seed,
+    )?;
     let pts: Vec<(f64, f64)> = losses.iter().map(|(s, l)| (*s as f64, *l)).collect();
     plot::line_chart(
         dir.join("loss.png"),
@@ -260,7 +196,7 @@ pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
         let col = (0..samples.rows()).map(|i| samples.get(i, 0));
         let range = padded_range(col)
             .ok_or_else(|| CliError::Usage("the samples are too far out to draw".into()))?;
-        Some(curve_1d(&file, range, a.seed)?)
+        Some(crate::diffuse_pictures::curve_1d(&file, range, a.seed)?)
     } else {
         None
     };

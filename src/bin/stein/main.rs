@@ -14,6 +14,7 @@ mod args;
 mod choices;
 mod data;
 mod diffuse;
+mod diffuse_pictures;
 mod error;
 mod likelihood;
 mod output;
