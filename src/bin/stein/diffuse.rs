@@ -5,6 +5,7 @@ use crate::args::{sampler_mismatch, SampleArgs, SdeArg, TrainArgs};
 use crate::data::data_and_reference;
 use crate::error::CliError;
 use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
+use crate::pictures::ANIMATION_FRAMES;
 use crate::pictures::{animate_over_data, samples_picture};
 use clap::parser::ValueSource;
 use clap::ArgMatches;
@@ -21,8 +22,6 @@ use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
 use stein::run::subsample_rows;
 use stein::scores::plot::{self, padded_range};
 
-/// Snapshots of the final sampling run in `samples.gif`.
-const FRAMES: usize = 40;
 /// Held-out points whose likelihood the summary reports.
 const LIKELIHOOD_POINTS: usize = 500;
 
@@ -115,7 +114,7 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
     let file = DiffusionFile::new(model, standardization, &a.data);
     file.save(dir.join("model.json"))?;
     let t1 = Instant::now();
-    let frames = if z.cols() >= 2 { FRAMES } else { 0 };
+    let frames = if z.cols() >= 2 { ANIMATION_FRAMES } else { 0 };
     let (samples, snaps) = sample_diffusion(&file, kind, a.samples, a.seed ^ 0x5EED, frames)?;
     let sample_s = t1.elapsed().as_secs_f64();
     write_csv(&dir.join("samples.csv"), &samples)?;
@@ -189,7 +188,7 @@ pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
         a.out.with_extension("png"),
         a.out.with_extension("gif"),
     );
-    let frames = if a.animate { FRAMES } else { 0 };
+    let frames = if a.animate { ANIMATION_FRAMES } else { 0 };
     let (samples, snaps) = sample_diffusion(&file, kind, a.n, a.seed, frames)?;
     write_csv(csv, &samples)?;
     let curve = if samples.cols() == 1 {

@@ -14,6 +14,9 @@ use stein::scores::plot::{self, Bounds, Curve, FieldOptions, LogDensityFn};
 use stein::scores::Score;
 
 use crate::plane::MAX_DRAWN;
+
+/// Snapshots of a sampling run in an animation (`samples.gif`, `--animate`).
+pub const ANIMATION_FRAMES: usize = 40;
 /// Coordinates of a pair-plot grid.
 const PAIR_COORDS: usize = 4;
 

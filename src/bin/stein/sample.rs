@@ -4,13 +4,10 @@
 use crate::args::{sampler_mismatch, SampleArgs};
 use crate::error::CliError;
 use crate::output::{check_output, write_csv, Stdout};
-use crate::pictures::Pictures;
+use crate::pictures::{Pictures, ANIMATION_FRAMES};
 use stein::models::io::ModelFile;
 use stein::models::nn::{Conditioning, Kind};
 use stein::run::{sample_model_with, uniform_init, SampleOptions, SamplerKind};
-
-/// Snapshots of the run in the animation.
-const FRAMES: usize = 40;
 
 pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     let csv = &a.out;
@@ -55,7 +52,7 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     }
     let opts = SampleOptions {
         progress: true,
-        frames: if a.animate { FRAMES } else { 0 },
+        frames: if a.animate { ANIMATION_FRAMES } else { 0 },
     };
     let sampled = sample_model_with(&model, sampler, &init, a.seed, opts)?;
     let acc = sampled.run.acceptance();

@@ -5,7 +5,7 @@ use crate::args::{sampler_mismatch, LossArg, TrainArgs};
 use crate::data::{data_and_reference, default_sigmas};
 use crate::error::CliError;
 use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
-use crate::pictures::Pictures;
+use crate::pictures::{Pictures, ANIMATION_FRAMES};
 use crate::summary;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
@@ -36,9 +36,6 @@ struct Plan {
     sampler: SamplerKind,
     dest: Dest,
 }
-
-/// Snapshots of the final sampling run in `samples.gif`.
-const ANIMATION_FRAMES: usize = 40;
 
 impl Plan {
     fn new(a: &TrainArgs, m: &ArgMatches) -> Result<Plan, CliError> {

@@ -35,7 +35,13 @@ fn per_call(budget_s: f64, mut f: impl FnMut()) -> f64 {
     times[2]
 }
 
-fn emit(task: &str, param: impl std::fmt::Display, metric: &str, value: f64, unit: &str) {
+pub(crate) fn emit(
+    task: &str,
+    param: impl std::fmt::Display,
+    metric: &str,
+    value: f64,
+    unit: &str,
+) {
     println!(
         "{{\"peer\": \"stein\", \"task\": \"{task}\", \"param\": {param}, \"metric\": \"{metric}\", \"value\": {value}, \"unit\": \"{unit}\"}}"
     );
@@ -52,6 +58,10 @@ where
     tape.grad_into(y, &xs, g);
     (y.value(), tape.len())
 }
+
+mod samplers;
+
+use samplers::{ess, q1, t10, t8, t9};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -84,173 +94,6 @@ fn main() {
             .any(|t| t.starts_with('T') && !["T8", "T9", "T10", "T10s", "ESS"].contains(t))
     {
         autodiff_and_scores(quick, &want);
-    }
-}
-
-/// T8 ula-gmm: 10,000 chains × 1,000 ULA steps on an 8-Gaussian ring.
-fn t8(quick: bool) {
-    use stein::models::sample::{sample, ula, Config, Init, ScoreOnly};
-    use stein::scores::{GaussianMixture, MultivariateNormal};
-
-    // T8: 8 unit-weight Gaussians on a circle of radius 4, std 0.5; 10,000 chains × 1,000 ULA steps, ε = 0.01
-    let comps = (0..8)
-        .map(|k| {
-            let a = 2.0 * std::f64::consts::PI * k as f64 / 8.0;
-            MultivariateNormal::isotropic(vec![4.0 * a.cos(), 4.0 * a.sin()], 0.5).unwrap()
-        })
-        .collect();
-    let gmm = GaussianMixture::new(vec![1.0; 8], comps).unwrap();
-    let (chains, steps) = if quick { (1000, 100) } else { (10_000, 1000) };
-    let cfg = Config::new(ula::Params::new(0.01))
-        .chains(chains)
-        .warmup(steps - 1)
-        .draws(1)
-        .init(Init::Normal { scale: 1.0 });
-    let d = sample(&ScoreOnly(&gmm), &cfg).unwrap();
-    emit(
-        "T8",
-        format!("\"{chains}x{steps}\""),
-        "chain_steps_per_s",
-        (chains * steps) as f64 / d.seconds,
-        "1/s",
-    );
-}
-
-/// T9: MALA on rosenbrock-10 through the autodiff score, 1 chain × 10,000 steps, ε = 1e-3 (no warm-up).
-fn t9(quick: bool) {
-    use stein::models::sample::{mala, sample, Autodiff, Config, Init};
-    use stein::tasks::rosenbrock;
-    struct Rosen;
-    impl stein::scores::LogDensity for Rosen {
-        fn dim(&self) -> usize {
-            10
-        }
-        fn log_prob<S: stein::autodiff::Real>(&self, x: &[S]) -> S {
-            rosenbrock(x)
-        }
-    }
-    let n9 = if quick { 1000 } else { 10_000 };
-    let cfg = Config::new(mala::Params::new(1e-3))
-        .chains(1)
-        .warmup(0)
-        .draws(n9)
-        .init(Init::Points(vec![rosenbrock_point(10)]));
-    let d = sample(&Autodiff(&Rosen), &cfg).unwrap();
-    emit("T9", 10, "steps_per_s", n9 as f64 / d.seconds, "1/s");
-    emit("T9", 10, "acceptance", d.acceptance(), "");
-}
-
-/// ESS per second of the adapted kernels (MALA, HMC, NUTS) on a 10-d correlated Gaussian; 4 chains.
-fn ess(quick: bool) {
-    use stein::models::sample::{hmc, mala, sample, Config, Exact};
-    use stein::scores::MultivariateNormal;
-    let dim = 10;
-    let cov: Vec<Vec<f64>> = (0..dim)
-        .map(|i| {
-            (0..dim)
-                .map(|j| {
-                    (0.5 + 0.15 * i as f64)
-                        * (0.5 + 0.15 * j as f64)
-                        * 0.6f64.powi((i as i32 - j as i32).abs())
-                })
-                .collect()
-        })
-        .collect();
-    let g = MultivariateNormal::new(vec![0.0; dim], cov).unwrap();
-    let n = if quick { 500 } else { 5000 };
-    let report = |name: &str, d: stein::models::sample::Draws| {
-        let ess_min = d.ess().into_iter().fold(f64::INFINITY, f64::min);
-        let tag = format!("\"{name}-gauss10\"");
-        emit(
-            "ESS",
-            &tag,
-            "min_bulk_ess_per_s",
-            ess_min / d.seconds,
-            "1/s",
-        );
-        emit("ESS", &tag, "acceptance", d.acceptance(), "");
-    };
-    report(
-        "mala",
-        sample(
-            &Exact(&g),
-            &Config::new(mala::Params::default()).draws(n).seed(11),
-        )
-        .unwrap(),
-    );
-    report(
-        "hmc",
-        sample(
-            &Exact(&g),
-            &Config::new(hmc::Params::default()).draws(n).seed(11),
-        )
-        .unwrap(),
-    );
-    report(
-        "nuts",
-        sample(&Exact(&g), &Config::default().draws(n).seed(11)).unwrap(),
-    );
-}
-
-/// T10: NUTS with Stan's window adaptation (1,000 transitions), then 1,000 draws, 4 chains started uniform
-/// on (−2, 2): T10a the 100-d Gaussian of log-spaced scales, T10b the T3 logistic-regression posterior; with
-/// BlackJAX's U-turn checks (the same algorithm as the peer) and, as `T10a-stan` / `T10b-stan`, Stan's.
-fn t10(quick: bool, scalar: bool) {
-    use stein::models::sample::{diagnostics::ess_basic, nuts, sample, Autodiff, Config, Draws};
-    use stein::tasks::Gauss100;
-    let n = if quick { 100 } else { 1000 };
-    let cfg = Config::default().warmup(n).draws(n).seed(11);
-    let report = |task: &str, dim: usize, d: &Draws| {
-        let coords = d.by_coordinate();
-        let bulk = d.ess().into_iter().fold(f64::INFINITY, f64::min);
-        // BlackJAX reports the plain multi-chain ESS (no rank normalisation, no split): the same estimator
-        let basic = coords
-            .iter()
-            .map(|c| ess_basic(c))
-            .fold(f64::INFINITY, f64::min);
-        emit(task, dim, "wall_s", d.seconds, "s");
-        emit(task, dim, "min_ess_bulk", bulk, "");
-        emit(task, dim, "min_ess_basic", basic, "");
-        emit(task, dim, "min_ess_per_s", basic / d.seconds, "1/s");
-        emit(task, dim, "leapfrog_per_draw", d.grads_per_draw(), "");
-        emit(task, dim, "divergences", d.divergences() as f64, "");
-    };
-    // the headline comparison runs the same algorithm as BlackJAX (its U-turn checks); "-stan" Stan's
-    let same = Config::new(nuts::Params {
-        uturn: nuts::UTurn::Endpoints,
-        ..Default::default()
-    })
-    .warmup(n)
-    .draws(n)
-    .seed(11);
-    let g = Gauss100::t10a();
-    let lr = LogReg::t3();
-    for (suffix, cfg) in [("", &same), ("-stan", &cfg)] {
-        let d = sample(&Autodiff(&g), cfg).unwrap();
-        report(&format!("T10a{suffix}"), 100, &d);
-        let m = d.mean();
-        let worst = m
-            .iter()
-            .zip(&g.sd)
-            .map(|(m, s)| (m / s).abs())
-            .fold(0.0, f64::max);
-        emit(
-            &format!("T10a{suffix}"),
-            100,
-            "max_abs_mean_over_sd",
-            worst,
-            "",
-        );
-        report(
-            &format!("T10b{suffix}"),
-            25,
-            &sample(&lr.target(), cfg).unwrap(),
-        );
-    }
-    // the same posterior through the scalar-code autodiff route (`--task T10s`: minutes)
-    if scalar {
-        let d = sample(&Autodiff(&lr), &cfg).unwrap();
-        report("T10b-scalar", 25, &d);
     }
 }
 
@@ -492,44 +335,4 @@ fn net_steps(budget: f64) {
             "GFLOP/s",
         );
     }
-}
-
-/// Q1: the ncsn toy recipe on 8 Gaussians (BENCHMARKS.md), wall time and Fisher divergence to the true score.
-fn q1(quick: bool) {
-    use rand::SeedableRng;
-    use stein::models::data::{eight_gaussians_density, Toy};
-    use stein::models::loss::{Loss, Projection};
-    use stein::models::nn::{Activation, Model};
-    use stein::models::train::{TrainConfig, Trainer};
-    use stein::scores::{fisher_divergence, Sample};
-
-    let steps = if quick { 200 } else { 10_000 };
-    let steps = std::env::var("Q1_STEPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(steps);
-    let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
-    // a large pool stands in for the peer's fresh draws each step
-    let data = Toy::EightGaussians.sample(200_000, &mut rng);
-    let truth = eight_gaussians_density();
-    let test = truth.sample_n(&mut rand::rngs::SmallRng::seed_from_u64(1), 10_000);
-    let model = Model::score_net(2, &[128, 128], Activation::Softplus, &mut rng);
-    let fd0 = fisher_divergence(&model.as_score(None), &truth, &test).unwrap();
-    let mut trainer = Trainer::new(model);
-    let mut cfg = TrainConfig::new(
-        Loss::Ssm {
-            projections: 1,
-            variance_reduced: true,
-            projection: Projection::Gaussian,
-        },
-        steps,
-    );
-    cfg.batch = 128;
-    cfg.lr = 1e-3;
-    cfg.clip = None;
-    let report = trainer.fit(&data, &cfg).unwrap();
-    let fd1 = fisher_divergence(&trainer.model.as_score(None), &truth, &test).unwrap();
-    emit("Q1", steps, "fisher_div_init", fd0, "");
-    emit("Q1", steps, "fisher_div_final", fd1, "");
-    emit("Q1", steps, "wall_s", report.seconds, "s");
 }
