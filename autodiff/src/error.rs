@@ -65,7 +65,7 @@ pub enum AdError {
     DerivativeCheck {
         /// The order of the derivative checked.
         order: usize,
-        /// Which entry ("H[1][2]", "(H v)[0]", "D³f[e₂, e₂, e₂]", …).
+        /// Which entry (`H[1][2]`, `(H v)[0]`, `D^3 f[e0, …, e0]`, …).
         at: String,
         /// The tape's derivative.
         autodiff: f64,
@@ -83,9 +83,9 @@ pub enum AdError {
         i: usize,
         /// Column.
         j: usize,
-        /// H[i][j].
+        /// `H[i][j]`.
         hij: f64,
-        /// H[j][i].
+        /// `H[j][i]`.
         hji: f64,
     },
 }

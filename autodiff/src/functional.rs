@@ -259,6 +259,20 @@ where
     Ok(r)
 }
 
+/// [`vjp`], checked: a vector `u` with the wrong number of entries is an error, not a panic.
+pub fn try_vjp<F>(f: F, x: &[f64], u: &[f64]) -> Result<(Vec<f64>, Vec<f64>), AdError>
+where
+    F: for<'t> Fn(&[Var<'t>]) -> Vec<Var<'t>>,
+{
+    check_inputs(x)?;
+    check_inputs(u)?;
+    let outputs = with_tape(|t| f(&t.vars(x)).len());
+    check_len("vjp vector", outputs, u.len())?;
+    let r = vjp(f, x, u);
+    check_finite("vjp", &r.1)?;
+    Ok(r)
+}
+
 /// [`jacobian`], checked.
 pub fn try_jacobian<F>(f: F, x: &[f64]) -> Result<Vec<Vec<f64>>, AdError>
 where

@@ -79,8 +79,8 @@ mod var;
 pub use error::AdError;
 pub use functional::{
     divergence, grad, hessian, hvp, jacobian, jvp, laplacian, on_pool, try_divergence, try_grad,
-    try_hessian, try_hvp, try_jacobian, try_laplacian, try_value_and_grad, value_and_grad, vjp,
-    with_tape,
+    try_hessian, try_hvp, try_jacobian, try_laplacian, try_value_and_grad, try_vjp, value_and_grad,
+    vjp, with_tape,
 };
 pub use gradcheck::{
     central_differences, check_orders, gradcheck, gradgradcheck, hesscheck, CheckOptions,

@@ -2,7 +2,8 @@
 
 use stein_autodiff::prelude::*;
 use stein_autodiff::{
-    try_divergence, try_grad, try_hessian, try_hvp, try_laplacian, try_value_and_grad, AdError,
+    try_divergence, try_grad, try_hessian, try_hvp, try_laplacian, try_value_and_grad, try_vjp,
+    AdError,
 };
 
 // f(x, y) = x² y + sin(y): ∇f = (2xy, x² + cos y); H = [[2y, 2x], [2x, −sin y]]
@@ -92,6 +93,10 @@ fn checked_variants_name_the_first_non_finite_entry() {
     let e = try_divergence(|v| vec![v[0]], &X).unwrap_err();
     assert!(matches!(e, AdError::Shape { .. }));
     assert!(try_grad(|v| f(v), &X).is_ok());
+    let e = try_vjp(|v| field(v), &X, &[1.0]).unwrap_err();
+    assert_eq!(e.to_string(), "vjp vector: expected length 2, got length 1");
+    let (y, g) = try_vjp(|v| field(v), &X, &[1.0, -0.5]).unwrap();
+    assert_eq!((y.len(), g.len()), (2, 2));
 }
 
 #[test]

@@ -37,8 +37,8 @@
 //! - Properties: [`expected_score`], [`fisher_information`], [`fisher_divergence`],
 //!   [`kernel_stein_discrepancy`], [`mmd`].
 //! - Tests with p-values: [`gof`] (KSD with a wild bootstrap, MMD two-sample with permutations, FSSD).
-//! - [`testing`] (feature `testing`): proptest strategies, [`testing::assert_score_matches`],
-//!   [`testing::assert_samples_from`] and [`testing::assert_same_distribution`].
+//! - `testing` (feature `testing`): proptest strategies, `testing::assert_score_matches`,
+//!   `testing::assert_samples_from` and `testing::assert_same_distribution`.
 //! - [`plot`] (feature `plot`, default): score fields, 1-D curves, samples over a density (SVG/PNG).
 //!
 //! Constructors validate their parameters and return [`ScoreError`] naming the parameter; nothing here

@@ -7,7 +7,7 @@
 //! of a Markov chain are dependent: give the KSD test [`Bootstrap::for_chain`], which keeps the
 //! bootstrap's signs correlated over the chain's autocorrelation time, or thin the chain.
 //!
-//! A user's own sampler, tested in ten lines (the assertions are in [`crate::testing`], feature `testing`):
+//! A user's own sampler, tested in ten lines (the assertions are in `stein_scores::testing`, feature `testing`):
 //!
 //! ```
 //! use rand::SeedableRng;
