@@ -2,8 +2,9 @@
 //! every t: for VE, VP and sub-VP, a time-conditional network is trained by denoising score matching, its
 //! per-t Fisher divergence to the exact perturbed score is measured, and it is sampled by every reverse
 //! sampler (Euler–Maruyama, predictor–corrector, the probability-flow ODE, DDIM, EDM's Heun); its
-//! log-likelihood through the ODE is compared with the true one. Pictures: samples, the learned score field at
-//! several t, and an animated GIF of particles flowing from noise to data.
+//! log-likelihood through the ODE is compared with the true one. Pictures: samples, the per-t Fisher divergence
+//! before and after training, the learned score field at several t, and animated GIFs of particles flowing from
+//! noise to data.
 //!
 //! Run: `cargo run --release --example diffusion [-- OUT_DIR] [--quick]`
 
@@ -19,7 +20,9 @@ use stein::models::diffusion::ode::Tolerance;
 use stein::models::diffusion::reverse::{self, Method, Start};
 use stein::models::diffusion::train::{fisher_divergence_at, fit, DiffusionConfig};
 use stein::models::diffusion::{PerturbedMixture, Sde, TimeScore};
-use stein::scores::plot::{animate_points, scatter_compare, score_field_fn, Bounds, FieldOptions};
+use stein::scores::plot::{
+    animate_points, line_chart, scatter_compare, score_field_fn, Bounds, FieldOptions,
+};
 use stein::scores::{
     mmd, Analytic, GaussianMixture, LogDensity, MultivariateNormal, Sample, Score,
 };
@@ -84,6 +87,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let truth = PerturbedMixture::new(data_law.clone(), sde);
         let mut model =
             TimeModel::new(2, &[128, 128], output, sde, &mut SmallRng::seed_from_u64(4));
+        // the per-t Fisher divergence to the exact perturbed score, before and after training
+        let fisher_curve = |m: &TimeModel| -> Vec<(f64, f64)> {
+            (0..20)
+                .map(|k| {
+                    let t = 0.02 * 50f64.powf(k as f64 / 19.0);
+                    let x = truth
+                        .at(t)
+                        .expect("valid")
+                        .sample_n(&mut SmallRng::seed_from_u64(8), 500);
+                    let x = Tensor::new(500, 2, x.concat()).expect("n × 2");
+                    (t, fisher_divergence_at(m, &truth, &x, t))
+                })
+                .collect()
+        };
+        let initial = fisher_curve(&model);
         let t0 = Instant::now();
         fit(
             &mut model,
@@ -94,6 +112,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         )?;
         let train_s = t0.elapsed().as_secs_f64();
+        line_chart(
+            format!("{out}/{}_fisher.png", name.to_lowercase()),
+            &format!("{name}: Fisher divergence to the exact score of p_t"),
+            ("t", "E‖s_θ − s*‖²"),
+            &[("initial", &initial), ("trained", &fisher_curve(&model))],
+            (720, 400),
+        )?;
         let fisher: Vec<String> = [0.1, 0.3, 0.5]
             .iter()
             .map(|&t| {
@@ -227,7 +252,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!(
-        "pictures in {out}/: ve|vp|sub-vp_samples.png, vp_score_t*.png, vp_sde.gif, vp_ode.gif"
+        "pictures in {out}/: ve|vp|sub-vp_samples.png, ve|vp|sub-vp_fisher.png, vp_score_t*.png, vp_sde.gif, vp_ode.gif"
     );
     Ok(())
 }

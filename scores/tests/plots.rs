@@ -242,6 +242,16 @@ fn step_axes_read_as_integers_and_losses_spanning_decades_get_a_log_axis() {
     let text = std::fs::read_to_string(&svg).unwrap();
     let t = texts(&text);
     assert!(!text.contains("log scale") && t.iter().any(|t| t == "loss"));
+    // fractional ticks read short: "0.3", never the float noise of "0.30000000000000004"
+    let unit: Vec<(f64, f64)> = (0..=19)
+        .map(|k| (k as f64 / 19.0, 1.0 + k as f64))
+        .collect();
+    line_chart(&svg, "t", ("t", "y"), &[("y", &unit)], (500, 300)).unwrap();
+    let t = texts(&std::fs::read_to_string(&svg).unwrap());
+    assert!(
+        t.iter().any(|t| t == "0.3") && !t.iter().any(|t| t.contains("0000")),
+        "{t:?}"
+    );
 }
 
 #[test]

@@ -225,12 +225,17 @@ pub fn density_1d(
     })
 }
 
-/// Whole numbers without a decimal point ("500", not "500.0"); others as they are.
+/// Axis labels: whole numbers without a decimal point ("500", not "500.0"), others to six significant digits
+/// ("0.3", not the tick's "0.30000000000000004").
 fn number(v: &f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", *v as i64)
-    } else {
+    } else if *v == 0.0 || !v.is_finite() {
         format!("{v}")
+    } else {
+        let digits = 5 - v.abs().log10().floor() as i32;
+        let scale = 10f64.powi(digits.clamp(-300, 300));
+        format!("{}", (v * scale).round() / scale)
     }
 }
 
