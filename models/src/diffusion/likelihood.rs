@@ -152,10 +152,8 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
     let mut rhs = |t: f64, y: &[f64], out: &mut [f64]| {
         let xt = Tensor::new(n, d, y[..n * d].to_vec()).expect("n × d");
         score.score_at(&xt, t, &mut s);
+        super::reverse::flow_drift(sde, t, &y[..n * d], s.data(), &mut out[..n * d]);
         let (a, g2) = (sde.drift(t), sde.diffusion(t).powi(2));
-        for ((o, xv), sv) in out[..n * d].iter_mut().zip(&y[..n * d]).zip(s.data()) {
-            *o = a * xv - 0.5 * g2 * sv;
-        }
         if probes.is_empty() {
             score.divergence_at(&xt, t, &mut tr);
         } else {

@@ -341,10 +341,15 @@ fn flow<'a, S: TimeScore + ?Sized>(
     move |t, y, out| {
         let x = Tensor::new(n, d, y.to_vec()).expect("n × d");
         score.score_at(&x, t, &mut s);
-        let (a, g2) = (sde.drift(t), sde.diffusion(t).powi(2));
-        for ((o, xv), sv) in out.iter_mut().zip(y).zip(s.data()) {
-            *o = a * xv - 0.5 * g2 * sv;
-        }
+        flow_drift(sde, t, y, s.data(), out);
+    }
+}
+
+/// The probability-flow drift a(t) x − ½ g(t)² s at time t, for points `x` with scores `s` (flat, same length).
+pub(crate) fn flow_drift(sde: &Sde, t: f64, x: &[f64], s: &[f64], out: &mut [f64]) {
+    let (a, g2) = (sde.drift(t), sde.diffusion(t).powi(2));
+    for ((o, xv), sv) in out.iter_mut().zip(x).zip(s) {
+        *o = a * xv - 0.5 * g2 * sv;
     }
 }
 

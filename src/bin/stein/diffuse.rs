@@ -20,7 +20,7 @@ use stein::models::diffusion::train::{fit, DiffusionConfig};
 use stein::models::diffusion::Sde;
 use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
 use stein::run::subsample_rows;
-use stein::scores::plot::{self, padded_range};
+use stein::scores::plot;
 
 /// Held-out points whose likelihood the summary reports.
 const LIKELIHOOD_POINTS: usize = 500;
@@ -191,14 +191,7 @@ pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     let frames = if a.animate { ANIMATION_FRAMES } else { 0 };
     let (samples, snaps) = sample_diffusion(&file, kind, a.n, a.seed, frames)?;
     write_csv(csv, &samples)?;
-    let curve = if samples.cols() == 1 {
-        let col = (0..samples.rows()).map(|i| samples.get(i, 0));
-        let range = padded_range(col)
-            .ok_or_else(|| CliError::Usage("the samples are too far out to draw".into()))?;
-        Some(crate::diffuse_pictures::curve_1d(&file, range, a.seed)?)
-    } else {
-        None
-    };
+    let curve = crate::diffuse_pictures::curve_1d(&file, &samples, a.seed)?;
     samples_picture(&png, &file.data, a.view, &samples, None, curve)?;
     let mut written = vec![csv.display().to_string(), png.display().to_string()];
     if a.animate {

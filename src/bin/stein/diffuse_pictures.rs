@@ -3,7 +3,7 @@
 
 use crate::args::ViewArg;
 use crate::error::CliError;
-use crate::pictures::{animate_over_data, samples_picture};
+use crate::pictures::{animate_over_data, far_out, samples_picture};
 use crate::plane::Kde;
 use std::path::Path;
 use stein::autodiff::Tensor;
@@ -59,10 +59,23 @@ fn score_picture(path: &Path, file: &DiffusionFile, reference: &Tensor) -> Resul
     Ok(())
 }
 
+/// The curve of a 1-D model over the range of `points` ([`curve_on`]); `None` for more dimensions.
+pub fn curve_1d<'a>(
+    file: &'a DiffusionFile,
+    points: &Tensor,
+    seed: u64,
+) -> Result<Option<Curve<'a>>, CliError> {
+    if points.cols() != 1 {
+        return Ok(None);
+    }
+    let range = padded_range((0..points.rows()).map(|i| points.get(i, 0))).ok_or_else(far_out)?;
+    curve_on(file, range, seed).map(Some)
+}
+
 /// The model's log-density on a 1-D range through the ODE likelihood (on the 401 points `density_1d` draws)
 /// and its derivative by central differences: the score of the law the model samples (the network's own
 /// score at t ≈ 0 is its least accurate part).
-pub fn curve_1d<'a>(
+fn curve_on<'a>(
     file: &'a DiffusionFile,
     range: (f64, f64),
     seed: u64,
@@ -95,14 +108,7 @@ pub fn pictures(
     snaps: &[Tensor],
     seed: u64,
 ) -> Result<Vec<&'static str>, CliError> {
-    let col = (0..reference.rows()).map(|i| reference.get(i, 0));
-    let curve = if samples.cols() == 1 {
-        let range = padded_range(col)
-            .ok_or_else(|| CliError::Usage("the data are too far out to draw".into()))?;
-        Some(curve_1d(file, range, seed)?)
-    } else {
-        None
-    };
+    let curve = curve_1d(file, reference, seed)?;
     samples_picture(
         &dir.join("samples.png"),
         &file.data,

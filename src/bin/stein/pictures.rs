@@ -162,7 +162,8 @@ fn percent(k: usize, n: usize) -> String {
     format!("{:.0}%", 100.0 * k as f64 / (n - 1).max(1) as f64)
 }
 
-fn far_out() -> CliError {
+/// The error for points that cannot be framed.
+pub fn far_out() -> CliError {
     CliError::Usage("the points are not finite or too far out to draw".into())
 }
 
