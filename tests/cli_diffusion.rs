@@ -40,7 +40,7 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
             p.display().to_string()
         };
         let run = dir.join(format!("run-{sde}"));
-        let o = stein(&[
+        let mut args = vec![
             "train",
             "--model",
             "diffusion",
@@ -55,8 +55,14 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
             "--quiet",
             "--out",
             run.to_str().unwrap(),
-        ]);
+        ];
+        if sde == "subvp" {
+            args.extend(["--t-min", "0.002"]);
+        }
+        let o = stein(&args);
         assert!(o.status.success(), "{sde}: {}", text(&o));
+        let json = std::fs::read_to_string(run.join("model.json")).unwrap();
+        assert_eq!(json.contains("\"t_min\":0.002"), sde == "subvp", "{sde}");
         let mut files = vec![
             "model.json",
             "samples.csv",
@@ -170,6 +176,18 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
             "cannot be resumed",
         ),
         (vec!["train", "--sampler", "ode"], "is a diffusion sampler"),
+        (
+            vec!["train", "--sde", "ve"],
+            "--sde applies to --model diffusion only",
+        ),
+        (
+            vec!["train", "--t-min", "0.001"],
+            "--t-min applies to --model diffusion only",
+        ),
+        (
+            vec!["train", "--model", "diffusion", "--t-min", "0.9"],
+            "earliest time",
+        ),
         (
             vec![
                 "sample",

@@ -1,4 +1,4 @@
-//! Prints the benchmark figures of BENCHMARKS.md (T1–T10, Q1) as JSON lines, in the peers' format:
+//! Prints the benchmark figures of BENCHMARKS.md (T1–T11, Q1) as JSON lines, in the peers' format:
 //! `{"peer", "task", "param", "metric", "value", "unit"}`.
 //!
 //! Run: `cargo run --release --example bench_report` (add `-- --quick` for a fast smoke run).
@@ -59,6 +59,7 @@ where
     (y.value(), tape.len())
 }
 
+mod diffusion;
 mod samplers;
 
 use samplers::{ess, q1, t10, t8, t9};
@@ -88,10 +89,13 @@ fn main() {
     if want("T10") || only.contains(&"T10s") {
         t10(quick, only.contains(&"T10s"));
     }
+    if want("T11") {
+        diffusion::t11(quick);
+    }
     if only.is_empty()
         || only
             .iter()
-            .any(|t| t.starts_with('T') && !["T8", "T9", "T10", "T10s", "ESS"].contains(t))
+            .any(|t| t.starts_with('T') && !["T8", "T9", "T10", "T10s", "T11", "ESS"].contains(t))
     {
         autodiff_and_scores(quick, &want);
     }

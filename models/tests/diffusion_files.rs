@@ -35,6 +35,37 @@ fn a_round_trip_keeps_every_bit_and_samples_the_same() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// A model's interval [ε, T] is part of its file (files without one read as the SDE's default), and every
+/// sampler ends at ε.
+#[test]
+fn the_interval_is_kept_and_honoured() {
+    let mut f = file();
+    let text = serde_json::to_string(&f).unwrap();
+    assert!(!text.contains("t_min"), "a default interval is not written");
+    f.model = f.model.with_t_min(2e-3).unwrap();
+    let g = DiffusionFile::from_slice(serde_json::to_string(&f).unwrap().as_bytes()).unwrap();
+    assert_eq!(g.model.t_min, Some(2e-3));
+    for m in [
+        Method::EulerMaruyama { steps: 10 },
+        Method::Ddim {
+            steps: 10,
+            eta: 0.0,
+        },
+    ] {
+        let mut last = 0.0;
+        reverse::sample_with(
+            &g.model,
+            &g.model.sde,
+            &m,
+            reverse::Start::Prior(5),
+            0,
+            &mut |_, t, _| last = t,
+        )
+        .unwrap();
+        assert!((last - 2e-3).abs() < 1e-12, "{m:?} ends at {last}");
+    }
+}
+
 #[test]
 fn damaged_files_are_named_errors() {
     let text = serde_json::to_string(&file()).unwrap();
@@ -95,6 +126,22 @@ fn damaged_files_are_named_errors() {
                 w
             },
             "not a diffusion model file",
+        ),
+        (
+            {
+                let mut w = v.clone();
+                w["model"]["t_min"] = 0.9.into();
+                w
+            },
+            "earliest time",
+        ),
+        (
+            {
+                let mut w = v.clone();
+                w["model"]["t_min"] = (-1e-3).into();
+                w
+            },
+            "earliest time",
         ),
     ];
     for (w, needle) in cases {

@@ -75,6 +75,6 @@ pub use dist::student_t::{MultivariateStudentT, StudentT};
 pub use dist::transform::{GaussianConvolution, NoisePerturbed, Tempered};
 pub use error::ScoreError;
 pub use properties::{
-    expected_score, fisher_divergence, fisher_information, kernel_stein_discrepancy, mmd,
+    expected_score, fisher_divergence, fisher_information, kernel_stein_discrepancy, mmd, mmd_with,
     MonteCarlo, Statistic,
 };

@@ -181,14 +181,46 @@ pub fn kernel_stein_discrepancy<S: Score + ?Sized>(
 /// The squared maximum mean discrepancy between two samples (unbiased U-statistic) with a Gaussian kernel
 /// exp(−‖x − y‖² / (2h²)), h the median pairwise distance of the pooled samples (the median heuristic).
 pub fn mmd(x: &[Vec<f64>], y: &[Vec<f64>]) -> Result<f64, ScoreError> {
+    mmd_with(x, y, None, Statistic::U)
+}
+
+/// [`mmd`] with a chosen bandwidth h (`None`: the median heuristic) and estimator: the V-statistic (every
+/// pair, the diagonal too) is what many libraries report, e.g. `k(a,a).mean() + k(b,b).mean() − 2k(a,b).mean()`.
+///
+/// ```
+/// use stein_scores::{mmd_with, Statistic};
+/// let x = vec![vec![0.0], vec![1.0]];
+/// let y = vec![vec![0.0], vec![1.0]];
+/// // identical samples: the V-statistic is 0; the U-statistic, without the diagonal, is negative
+/// assert!(mmd_with(&x, &y, Some(1.0), Statistic::V).unwrap().abs() < 1e-15);
+/// assert!(mmd_with(&x, &y, Some(1.0), Statistic::U).unwrap() < 0.0);
+/// ```
+pub fn mmd_with(
+    x: &[Vec<f64>],
+    y: &[Vec<f64>],
+    bandwidth: Option<f64>,
+    statistic: Statistic,
+) -> Result<f64, ScoreError> {
     need("mmd (first sample)", 2, x.len())?;
     need("mmd (second sample)", 2, y.len())?;
     let d = x[0].len();
     check_dims("x", d, x)?;
     check_dims("y", d, y)?;
     let dist2 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum::<f64>();
-    let pool: Vec<&Vec<f64>> = x.iter().chain(y).collect();
-    let h2 = crate::gof::median_bandwidth2(&pool);
+    let h2 = match bandwidth {
+        Some(h) if h > 0.0 && h.is_finite() => h * h,
+        Some(h) => {
+            return Err(ScoreError::BadParameter {
+                param: "bandwidth",
+                requirement: "positive and finite",
+                value: h,
+            })
+        }
+        None => {
+            let pool: Vec<&Vec<f64>> = x.iter().chain(y).collect();
+            crate::gof::median_bandwidth2(&pool)
+        }
+    };
     let k = |a: &[f64], b: &[f64]| (-dist2(a, b) / (2.0 * h2)).exp();
     let within = |s: &[Vec<f64>]| {
         let n = s.len();
@@ -196,14 +228,17 @@ pub fn mmd(x: &[Vec<f64>], y: &[Vec<f64>]) -> Result<f64, ScoreError> {
             .into_par_iter()
             .map(|i| {
                 (0..n)
-                    .filter(|&j| j != i)
+                    .filter(|&j| statistic == Statistic::V || j != i)
                     .map(|j| k(&s[i], &s[j]))
                     .sum::<f64>()
             })
             .collect::<Vec<_>>()
             .iter()
             .sum();
-        t / (n * (n - 1)) as f64
+        t / match statistic {
+            Statistic::U => (n * (n - 1)) as f64,
+            Statistic::V => (n * n) as f64,
+        }
     };
     let cross: f64 = x
         .par_iter()

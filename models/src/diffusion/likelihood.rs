@@ -69,7 +69,8 @@ impl LogLikelihood {
     }
 }
 
-/// log p₀ of each row of `x` under the model `score` with `sde`, by the probability-flow ODE from ε to T with
+/// log p_ε of each row of `x` under the model `score` with `sde`, by the probability-flow ODE from ε to T
+/// ([`super::time_span`]) with
 /// adaptive Dormand–Prince (`tol`); `seed` draws Hutchinson's probes.
 ///
 /// ```
@@ -169,7 +170,7 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
             *o = d as f64 * a - 0.5 * g2 * trv;
         }
     };
-    let (eps, big_t) = sde.time_range();
+    let (eps, big_t) = super::time_span(score, sde);
     let mut y: Vec<f64> = x
         .data()
         .iter()

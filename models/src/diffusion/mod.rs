@@ -31,6 +31,7 @@ mod truth;
 pub use sde::{Schedule, Sde};
 pub use truth::PerturbedMixture;
 
+use crate::ModelError;
 use stein_autodiff::Tensor;
 
 /// A time-dependent score s(x, t) = ∇ₓ log p_t(x), evaluated on a batch of points: a trained network or an
@@ -40,4 +41,45 @@ pub trait TimeScore: Sync {
     fn dim(&self) -> usize;
     /// The scores of the rows of `x` at time `t`, into `out` (resized to the shape of `x`).
     fn score_at(&self, x: &Tensor, t: f64, out: &mut Tensor);
+    /// The earliest time ε the score is meant for — a trained model's interval [ε, T] (samplers end there,
+    /// the likelihood starts there); `None` (the default): the SDE's own, [`Sde::time_range`].
+    fn t_min(&self) -> Option<f64> {
+        None
+    }
+}
+
+/// The interval [ε, T] of a score under `sde`: ε from [`TimeScore::t_min`] if it has one, else from
+/// [`Sde::time_range`], which also gives T. Training, every sampler and the likelihood take their times from
+/// here.
+///
+/// ```
+/// use stein_models::diffusion::{time_span, PerturbedMixture, Sde};
+/// use stein_scores::{GaussianMixture, MultivariateNormal};
+///
+/// let g = MultivariateNormal::isotropic(vec![0.0, 0.0], 1.0).unwrap();
+/// let data = GaussianMixture::new(vec![1.0], vec![g]).unwrap();
+/// let sde = Sde::vp(0.1, 20.0).unwrap();
+/// assert_eq!(time_span(&PerturbedMixture::new(data.clone(), sde), &sde), (1e-5, 1.0));
+/// let truth = PerturbedMixture::new(data, sde).with_t_min(1e-3).unwrap();
+/// assert_eq!(time_span(&truth, &sde), (1e-3, 1.0));
+/// ```
+pub fn time_span<S: TimeScore + ?Sized>(score: &S, sde: &Sde) -> (f64, f64) {
+    let (eps, big_t) = sde.time_range();
+    (score.t_min().unwrap_or(eps), big_t)
+}
+
+/// Check a start time ε for `sde`: finite, in (0, T/2].
+pub(crate) fn check_t_min(sde: &Sde, t_min: f64) -> Result<(), ModelError> {
+    let big_t = sde.time_range().1;
+    if t_min > 0.0 && t_min <= 0.5 * big_t {
+        Ok(())
+    } else {
+        Err(ModelError::BadParameter {
+            param: "t_min",
+            reason: format!(
+                "{t_min}: the earliest time must lie in (0, {}]",
+                0.5 * big_t
+            ),
+        })
+    }
 }

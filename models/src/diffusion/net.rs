@@ -67,6 +67,10 @@ pub struct TimeModel {
     pub output: Output,
     /// The SDE the model serves.
     pub sde: Sde,
+    /// The earliest time ε of its interval [ε, T]: training draws t there, samplers end there, the likelihood
+    /// starts there ([`super::time_span`]); `None`: the SDE's default ([`Sde::time_range`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_min: Option<f64>,
 }
 
 impl TimeModel {
@@ -74,6 +78,9 @@ impl TimeModel {
     /// frequencies, input width d + 2F and output width d.
     pub fn validate(&self) -> Result<(), String> {
         self.sde.validate().map_err(|e| e.to_string())?;
+        if let Some(eps) = self.t_min {
+            super::check_t_min(&self.sde, eps).map_err(|e| e.to_string())?;
+        }
         self.net.validate()?;
         let f = self.frequencies.len();
         if f > 256 || self.frequencies.iter().any(|w| !w.is_finite()) {
@@ -114,7 +121,27 @@ impl TimeModel {
             frequencies,
             output,
             sde,
+            t_min: None,
         }
+    }
+
+    /// The same model on the interval [`t_min`, T] ([`TimeModel::t_min`]); an error unless 0 < ε ≤ T/2.
+    ///
+    /// ```
+    /// use rand::SeedableRng;
+    /// use stein_models::diffusion::net::{Output, TimeModel};
+    /// use stein_models::diffusion::{time_span, Sde};
+    ///
+    /// let sde = Sde::vp(0.1, 20.0).unwrap();
+    /// let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
+    /// let model = TimeModel::new(2, &[16], Output::Noise, sde, &mut rng).with_t_min(1e-3).unwrap();
+    /// assert_eq!(time_span(&model, &sde), (1e-3, 1.0));
+    /// assert!(TimeModel::new(2, &[16], Output::Noise, sde, &mut rng).with_t_min(0.0).is_err());
+    /// ```
+    pub fn with_t_min(mut self, t_min: f64) -> Result<Self, crate::ModelError> {
+        super::check_t_min(&self.sde, t_min)?;
+        self.t_min = Some(t_min);
+        Ok(self)
     }
 
     /// The score s(x, t) on the tape: `x` is `B × d`, `t` one time per row. The result stays differentiable in
@@ -194,6 +221,10 @@ impl TimeScore for TimeModel {
 
     fn score_at(&self, x: &Tensor, t: f64, out: &mut Tensor) {
         self.on_tape(x, t, false, |_, _, s| s.value_into(out));
+    }
+
+    fn t_min(&self) -> Option<f64> {
+        self.t_min
     }
 }
 

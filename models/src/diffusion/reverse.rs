@@ -1,4 +1,4 @@
-//! Reverse-time samplers: from the prior at t = T back to the data at t = ε, for any [`TimeScore`] (a trained
+//! Reverse-time samplers: from the prior at t = T back to the data at t = ε ([`super::time_span`]), for any [`TimeScore`] (a trained
 //! network or an exact truth), all particles in one batch. Each particle draws its noise from its own
 //! stream (seed, particle), so results do not depend on the number of threads.
 //!
@@ -139,7 +139,7 @@ pub fn sample_with<S: TimeScore + ?Sized>(
         }
         Start::Points(p) => p,
     };
-    let (eps, big_t) = sde.time_range();
+    let (eps, big_t) = super::time_span(score, sde);
     let mut s = Tensor::zeros(n, d);
     let mut z = Tensor::zeros(n, d);
     let mut stats = Stats::default();
@@ -232,7 +232,7 @@ pub fn sample_with<S: TimeScore + ?Sized>(
             }
         }
         Method::EdmHeun { steps } => {
-            stats = edm_heun(score, sde, &mut x, steps, observe);
+            stats = edm_heun(score, sde, (eps, big_t), &mut x, steps, observe);
         }
         Method::ProbabilityFlowAdaptive(tol) => {
             let mut rhs = flow(score, sde, n, d);
@@ -254,9 +254,9 @@ pub fn sample_with<S: TimeScore + ?Sized>(
     Ok((x, stats))
 }
 
-/// The time at which σ(t)/α(t) = `target`, by bisection on [ε, T] (σ/α increases with t).
-fn time_of(sde: &Sde, target: f64) -> f64 {
-    let (mut lo, mut hi) = sde.time_range();
+/// The time at which σ(t)/α(t) = `target`, by bisection on `span` = [ε, T] (σ/α increases with t).
+fn time_of(sde: &Sde, span: (f64, f64), target: f64) -> f64 {
+    let (mut lo, mut hi) = span;
     let ratio = |t: f64| sde.sigma(t) / sde.alpha(t);
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
@@ -273,12 +273,12 @@ fn time_of(sde: &Sde, target: f64) -> f64 {
 fn edm_heun<S: TimeScore + ?Sized>(
     score: &S,
     sde: &Sde,
+    (eps, big_t): (f64, f64),
     x: &mut Tensor,
     steps: usize,
     observe: &mut dyn FnMut(usize, f64, &Tensor),
 ) -> Stats {
     const RHO: f64 = 7.0;
-    let (eps, big_t) = sde.time_range();
     let ratio = |t: f64| sde.sigma(t) / sde.alpha(t);
     let (hi, lo) = (ratio(big_t).powf(1.0 / RHO), ratio(eps).powf(1.0 / RHO));
     let n = steps.max(2);
@@ -288,7 +288,13 @@ fn edm_heun<S: TimeScore + ?Sized>(
     levels.push(0.0);
     let times: Vec<f64> = levels
         .iter()
-        .map(|&l| if l > 0.0 { time_of(sde, l) } else { 0.0 })
+        .map(|&l| {
+            if l > 0.0 {
+                time_of(sde, (eps, big_t), l)
+            } else {
+                0.0
+            }
+        })
         .collect();
     // x̃ = x / α(T)
     let a_big = sde.alpha(big_t);

@@ -34,8 +34,7 @@ struct ImportanceTimes {
 }
 
 impl ImportanceTimes {
-    fn new(sde: &super::Sde) -> Self {
-        let (eps, big_t) = sde.time_range();
+    fn new(sde: &super::Sde, (eps, big_t): (f64, f64)) -> Self {
         let n = 4096;
         // cells uniform in log t: the weight changes fastest near ε
         let grid: Vec<f64> = (0..=n)
@@ -156,10 +155,10 @@ pub fn fit(
         min_factor: 0.05,
     };
     let mut opt = Adam::new();
-    let (eps, big_t) = model.sde.time_range();
+    let (eps, big_t) = super::time_span(model, &model.sde);
     let mut rng = SmallRng::seed_from_u64(cfg.seed);
     let importance = (cfg.weighting == Weighting::LikelihoodImportance)
-        .then(|| ImportanceTimes::new(&model.sde));
+        .then(|| ImportanceTimes::new(&model.sde, (eps, big_t)));
     let mut log = Vec::new();
     let bar = crate::progress::Progress::new(cfg.progress, cfg.steps, 0, "steps");
     let (b, d) = (cfg.batch, model.dim);
@@ -232,8 +231,8 @@ mod tests {
             super::super::Sde::vp(0.1, 20.0).unwrap(),
             super::super::Sde::sub_vp(0.1, 20.0).unwrap(),
         ] {
-            let it = ImportanceTimes::new(&sde);
             let (eps, big_t) = sde.time_range();
+            let it = ImportanceTimes::new(&sde, (eps, big_t));
             let w = |t: f64| (sde.diffusion(t) / sde.sigma(t)).powi(2);
             let n = 200_000;
             let grid: Vec<f64> = (0..=n)

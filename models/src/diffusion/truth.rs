@@ -26,12 +26,25 @@ use stein_scores::{Analytic, GaussianMixture, LogDensity, MultivariateNormal};
 pub struct PerturbedMixture {
     data: GaussianMixture,
     sde: Sde,
+    t_min: Option<f64>,
 }
 
 impl PerturbedMixture {
     /// The marginals of `data` under `sde`.
     pub fn new(data: GaussianMixture, sde: Sde) -> Self {
-        PerturbedMixture { data, sde }
+        PerturbedMixture {
+            data,
+            sde,
+            t_min: None,
+        }
+    }
+
+    /// The same truth, with samplers ending (and likelihoods starting) at ε = `t_min` rather than the SDE's
+    /// default ([`super::time_span`]); an error unless 0 < ε ≤ T/2.
+    pub fn with_t_min(mut self, t_min: f64) -> Result<Self, ModelError> {
+        super::check_t_min(&self.sde, t_min)?;
+        self.t_min = Some(t_min);
+        Ok(self)
     }
 
     /// The data law (t = 0).
@@ -91,5 +104,9 @@ impl TimeScore for PerturbedMixture {
             .par_chunks_mut(d.max(1))
             .enumerate()
             .for_each(|(i, o)| p.analytic_score_into(x.row_slice(i), o));
+    }
+
+    fn t_min(&self) -> Option<f64> {
+        self.t_min
     }
 }

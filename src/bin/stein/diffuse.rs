@@ -87,6 +87,9 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
         sde,
         &mut rand::rngs::SmallRng::seed_from_u64(a.seed),
     );
+    if let Some(t) = a.t_min {
+        model = model.with_t_min(t)?;
+    }
     let defaults = DiffusionConfig::default();
     let cfg = DiffusionConfig {
         steps: a.steps,

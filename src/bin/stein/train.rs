@@ -40,6 +40,12 @@ struct Plan {
 impl Plan {
     fn new(a: &TrainArgs, m: &ArgMatches) -> Result<Plan, CliError> {
         let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+        if let Some(flag) = ["sde", "t_min"].into_iter().find(|f| given(f)) {
+            return Err(CliError::Usage(format!(
+                "--{} applies to --model diffusion only",
+                flag.replace('_', "-")
+            )));
+        }
         let sampler = a
             .sampler
             .kind()
