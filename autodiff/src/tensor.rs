@@ -248,7 +248,8 @@ impl<'t> TVar<'t> {
     /// Sum of the values (no recording).
     pub fn value_sum(&self) -> f64 {
         let m = self.tape.meta(self.slot);
-        self.tape.with(|t| t.tdata[m.range()].iter().sum())
+        self.tape
+            .with(|t| crate::ops::kernels::sum(&t.tdata[m.range()]))
     }
 }
 

@@ -275,6 +275,7 @@ fn net_steps(budget: f64) {
     use stein::models::loss;
     use stein::models::nn::{Activation, Model};
     use stein::models::optim::{Adam, Optimizer};
+    use stein::models::shard::{rows_of, sharded};
 
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
     let x = Toy::TwoMoons.sample(512, &mut rng);
@@ -287,25 +288,26 @@ fn net_steps(budget: f64) {
             Model::energy(2, &[128, 128], Activation::Softplus, &mut rng)
         };
         let mut opt = Adam::new();
-        let mut tape = Tape::new();
-        let mut grads: Vec<Tensor> = model
-            .net
-            .params
-            .iter()
-            .map(|p| Tensor::zeros(p.rows(), p.cols()))
-            .collect();
-        // the step runs on a rayon worker, as Trainer::fit runs it
+        // the step runs on a rayon worker and differentiates shards of rows in parallel, as Trainer::fit does
         let t = stein::autodiff::on_pool(|| {
             per_call(budget, || {
-                tape.clear();
-                let p = model.net.lift(&tape);
-                let l = match task {
-                    "T5" | "T5e" => loss::denoising(&model, &tape, &p, &x, &z, &sigma),
-                    "T6" => loss::implicit(&model, &tape, &p, &x),
-                    _ => loss::sliced(&model, &tape, &p, &x, &z, false),
-                };
-                tape.grad_tensors_into(l, &p, &mut grads);
-                black_box(l.value());
+                let (l, grads) = sharded(512, |lo, hi| {
+                    let (x, z, sigma) = (
+                        rows_of(&x, lo, hi),
+                        rows_of(&z, lo, hi),
+                        rows_of(&sigma, lo, hi),
+                    );
+                    stein::autodiff::with_tape(|tape| {
+                        let p = model.net.lift(tape);
+                        let l = match task {
+                            "T5" | "T5e" => loss::denoising(&model, tape, &p, &x, &z, &sigma),
+                            "T6" => loss::implicit(&model, tape, &p, &x),
+                            _ => loss::sliced(&model, tape, &p, &x, &z, false),
+                        };
+                        (l.value(), tape.grad_tensors(l, &p))
+                    })
+                });
+                black_box(l);
                 opt.step(&mut model.net.params, &grads, 1e-3);
             })
         });

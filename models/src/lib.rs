@@ -32,6 +32,7 @@ pub mod nn;
 pub mod optim;
 pub mod progress;
 pub mod sample;
+pub mod shard;
 pub mod train;
 
 pub use error::ModelError;

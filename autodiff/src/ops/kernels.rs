@@ -154,6 +154,20 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+/// Σ a with eight running sums (vectorisable, and free of one long chain of dependent additions), combined
+/// pairwise: the same bits on every call.
+pub(crate) fn sum(a: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let chunks = a.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for x in chunks {
+        for l in 0..8 {
+            acc[l] += x[l];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
 /// y += α x.
 #[inline(always)]
 fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
@@ -383,6 +397,54 @@ impl<F: Fn(f64, f64) -> f64> pulp::WithSimd for Zip<'_, F> {
     }
 }
 
+/// `out[i] = f(a[i], b[i], c[i])` for slices of one length, vectorised for this CPU and split over the pool
+/// as [`zip_broadcast`] is.
+pub(crate) fn zip3(
+    a: &[f64],
+    b: &[f64],
+    c: &[f64],
+    out: &mut [f64],
+    f: impl Fn(f64, f64, f64) -> f64 + Sync,
+) {
+    use rayon::prelude::*;
+    assert!(a.len() == out.len() && b.len() == out.len() && c.len() == out.len());
+    let serial = |o: &mut [f64], a: &[f64], b: &[f64], c: &[f64]| {
+        pulp::Arch::new().dispatch(Zip3 {
+            a,
+            b,
+            c,
+            out: o,
+            f: &f,
+        });
+    };
+    if out.len() >= PARALLEL_MIN {
+        out.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK))
+            .zip(b.par_chunks(CHUNK).zip(c.par_chunks(CHUNK)))
+            .for_each(|((o, a), (b, c))| serial(o, a, b, c));
+    } else {
+        serial(out, a, b, c);
+    }
+}
+
+struct Zip3<'a, F> {
+    a: &'a [f64],
+    b: &'a [f64],
+    c: &'a [f64],
+    out: &'a mut [f64],
+    f: &'a F,
+}
+
+impl<F: Fn(f64, f64, f64) -> f64> pulp::WithSimd for Zip3<'_, F> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for (((o, &x), &y), &z) in self.out.iter_mut().zip(self.a).zip(self.b).zip(self.c) {
+            *o = (self.f)(x, y, z);
+        }
+    }
+}
+
 /// Sum `src` (r × c) down to (r2 × c2), each of r2, c2 being the full size or 1.
 pub(crate) fn sum_to(
     src: &[f64],
@@ -395,7 +457,7 @@ pub(crate) fn sum_to(
         let o = if r2 == 1 { 0 } else { i * c2 };
         let row = &src[i * c..(i + 1) * c];
         if c2 == 1 {
-            out[o] += row.iter().sum::<f64>();
+            out[o] += sum(row);
         } else {
             for (d, &s) in out[o..o + c].iter_mut().zip(row) {
                 *d += s;

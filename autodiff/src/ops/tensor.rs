@@ -46,6 +46,9 @@ pub(crate) enum TOp {
     /// softplus of parent `a`, computed from σ(a), which is parent `b` and is what the VJP reads: the
     /// backward pass needs no exponential of its own.
     SoftplusCached,
+    /// SiLU x σ(x) of parent `a`, with σ(a) as parent `b`: the VJP g σ (1 + x (1 − σ)) reads σ instead of
+    /// computing it again, in one fused pass when it is not recorded.
+    SiluCached,
 }
 
 fn same_tape(a: &TVar, b: &TVar, what: &str) {
@@ -126,8 +129,8 @@ impl<'t> TVar<'t> {
 
     /// Elementwise op (shared with the scalar rules in `unary.rs`).
     pub(crate) fn map(self, op: UnOp, c: f64) -> Self {
-        if op == UnOp::Softplus && !self.tape.with(|t| t.no_record) {
-            return self.softplus_cached();
+        if matches!(op, UnOp::Softplus | UnOp::Silu) && !self.tape.with(|t| t.no_record) {
+            return self.cached(op);
         }
         let m = self.meta();
         let top = if op.is_constant() {
@@ -142,24 +145,26 @@ impl<'t> TVar<'t> {
             })
     }
 
-    /// softplus recorded with σ(x) beside it: σ shares its exponential with the softplus (computed from it),
-    /// and the VJP g·σ(x) reads it instead of computing another exponential.
-    fn softplus_cached(self) -> Self {
+    /// softplus or SiLU recorded with σ(x) beside it. softplus shares σ's exponential (computed from it), SiLU
+    /// is x σ; the VJPs (g σ, g σ (1 + x (1 − σ))) read σ instead of computing another exponential.
+    fn cached(self, op: UnOp) -> Self {
         let s = self.map(UnOp::Sigmoid, 0.0);
         let (mx, ms) = (self.meta(), s.meta());
         let (r, c) = self.shape();
-        self.tape.push_tensor(
-            TOp::SoftplusCached,
-            self.idx,
-            s.idx,
-            r,
-            c,
-            [0; 2],
-            0.0,
-            |old, _, out| {
-                super::vmath::softplus_from_sigmoid(&old[mx.range()], &old[ms.range()], out)
-            },
-        )
+        let top = if op == UnOp::Silu {
+            TOp::SiluCached
+        } else {
+            TOp::SoftplusCached
+        };
+        self.tape
+            .push_tensor(top, self.idx, s.idx, r, c, [0; 2], 0.0, |old, _, out| {
+                let (x, s) = (&old[mx.range()], &old[ms.range()]);
+                if op == UnOp::Silu {
+                    k::zip_broadcast(x, (r, c), s, (r, c), out, (r, c), |x, s| x * s)
+                } else {
+                    super::vmath::softplus_from_sigmoid(x, s, out)
+                }
+            })
     }
 
     fn zip(self, o: TVar<'t>, op: TOp, what: &str, f: impl Fn(f64, f64) -> f64 + Sync) -> Self {
@@ -710,6 +715,26 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
         }
         // d softplus(x)/dx = σ(x), kept as parent b (itself differentiable: higher orders go through it)
         TOp::SoftplusCached => acc(pa(), g * pb()),
+        TOp::SiluCached => {
+            let (x, s) = (pa(), pb());
+            let d = if tape.with(|t| t.no_record) {
+                // the same operations in the same order as the recorded form below: the same bits
+                let (mg, mx, ms) = (g.meta(), x.meta(), s.meta());
+                let (r, c) = x.shape();
+                tape.push_tensor(TOp::Const, NONE, NONE, r, c, [0; 2], 0.0, |old, _, out| {
+                    k::zip3(
+                        &old[mg.range()],
+                        &old[mx.range()],
+                        &old[ms.range()],
+                        out,
+                        |g, x, s| g * s * (x * (1.0 - s) + 1.0),
+                    )
+                })
+            } else {
+                g * s * (x * s.un(UnOp::CSub, 1.0) + 1.0)
+            };
+            acc(x, d)
+        }
         TOp::Transpose => acc(pa(), g.t()),
         TOp::Reshape => {
             let a = pa();

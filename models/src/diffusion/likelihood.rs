@@ -70,8 +70,8 @@ impl LogLikelihood {
 }
 
 /// log p_ε of each row of `x` under the model `score` with `sde`, by the probability-flow ODE from ε to T
-/// ([`super::time_span`]) with
-/// adaptive Dormand–Prince (`tol`); `seed` draws Hutchinson's probes.
+/// ([`super::time_span`]) with adaptive Dormand–Prince (`tol`); `seed` draws Hutchinson's probes. Runs on a
+/// worker of rayon's pool ([`stein_autodiff::on_pool`]).
 ///
 /// ```
 /// use stein_autodiff::Tensor;
@@ -104,6 +104,18 @@ pub fn log_likelihood<S: TimeDivergence + ?Sized>(
 /// (the prior differs from it by O(α(T)) — 10⁻³ nats for VP — which is part of a model's likelihood, not of
 /// the ODE's accuracy).
 pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
+    score: &S,
+    sde: &Sde,
+    x: &Tensor,
+    divergence: Divergence,
+    tol: &Tolerance,
+    seed: u64,
+    terminal: &(dyn Fn(&[f64]) -> f64 + Sync),
+) -> Result<LogLikelihood, ModelError> {
+    stein_autodiff::on_pool(|| likelihood_here(score, sde, x, divergence, tol, seed, terminal))
+}
+
+fn likelihood_here<S: TimeDivergence + ?Sized>(
     score: &S,
     sde: &Sde,
     x: &Tensor,

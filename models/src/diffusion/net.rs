@@ -157,10 +157,23 @@ impl TimeModel {
         let column =
             |f: &dyn Fn(f64) -> f64| tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| f(t[i])));
         let two_pi = 2.0 * std::f64::consts::PI;
-        let angles = tape.tensor_const(&Tensor::from_fn(b, self.frequencies.len(), |i, k| {
-            two_pi * self.frequencies[k] * t[i]
-        }));
-        let features = |input: TVar<'t>| TVar::concat(&[input, angles.sin(), angles.cos()], 1);
+        // [sin | cos](2π ω t) of every row, computed once per distinct time (a sampler's batch shares one)
+        let f = self.frequencies.len();
+        let mut fourier = Tensor::zeros(b, 2 * f);
+        for i in 0..b {
+            let (done, row) = fourier.data_mut().split_at_mut(i * 2 * f);
+            let row = &mut row[..2 * f];
+            if i > 0 && t[i] == t[i - 1] {
+                row.copy_from_slice(&done[(i - 1) * 2 * f..]);
+                continue;
+            }
+            for (k, w) in self.frequencies.iter().enumerate() {
+                let a = two_pi * w * t[i];
+                (row[k], row[f + k]) = (a.sin(), a.cos());
+            }
+        }
+        let fourier = tape.tensor_const(&fourier);
+        let features = |input: TVar<'t>| TVar::concat(&[input, fourier], 1);
         let sde = &self.sde;
         match self.output {
             Output::Score => self.net.forward(p, features(x)),
@@ -214,13 +227,57 @@ impl TimeModel {
     }
 }
 
+/// The most rows per block of a batch evaluation: a block's GEMMs run on one core with its tensors in that
+/// core's cache, and blocks go to the cores in parallel (5,000 × 128 → 128: 384-row blocks took 2.8 ms, one
+/// 5,000-row block with parallel GEMMs 9.0 ms, 64-row blocks 3.6 ms here).
+const BLOCK_ROWS: usize = 384;
+
+/// Rows per block for `n` rows: at most [`BLOCK_ROWS`], in a multiple of the pool's threads of blocks so each
+/// gets the same share. Each row's values do not depend on the blocks (a GEMM row's sums run over k in one
+/// order whatever the rows beside it), so neither do the results on the thread count.
+fn block_rows(n: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let blocks = threads * n.div_ceil(threads * BLOCK_ROWS).max(1);
+    n.div_ceil(blocks).max(1)
+}
+
+impl TimeModel {
+    /// Evaluate `f(first row, block of x, rows of out)` over blocks of rows of `x` ([`block_rows`]), in
+    /// parallel; `out` holds `width` values per row. The blocks are fixed, so results do not depend on the
+    /// thread count.
+    fn blocked(
+        &self,
+        x: &Tensor,
+        width: usize,
+        out: &mut [f64],
+        f: impl Fn(usize, &Tensor, &mut [f64]) + Sync,
+    ) {
+        use rayon::prelude::*;
+        let (d, rows) = (x.cols().max(1), block_rows(x.rows()));
+        out.par_chunks_mut(rows * width.max(1))
+            .zip(x.data().par_chunks(rows * d))
+            .enumerate()
+            .for_each(|(k, (o, xb))| {
+                let block = Tensor::new(xb.len() / d, d, xb.to_vec()).expect("rows × d");
+                f(k * rows, &block, o)
+            });
+    }
+}
+
 impl TimeScore for TimeModel {
     fn dim(&self) -> usize {
         self.dim
     }
 
     fn score_at(&self, x: &Tensor, t: f64, out: &mut Tensor) {
-        self.on_tape(x, t, false, |_, _, s| s.value_into(out));
+        out.set_zeros(x.rows(), x.cols());
+        self.blocked(x, x.cols(), out.data_mut(), |_, xb, o| {
+            self.on_tape(xb, t, false, |_, _, s| {
+                let mut v = Tensor::zeros(0, 0);
+                s.value_into(&mut v);
+                o.copy_from_slice(v.data());
+            })
+        });
     }
 
     fn t_min(&self) -> Option<f64> {
@@ -230,31 +287,42 @@ impl TimeScore for TimeModel {
 
 impl super::likelihood::TimeDivergence for TimeModel {
     fn divergence_at(&self, x: &Tensor, t: f64, out: &mut [f64]) {
-        self.on_tape(x, t, true, |tape, xv, s| {
-            out.iter_mut().for_each(|o| *o = 0.0);
-            // rows are independent: ∂/∂x_{·j} of Σᵢ s_{ij} holds ∂s_{ij}/∂x_{ij} in row i, column j
-            for j in 0..self.dim {
-                let g = tape.grad_tensors(s.slice_cols(j, 1).sum(), &[xv]).remove(0);
-                out.iter_mut()
-                    .enumerate()
-                    .for_each(|(i, o)| *o += g.get(i, j));
-            }
+        self.blocked(x, 1, out, |_, xb, out| {
+            self.on_tape(xb, t, true, |tape, xv, s| {
+                out.iter_mut().for_each(|o| *o = 0.0);
+                // rows are independent: ∂/∂x_{·j} of Σᵢ s_{ij} holds ∂s_{ij}/∂x_{ij} in row i, column j
+                for j in 0..self.dim {
+                    let g = tape.grad_tensors(s.slice_cols(j, 1).sum(), &[xv]).remove(0);
+                    out.iter_mut()
+                        .enumerate()
+                        .for_each(|(i, o)| *o += g.get(i, j));
+                }
+            })
         });
     }
 
     fn probe_at(&self, x: &Tensor, t: f64, z: &Tensor, out: &mut [f64]) {
-        self.on_tape(x, t, true, |tape, xv, s| {
-            let g = tape
-                .grad_tensors((s * tape.tensor_const(z)).sum(), &[xv])
-                .remove(0);
-            out.iter_mut().enumerate().for_each(|(i, o)| {
-                *o = g
-                    .row_slice(i)
-                    .iter()
-                    .zip(z.row_slice(i))
-                    .map(|(a, b)| a * b)
-                    .sum();
-            });
+        let d = x.cols();
+        self.blocked(x, 1, out, |first, xb, out| {
+            let zb = Tensor::new(
+                xb.rows(),
+                d,
+                z.data()[first * d..(first + xb.rows()) * d].to_vec(),
+            )
+            .expect("rows × d");
+            self.on_tape(xb, t, true, |tape, xv, s| {
+                let g = tape
+                    .grad_tensors((s * tape.tensor_const(&zb)).sum(), &[xv])
+                    .remove(0);
+                out.iter_mut().enumerate().for_each(|(i, o)| {
+                    *o = g
+                        .row_slice(i)
+                        .iter()
+                        .zip(zb.row_slice(i))
+                        .map(|(a, b)| a * b)
+                        .sum();
+                });
+            })
         });
     }
 }

@@ -107,14 +107,26 @@ pub enum Start {
 }
 
 /// The samplers' common loop: from `start` at T to ε by `method`, calling `observe(step, t, particles)` after
-/// every step (for pictures and animations); returns the particles and the solver's cost.
+/// every step (for pictures and animations); returns the particles and the solver's cost. The loop runs on a
+/// worker of rayon's pool ([`stein_autodiff::on_pool`]).
 pub fn sample_with<S: TimeScore + ?Sized>(
     score: &S,
     sde: &Sde,
     method: &Method,
     start: Start,
     seed: u64,
-    observe: &mut dyn FnMut(usize, f64, &Tensor),
+    observe: &mut (dyn FnMut(usize, f64, &Tensor) + Send),
+) -> Result<(Tensor, Stats), ModelError> {
+    stein_autodiff::on_pool(|| sample_here(score, sde, method, start, seed, observe))
+}
+
+fn sample_here<S: TimeScore + ?Sized>(
+    score: &S,
+    sde: &Sde,
+    method: &Method,
+    start: Start,
+    seed: u64,
+    observe: &mut (dyn FnMut(usize, f64, &Tensor) + Send),
 ) -> Result<(Tensor, Stats), ModelError> {
     let d = score.dim();
     let n = match &start {

@@ -6,6 +6,7 @@
 use super::net::TimeModel;
 use super::TimeScore;
 use crate::optim::{clip_grad_norm, Adam, Optimizer, Schedule};
+use crate::shard::rows_of;
 use crate::ModelError;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -119,8 +120,16 @@ pub fn denoising_loss<'t>(
 }
 
 /// Train `model` on the rows of `data` (model coordinates) for `cfg.steps` steps; returns (step, loss) every
-/// 10 steps.
+/// 10 steps. The loop runs on a worker of rayon's pool ([`stein_autodiff::on_pool`]).
 pub fn fit(
+    model: &mut TimeModel,
+    data: &Tensor,
+    cfg: &DiffusionConfig,
+) -> Result<Vec<(usize, f64)>, ModelError> {
+    stein_autodiff::on_pool(|| fit_here(model, data, cfg))
+}
+
+fn fit_here(
     model: &mut TimeModel,
     data: &Tensor,
     cfg: &DiffusionConfig,
@@ -174,10 +183,14 @@ pub fn fit(
             })
             .collect();
         let z = Tensor::from_fn(b, d, |_, _| rng.sample(StandardNormal));
-        let (loss, mut grads) = stein_autodiff::with_tape(|tape| {
-            let p = model.net.lift(tape);
-            let l = denoising_loss(model, tape, &p, &x0, &t, &z, cfg.weighting);
-            (l.value(), tape.grad_tensors(l, &p))
+        // data-parallel over shards of rows (crate::shard)
+        let (loss, mut grads) = crate::shard::sharded(b, |lo, hi| {
+            let (x0, z) = (rows_of(&x0, lo, hi), rows_of(&z, lo, hi));
+            stein_autodiff::with_tape(|tape| {
+                let p = model.net.lift(tape);
+                let l = denoising_loss(model, tape, &p, &x0, &t[lo..hi], &z, cfg.weighting);
+                (l.value(), tape.grad_tensors(l, &p))
+            })
         });
         if !loss.is_finite() {
             bar.abandon();

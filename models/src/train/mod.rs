@@ -5,18 +5,21 @@
 //! Randomness: step k draws everything (batch, noise, projections) from an RNG seeded by (seed, k), so a run
 //! resumed from a checkpoint continues exactly as the uninterrupted run would have.
 
+mod step;
+
+pub use step::sample_rows;
+use step::Context;
+
 use crate::error::ModelError;
-use crate::loss::{self, tile_rows, Loss};
+use crate::loss::Loss;
 use crate::nn::{Conditioning, Model};
 use crate::optim::{clip_grad_norm, Adam, Optimizer, Schedule};
 use crate::progress::Progress;
 use rand::rngs::SmallRng;
-use rand::{Rng, RngExt, SeedableRng};
-use rand_distr::{Distribution, StandardNormal};
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
-use stein_autodiff::{TVar, Tape, Tensor};
-use stein_scores::{Analytic, MultivariateNormal, Sample};
+use stein_autodiff::Tensor;
 
 /// The largest minibatch (rows, after tiling for several projections) a run accepts.
 pub const MAX_BATCH: usize = 1 << 20;
@@ -405,13 +408,12 @@ impl Trainer {
         let folder: Option<()> = None;
         let bar = Progress::new(config.progress, config.steps, self.step, "steps");
         let t0 = Instant::now();
-        let mut tape = Tape::new();
         let mut grads: Vec<Tensor> = Vec::new();
         let mut losses = Vec::new();
         while self.step < config.steps {
             let mut rng = step_rng(config.seed, self.step);
             let lr = config.schedule.rate(config.lr, self.step);
-            let value = self.step_once(&mut tape, &ctx, config, &mut rng, &mut grads);
+            let value = self.step_once(&ctx, config, &mut rng, &mut grads);
             let norm_ok = grads.iter().all(|g| g.data().iter().all(|v| v.is_finite()));
             if !value.is_finite() || !norm_ok {
                 bar.abandon();
@@ -476,175 +478,6 @@ impl Trainer {
             checkpoint: last_checkpoint(&folder),
         })
     }
-
-    /// One loss and gradient evaluation; returns the loss, gradients in `grads` (network, then extras).
-    fn step_once(
-        &mut self,
-        tape: &mut Tape,
-        ctx: &Context,
-        config: &TrainConfig,
-        rng: &mut SmallRng,
-        grads: &mut Vec<Tensor>,
-    ) -> f64 {
-        let b = config.batch;
-        let x = sample_rows(ctx.data, b, rng);
-        let model = &self.model;
-        // draws that depend on the loss (taken before recording, so the tape holds the computation only)
-        let negatives = if let Loss::Cd {
-            steps, step_size, ..
-        } = &config.loss
-        {
-            let buf = self.buffer.get_or_insert_with(|| ctx.uniform(b, rng));
-            // persistent chains, 5% restarted from noise each step
-            let d = buf.cols();
-            for i in 0..buf.rows() {
-                if rng.random::<f64>() < 0.05 {
-                    let fresh = ctx.uniform(1, rng);
-                    buf.data_mut()[i * d..(i + 1) * d].copy_from_slice(fresh.data());
-                }
-            }
-            // a score that is not finite at a negative shows as a NaN loss: the loop stops and says so
-            let Ok(moved) = loss::langevin_negatives(model, buf, *steps, *step_size, rng) else {
-                return f64::NAN;
-            };
-            *buf = moved.clone();
-            Some(moved)
-        } else {
-            None
-        };
-        if matches!(config.loss, Loss::Nce) && self.extra.is_empty() {
-            self.extra.push(("log_z".into(), Tensor::zeros(1, 1)));
-        }
-        tape.clear();
-        let model = &self.model;
-        let p = model.net.lift(tape);
-        let extra: Vec<TVar> = self.extra.iter().map(|e| tape.tensor(&e.1)).collect();
-        let normal = |r: usize, c: usize, rng: &mut SmallRng| {
-            Tensor::from_fn(r, c, |_, _| StandardNormal.sample(rng))
-        };
-        let l = match &config.loss {
-            Loss::Dsm { sigma } => {
-                let z = normal(b, model.dim, rng);
-                loss::denoising(model, tape, &p, &x, &z, &Tensor::full(b, 1, *sigma))
-            }
-            Loss::Ncsn { sigmas } => {
-                let z = normal(b, model.dim, rng);
-                let s = Tensor::from_fn(b, 1, |_, _| sigmas[rng.random_range(0..sigmas.len())]);
-                loss::denoising(model, tape, &p, &x, &z, &s)
-            }
-            Loss::Ssm {
-                projections,
-                variance_reduced,
-                projection,
-            } => {
-                let xt = tile_rows(&x, *projections);
-                let v = projection.draw(xt.rows(), xt.cols(), rng);
-                loss::sliced(model, tape, &p, &xt, &v, *variance_reduced)
-            }
-            Loss::Ism => loss::implicit(model, tape, &p, &x),
-            Loss::IsmHutchinson { projections } => {
-                let xt = tile_rows(&x, *projections);
-                let v = crate::loss::Projection::Rademacher.draw(xt.rows(), xt.cols(), rng);
-                loss::implicit_hutchinson(model, tape, &p, &xt, &v)
-            }
-            Loss::Nce => {
-                let q = ctx.noise.as_ref().expect("fitted for NCE");
-                let xn = Tensor::new(b, model.dim, q.sample_n(rng, b).concat()).expect("b × dim");
-                let lq = |t: &Tensor| {
-                    Tensor::from_fn(t.rows(), 1, |i, _| {
-                        q.log_pdf(t.row_slice(i)).expect("Gaussian")
-                    })
-                };
-                loss::nce(model, tape, &p, extra[0], &x, &xn, &lq(&x), &lq(&xn))
-            }
-            Loss::Cd { alpha, .. } => loss::contrastive_divergence(
-                model,
-                tape,
-                &p,
-                &x,
-                negatives.as_ref().expect("drawn"),
-                *alpha,
-            ),
-        };
-        let all: Vec<TVar> = p.iter().chain(&extra).copied().collect();
-        if grads.len() != all.len() {
-            *grads = all
-                .iter()
-                .map(|t| Tensor::zeros(t.rows(), t.cols()))
-                .collect();
-        }
-        tape.grad_tensors_into(l, &all, grads);
-        l.value()
-    }
-}
-
-/// What a run computes once: the data, and the fitted noise law for NCE.
-struct Context<'a> {
-    data: &'a Tensor,
-    noise: Option<MultivariateNormal>,
-    lo: Vec<f64>,
-    hi: Vec<f64>,
-}
-
-impl<'a> Context<'a> {
-    fn new(data: &'a Tensor, config: &TrainConfig) -> Result<Self, ModelError> {
-        let (n, d) = data.shape();
-        let mut lo = vec![f64::INFINITY; d];
-        let mut hi = vec![f64::NEG_INFINITY; d];
-        for i in 0..n {
-            for (j, &v) in data.row_slice(i).iter().enumerate() {
-                lo[j] = lo[j].min(v);
-                hi[j] = hi[j].max(v);
-            }
-        }
-        let noise = if matches!(config.loss, Loss::Nce) {
-            // a Gaussian fitted to the data (mean and covariance, slightly inflated)
-            let mean: Vec<f64> = (0..d)
-                .map(|j| (0..n).map(|i| data.get(i, j)).sum::<f64>() / n as f64)
-                .collect();
-            let cov: Vec<Vec<f64>> = (0..d)
-                .map(|a| {
-                    (0..d)
-                        .map(|b| {
-                            let c = (0..n)
-                                .map(|i| (data.get(i, a) - mean[a]) * (data.get(i, b) - mean[b]))
-                                .sum::<f64>()
-                                / (n - 1) as f64;
-                            c * 1.2 + if a == b { 1e-6 } else { 0.0 }
-                        })
-                        .collect()
-                })
-                .collect();
-            Some(MultivariateNormal::new(mean, cov)?)
-        } else {
-            None
-        };
-        Ok(Context {
-            data,
-            noise,
-            lo,
-            hi,
-        })
-    }
-
-    /// Points uniform on the data's bounding box, widened by 20% (initial/restarted negatives).
-    fn uniform(&self, n: usize, rng: &mut SmallRng) -> Tensor {
-        Tensor::from_fn(n, self.lo.len(), |_, j| {
-            let w = self.hi[j] - self.lo[j];
-            self.lo[j] - 0.1 * w + rng.random::<f64>() * 1.2 * w
-        })
-    }
-}
-
-/// `b` rows drawn uniformly with replacement.
-pub fn sample_rows<R: Rng + ?Sized>(data: &Tensor, b: usize, rng: &mut R) -> Tensor {
-    let (n, d) = data.shape();
-    let mut out = Vec::with_capacity(b * d);
-    for _ in 0..b {
-        let i = rng.random_range(0..n);
-        out.extend_from_slice(data.row_slice(i));
-    }
-    Tensor::new(b, d, out).expect("b × d")
 }
 
 /// When a run diverges on data far from scale 1 without standardisation, say so.

@@ -1,0 +1,91 @@
+//! Data-parallel gradients of row-separable losses: a loss that is a mean over the rows of its inputs (every
+//! score-matching loss here, the diffusion loss) is differentiated over shards of rows on separate tapes in
+//! parallel, and the shards' means and gradients are combined with weights (rows in shard)/(rows).
+//!
+//! Why: at a batch of 512, splitting each GEMM and elementwise kernel over two cores costs a synchronisation
+//! per kernel, and the whole batch's tensors leave the core's cache; shards of 128 rows keep every kernel on
+//! one core with its data in cache. On two cores a 512-row diffusion step (34 → 128 → 128 → 2) took 0.9 ms
+//! this way against 1.6–1.8 ms on one tape with parallel kernels.
+//!
+//! ```
+//! use stein_autodiff::{with_tape, Tensor};
+//! use stein_models::shard::{rows_of, sharded};
+//!
+//! // the mean of x² over 300 rows, and its gradient with respect to a scale w = 2: mean(2 w x²)
+//! let x = Tensor::from_fn(300, 1, |i, _| i as f64 / 100.0);
+//! let (loss, grads) = sharded(300, |lo, hi| {
+//!     let part = rows_of(&x, lo, hi);
+//!     with_tape(|tape| {
+//!         let w = tape.tensor(&Tensor::full(1, 1, 2.0));
+//!         let l = (tape.tensor_const(&part) * w).square().sum() / (hi - lo) as f64;
+//!         (l.value(), tape.grad_tensors(l, &[w]))
+//!     })
+//! });
+//! let mean_x2 = x.data().iter().map(|v| v * v).sum::<f64>() / 300.0;
+//! assert!((loss - 4.0 * mean_x2).abs() < 1e-12);
+//! assert!((grads[0].get(0, 0) - 4.0 * mean_x2).abs() < 1e-12);
+//! ```
+
+use rayon::prelude::*;
+use stein_autodiff::Tensor;
+
+/// The most rows per shard.
+pub const SHARD_ROWS: usize = 128;
+
+/// Rows `lo..hi` of `t` as a tensor of their own.
+pub fn rows_of(t: &Tensor, lo: usize, hi: usize) -> Tensor {
+    let c = t.cols();
+    Tensor::new(hi - lo, c, t.data()[lo * c..hi * c].to_vec()).expect("rows × cols")
+}
+
+/// The mean loss over `rows` rows and its gradient, from `part(lo, hi)` — the mean loss of rows `lo..hi`
+/// and its gradient (one tensor per parameter, the same shapes for every shard) — over shards of at most
+/// [`SHARD_ROWS`] rows, in parallel on rayon's pool, combined in shard order. The shards depend on `rows`
+/// only, so the result does not depend on the thread count. `part` should record on its own tape
+/// ([`stein_autodiff::with_tape`] gives each thread one).
+pub fn sharded(
+    rows: usize,
+    part: impl Fn(usize, usize) -> (f64, Vec<Tensor>) + Sync,
+) -> (f64, Vec<Tensor>) {
+    let bounds: Vec<(usize, usize)> = (0..rows.max(1))
+        .step_by(SHARD_ROWS)
+        .map(|lo| (lo, (lo + SHARD_ROWS).min(rows)))
+        .collect();
+    if bounds.len() == 1 {
+        return part(0, rows);
+    }
+    let parts: Vec<(f64, Vec<Tensor>)> = bounds.par_iter().map(|&(lo, hi)| part(lo, hi)).collect();
+    let mut loss = 0.0;
+    let mut grads: Vec<Tensor> = Vec::new();
+    for (&(lo, hi), (l, g)) in bounds.iter().zip(parts) {
+        let w = (hi - lo) as f64 / rows as f64;
+        loss += w * l;
+        if grads.is_empty() {
+            grads = g
+                .iter()
+                .map(|t| Tensor::zeros(t.rows(), t.cols()))
+                .collect();
+        }
+        assert_eq!(
+            grads.len(),
+            g.len(),
+            "sharded: shards gave {} and {} gradients",
+            grads.len(),
+            g.len()
+        );
+        for (acc, gi) in grads.iter_mut().zip(&g) {
+            assert_eq!(
+                acc.shape(),
+                gi.shape(),
+                "sharded: gradient shapes {:?} and {:?}",
+                acc.shape(),
+                gi.shape()
+            );
+            acc.data_mut()
+                .iter_mut()
+                .zip(gi.data())
+                .for_each(|(a, v)| *a += w * v);
+        }
+    }
+    (loss, grads)
+}
