@@ -7,7 +7,7 @@ use rand_distr::{Distribution, StandardNormal};
 use stein_autodiff::{with_tape, Tensor};
 use stein_models::loss;
 use stein_models::nn::{Activation, Model};
-use stein_models::shard::{rows_of, sharded, SHARD_ROWS};
+use stein_models::shard::{rows_of, shard_rows, sharded, SHARD_ROWS};
 
 fn setup(rows: usize) -> (Model, Tensor, Tensor, Tensor) {
     let mut rng = SmallRng::seed_from_u64(3);
@@ -56,6 +56,18 @@ fn shards_give_the_whole_batch_gradient() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn shard_sizes_cover_the_batch_in_equal_parts() {
+    for rows in [1usize, 63, 64, 100, 128, 129, 512, 1000] {
+        let s = shard_rows(rows);
+        assert!((1..=SHARD_ROWS).contains(&s), "{rows}: {s}");
+        let shards = rows.div_ceil(s);
+        assert!(rows < 64 || shards >= 2, "{rows}: one shard");
+        // equal parts: the last shard is short by less than one row per shard
+        assert!(shards * s - rows < shards, "{rows}: {shards} × {s}");
     }
 }
 
