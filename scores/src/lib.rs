@@ -68,6 +68,7 @@ pub use density::{
 pub use dist::laplace::Laplace;
 pub use dist::logistic::Logistic;
 pub use dist::mixture::{GaussianMixture, Mixture};
+pub use dist::mixture_batch::MixtureBatch;
 pub use dist::mvn::MultivariateNormal;
 pub use dist::normal::Normal;
 pub use dist::shapes::{Banana, Funnel, Ring};

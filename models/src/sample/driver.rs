@@ -264,6 +264,7 @@ pub fn sample_batched<P: Tunable, T: BatchTarget + ?Sized>(
         let (mut x, mut s) = (Tensor::zeros(0, dim), Tensor::zeros(0, dim));
         let mut active: Vec<usize> = (0..runs.len()).collect();
         let mut group: Vec<usize> = Vec::with_capacity(runs.len());
+        let mut row_of = vec![usize::MAX; runs.len()];
         let mut rounds = 0usize;
         while !active.is_empty() {
             // chains asking for the same noise level are evaluated together (usually all of them)
@@ -275,13 +276,21 @@ pub fn sample_batched<P: Tunable, T: BatchTarget + ?Sized>(
                 x.data_mut()[row * dim..(row + 1) * dim].copy_from_slice(runs[c].point());
             }
             let lp = target.eval_batch(&x, noise, &mut s);
+            // every chain of the group resumes with its row, in parallel (each has its own stream)
+            row_of.iter_mut().for_each(|r| *r = usize::MAX);
             for (row, &c) in group.iter().enumerate() {
-                let e = Eval {
-                    log_p: lp.as_ref().map(|l| l[row]),
-                    score: s.row_slice(row),
-                };
-                runs[c].resume(e)?;
+                row_of[c] = row;
             }
+            runs.par_iter_mut()
+                .zip(row_of.par_iter())
+                .with_min_len(256)
+                .filter(|(_, &row)| row != usize::MAX)
+                .try_for_each(|(run, &row)| {
+                    run.resume(Eval {
+                        log_p: lp.as_ref().map(|l| l[row]),
+                        score: s.row_slice(row),
+                    })
+                })?;
             active.retain(|&c| !runs[c].is_done());
             rounds += 1;
             if rounds.is_multiple_of(16) {

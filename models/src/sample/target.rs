@@ -57,6 +57,25 @@ impl<T: Target + ?Sized> BatchTarget for Rows<'_, T> {
     }
 }
 
+/// A Gaussian mixture's batch evaluator ([`stein_scores::GaussianMixture::batch`]): scores and log p of all
+/// chains at once, vectorised across them.
+impl BatchTarget for stein_scores::MixtureBatch {
+    fn dim(&self) -> usize {
+        stein_scores::MixtureBatch::dim(self)
+    }
+    fn has_log_density(&self) -> bool {
+        true
+    }
+    fn eval_batch(&self, x: &Tensor, _sigma: Option<f64>, score: &mut Tensor) -> Option<Vec<f64>> {
+        let (n, d) = x.shape();
+        score.set_zeros(n, d);
+        let mut lp = vec![0.0; n];
+        self.eval(x.data(), score.data_mut(), Some(&mut lp))
+            .expect("the driver passes n × dim points");
+        Some(lp)
+    }
+}
+
 /// A model as a batch target, in model coordinates (map points with
 /// [`Model::standardization`](crate::nn::Model::standardization)); log p = −E for energy models.
 impl BatchTarget for crate::nn::Model {

@@ -103,6 +103,15 @@ impl<D: Analytic> Mixture<D> {
         (r, s)
     }
 
+    /// log πₖ − log Zₖ of each component: its logit is this plus its unnormalised log-density.
+    pub(crate) fn log_offsets(&self) -> Vec<f64> {
+        self.log_w
+            .iter()
+            .zip(&self.log_z)
+            .map(|(w, z)| w - z)
+            .collect()
+    }
+
     /// Map each component (used to build noise-perturbed and tempered mixtures).
     pub(crate) fn map_components(
         &self,
