@@ -4,12 +4,19 @@ taken in one run on one machine:
 
     cargo run --release --example bench_report > /tmp/stein.jsonl
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE JAX_ENABLE_X64=1 python3 ../shared/peers/jax_bench.py > /tmp/jax.jsonl
-    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl [/tmp/nuts.jsonl]
+    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl [--nuts F] [--torch F] [--t11 F] [--q1 F]
 
-The optional third file is `nuts_blackjax.py`'s output (T10), run beside the same `bench_report`.
+The optional files are the outputs of `nuts_blackjax.py` (T10), `torch_bench.py` (PyTorch eager, T5–T8),
+`diffusion_torch.py` (T11) and `quality_torch.py` (Q1), run beside the same `bench_report`.
 """
 import json
 import sys
+
+args = sys.argv[1:]
+extra = {}
+while len(args) > 2 and args[-2].startswith("--"):
+    extra[args[-2][2:]] = args[-1]
+    args = args[:-2]
 
 
 def load(path):
@@ -28,7 +35,8 @@ def us(v, unit="ns"):
     return f"{v / 1000:.2f} µs" if v < 1e6 else f"{v / 1e6:.2f} ms"
 
 
-stein, peer = load(sys.argv[1]), load(sys.argv[2])
+stein, peer = load(args[0]), load(args[1])
+torch = load(extra["torch"]) if "torch" in extra else {}
 rows = [
     ("T1 rosenbrock d=2, value+grad", ("T1", "2", "value_grad_ns"), ("T1", "2", "value_grad_ns")),
     ("T1 rosenbrock d=10, value+grad", ("T1", "10", "value_grad_ns"), ("T1", "10", "value_grad_ns")),
@@ -47,17 +55,30 @@ rows += [
     ("T6 ism-step (exact trace)", ("T6", "512", "step_ms"), ("T6", "512", "step_ms")),
     ("T7 ssm-step", ("T7", "512", "step_ms"), ("T7", "512", "step_ms")),
 ]
-print("| task | Stein | JAX-jit | JAX / Stein |")
-print("|---|---|---|---|")
+print("| task | Stein | JAX-jit | PyTorch eager | best peer / Stein |")
+print("|---|---|---|---|---|")
 for name, sk, pk in rows:
     if sk in stein and pk in peer:
         s, p = stein[sk], peer[pk]
         unit = "ms" if sk[2] == "step_ms" else "ns"
-        print(f"| {name} | {us(s, unit)} | {us(p, unit)} | {p / s:.2f}× |")
+        t = torch.get(pk) if sk[2] == "step_ms" else None
+        best = min(p, t) if t is not None else p
+        print(f"| {name} | {us(s, unit)} | {us(p, unit)} | {us(t, unit) if t is not None else '–'} | {best / s:.2f}× |")
 for name, key in (("T8 ula-gmm, 10,000 chains × 1,000 steps (chain-steps/s)", ("T8", "10000x1000", "chain_steps_per_s")),
                   ("T9 mala-autodiff rosenbrock-10 (steps/s)", ("T9", "10", "steps_per_s"))):
     if key in stein and key in peer:
-        print(f"| {name} | {stein[key] / 1e6:.2f} M/s | {peer[key] / 1e6:.2f} M/s | {stein[key] / peer[key]:.2f}× (Stein / JAX) |")
+        t = torch.get(key)
+        best = max(peer[key], t) if t is not None else peer[key]
+        tt = f"{t / 1e6:.2f} M/s" if t is not None else "–"
+        print(f"| {name} | {stein[key] / 1e6:.2f} M/s | {peer[key] / 1e6:.2f} M/s | {tt} | {stein[key] / best:.2f}× (Stein / best) |")
+if torch:
+    print()
+    print("| network steps in float32 (peers only; Stein computes in float64) | JAX-jit f32 | PyTorch f32 |")
+    print("|---|---|---|")
+    for task in ("T5", "T5e", "T6", "T7"):
+        k = (task, "512", "step_ms_f32")
+        if k in peer and k in torch:
+            print(f"| {task} | {peer[k]:.2f} ms | {torch[k]:.2f} ms |")
 print()
 print("| Stein's own ratios | value |")
 print("|---|---|")
@@ -89,8 +110,43 @@ for k, name, fmt in (
         init = stein.get(("Q1", "10000", "fisher_div_init"), float("nan"))
         print(f"| {name.format(init=init)} | {fmt.format(stein[k])} |")
 
-if len(sys.argv) > 3:
-    nuts = load(sys.argv[3])
+k = ("T8", "10000x1000", "chain_steps_per_s_per_chain")
+if k in stein:
+    print(f"| T8 with one task per chain (the per-chain driver) | {stein[k] / 1e6:.2f} M chain-steps/s |")
+
+if "q1" in extra:
+    # quality_torch.py writes one record with the figures as fields
+    q1 = {}
+    for line in open(extra["q1"]):
+        if line.strip().startswith("{"):
+            d = json.loads(line)
+            q1.update({("Q1", "", m): d[m] for m in ("wall_s", "fisher_div_final", "fisher_div_init") if m in d})
+    print()
+    print("| Q1 ncsn toy recipe, 10,000 steps | Stein, constant rate (the recipe) | Stein, cosine-decayed rate | PyTorch f32 |")
+    print("|---|---|---|---|")
+    pk = lambda m: next((v for (t, _, mm), v in q1.items() if t == "Q1" and mm == m), None)
+    sk = lambda m: stein.get(("Q1", "10000", m))
+    print(f"| wall time | {sk('wall_s'):.2f} s | {sk('wall_s_cosine'):.2f} s | {pk('wall_s'):.2f} s |")
+    print(f"| final Fisher divergence | {sk('fisher_div_final'):.3f} | {sk('fisher_div_final_cosine'):.3f} | "
+          f"{pk('fisher_div_final'):.3f} |")
+
+if "t11" in extra:
+    t11 = load(extra["t11"])
+    pk = lambda m: next((v for (t, _, mm), v in t11.items() if t == "T11" and mm == m), None)
+    sk = lambda m: stein.get(("T11", "f64", m))
+    print()
+    print("| T11 diffusion (VP, 10,000 steps, 5,000 samples) | Stein f64 | PyTorch f32 | PyTorch / Stein |")
+    print("|---|---|---|---|")
+    for m, name in (("train_s", "training"), ("sample_sde_s", "reverse SDE, 1,000 Euler–Maruyama steps"),
+                    ("sample_ode_s", "probability-flow ODE, RK45 1e-5"), ("nll_s", "NLL of 1,000 points (ODE)")):
+        print(f"| {name} | {sk(m):.2f} s | {pk(m):.2f} s | {pk(m) / sk(m):.2f}× |")
+    print(f"| NLL − true NLL (nats) | {sk('nll_gap'):.3f} | {pk('nll') - pk('nll_true'):.3f} | |")
+    for m, name in (("mmd2_sde", "MMD² of the SDE samples"), ("mmd2_ode", "MMD² of the ODE samples"),
+                    ("mmd2_sde_exact_score", "MMD², SDE with the exact score")):
+        print(f"| {name} | {sk(m):.4f} | {pk(m):.4f} | |")
+
+if "nuts" in extra:
+    nuts = load(extra["nuts"])
     print()
     print("| T10: NUTS, window adaptation, 4 chains × (1,000 + 1,000) | Stein | BlackJAX | Stein / BlackJAX |")
     print("|---|---|---|---|")
