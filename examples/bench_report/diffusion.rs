@@ -7,24 +7,14 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use std::time::Instant;
 use stein::autodiff::Tensor;
+use stein::models::data::eight_gaussians_density;
 use stein::models::diffusion::likelihood::{log_likelihood, Divergence};
 use stein::models::diffusion::net::{Output, TimeModel};
 use stein::models::diffusion::ode::Tolerance;
 use stein::models::diffusion::reverse::{sample, Method};
 use stein::models::diffusion::train::{fit, DiffusionConfig};
 use stein::models::diffusion::{PerturbedMixture, Sde};
-use stein::scores::{mmd_with, Analytic, GaussianMixture, MultivariateNormal, Sample, Statistic};
-
-/// The ring of Q1: 8 equal Gaussians, means on the circle of radius 4, std 0.5.
-fn ring() -> GaussianMixture {
-    let comps = (0..8)
-        .map(|k| {
-            let a = std::f64::consts::TAU * k as f64 / 8.0;
-            MultivariateNormal::isotropic(vec![4.0 * a.cos(), 4.0 * a.sin()], 0.5).expect("valid")
-        })
-        .collect();
-    GaussianMixture::new(vec![1.0; 8], comps).expect("valid")
-}
+use stein::scores::{mmd_with, Analytic, Sample, Statistic};
 
 fn rows(t: &Tensor) -> Vec<Vec<f64>> {
     (0..t.rows()).map(|i| t.row_slice(i).to_vec()).collect()
@@ -37,7 +27,7 @@ fn rows(t: &Tensor) -> Vec<Vec<f64>> {
 /// points; the NLL of 1,000 fresh points (exact divergence) beside their true NLL. The peer draws fresh data
 /// every step; here the model sees 10⁶ draws of the ring (5.1 M rows are drawn in 10,000 steps).
 pub(crate) fn t11(quick: bool) {
-    let law = ring();
+    let law = eight_gaussians_density(); // the ring of Q1: radius 4, std 0.5
     let (steps, n, n_ll, n_data) = if quick {
         (200, 500, 50, 20_000)
     } else {

@@ -6,16 +6,9 @@ use stein::tasks::{rosenbrock_point, LogReg};
 /// T8 ula-gmm: 10,000 chains × 1,000 ULA steps on an 8-Gaussian ring.
 pub(crate) fn t8(quick: bool) {
     use stein::models::sample::{sample, sample_batched, ula, Config, Init, ScoreOnly};
-    use stein::scores::{GaussianMixture, MultivariateNormal};
 
     // T8: 8 unit-weight Gaussians on a circle of radius 4, std 0.5; 10,000 chains × 1,000 ULA steps, ε = 0.01
-    let comps = (0..8)
-        .map(|k| {
-            let a = 2.0 * std::f64::consts::PI * k as f64 / 8.0;
-            MultivariateNormal::isotropic(vec![4.0 * a.cos(), 4.0 * a.sin()], 0.5).unwrap()
-        })
-        .collect();
-    let gmm = GaussianMixture::new(vec![1.0; 8], comps).unwrap();
+    let gmm = stein::models::data::eight_gaussians_density();
     let (chains, steps) = if quick { (1000, 100) } else { (10_000, 1000) };
     let cfg = Config::new(ula::Params::new(0.01))
         .chains(chains)

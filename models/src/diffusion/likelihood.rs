@@ -112,94 +112,84 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
     seed: u64,
     terminal: &(dyn Fn(&[f64]) -> f64 + Sync),
 ) -> Result<LogLikelihood, ModelError> {
-    stein_autodiff::on_pool(|| likelihood_here(score, sde, x, divergence, tol, seed, terminal))
-}
-
-fn likelihood_here<S: TimeDivergence + ?Sized>(
-    score: &S,
-    sde: &Sde,
-    x: &Tensor,
-    divergence: Divergence,
-    tol: &Tolerance,
-    seed: u64,
-    terminal: &(dyn Fn(&[f64]) -> f64 + Sync),
-) -> Result<LogLikelihood, ModelError> {
-    let (n, d) = x.shape();
-    if n == 0 || d != score.dim() {
-        return Err(ModelError::BadParameter {
-            param: "x",
-            reason: format!(
-                "{n} points of dimension {d}; the model has dimension {}",
-                score.dim()
-            ),
-        });
-    }
-    let probes: Vec<Tensor> = match divergence {
-        Divergence::Exact => Vec::new(),
-        Divergence::Hutchinson { probes, rademacher } => {
-            if probes == 0 || probes > 1000 {
-                return Err(ModelError::BadParameter {
-                    param: "probes",
-                    reason: format!("{probes}: must be 1 to 1,000"),
-                });
-            }
-            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-            (0..probes)
-                .map(|_| {
-                    Tensor::from_fn(n, d, |_, _| {
-                        if rademacher {
-                            if rng.random::<bool>() {
-                                1.0
+    stein_autodiff::on_pool(move || {
+        let (n, d) = x.shape();
+        if n == 0 || d != score.dim() {
+            return Err(ModelError::BadParameter {
+                param: "x",
+                reason: format!(
+                    "{n} points of dimension {d}; the model has dimension {}",
+                    score.dim()
+                ),
+            });
+        }
+        let probes: Vec<Tensor> = match divergence {
+            Divergence::Exact => Vec::new(),
+            Divergence::Hutchinson { probes, rademacher } => {
+                if probes == 0 || probes > 1000 {
+                    return Err(ModelError::BadParameter {
+                        param: "probes",
+                        reason: format!("{probes}: must be 1 to 1,000"),
+                    });
+                }
+                let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+                (0..probes)
+                    .map(|_| {
+                        Tensor::from_fn(n, d, |_, _| {
+                            if rademacher {
+                                if rng.random::<bool>() {
+                                    1.0
+                                } else {
+                                    -1.0
+                                }
                             } else {
-                                -1.0
+                                rng.sample(StandardNormal)
                             }
-                        } else {
-                            rng.sample(StandardNormal)
-                        }
+                        })
                     })
-                })
-                .collect()
-        }
-    };
-    let (mut s, mut tr, mut one) = (Tensor::zeros(n, d), vec![0.0; n], vec![0.0; n]);
-    let mut rhs = |t: f64, y: &[f64], out: &mut [f64]| {
-        let xt = Tensor::new(n, d, y[..n * d].to_vec()).expect("n × d");
-        score.score_at(&xt, t, &mut s);
-        super::reverse::flow_drift(sde, t, &y[..n * d], s.data(), &mut out[..n * d]);
-        let (a, g2) = (sde.drift(t), sde.diffusion(t).powi(2));
-        if probes.is_empty() {
-            score.divergence_at(&xt, t, &mut tr);
-        } else {
-            tr.iter_mut().for_each(|v| *v = 0.0);
-            for z in &probes {
-                score.probe_at(&xt, t, z, &mut one);
-                tr.iter_mut()
-                    .zip(&one)
-                    .for_each(|(v, o)| *v += o / probes.len() as f64);
+                    .collect()
             }
-        }
-        for (o, trv) in out[n * d..].iter_mut().zip(&tr) {
-            *o = d as f64 * a - 0.5 * g2 * trv;
-        }
-    };
-    let (eps, big_t) = super::time_span(score, sde);
-    let mut y: Vec<f64> = x
-        .data()
-        .iter()
-        .copied()
-        .chain(std::iter::repeat_n(0.0, n))
-        .collect();
-    let stats = ode::dopri5(&mut rhs, &mut y, (eps, big_t), tol)?;
-    let nats: Vec<f64> = (0..n)
-        .map(|i| terminal(&y[i * d..(i + 1) * d]) + y[n * d + i])
-        .collect();
-    let bits_per_dim = nats
-        .iter()
-        .map(|l| -l / (d as f64 * std::f64::consts::LN_2))
-        .collect();
-    Ok(LogLikelihood {
-        nats,
-        bits_per_dim,
-        stats,
+        };
+        let (mut s, mut tr, mut one) = (Tensor::zeros(n, d), vec![0.0; n], vec![0.0; n]);
+        let mut rhs = |t: f64, y: &[f64], out: &mut [f64]| {
+            let xt = Tensor::new(n, d, y[..n * d].to_vec()).expect("n × d");
+            score.score_at(&xt, t, &mut s);
+            super::reverse::flow_drift(sde, t, &y[..n * d], s.data(), &mut out[..n * d]);
+            let (a, g2) = (sde.drift(t), sde.diffusion(t).powi(2));
+            if probes.is_empty() {
+                score.divergence_at(&xt, t, &mut tr);
+            } else {
+                tr.iter_mut().for_each(|v| *v = 0.0);
+                for z in &probes {
+                    score.probe_at(&xt, t, z, &mut one);
+                    tr.iter_mut()
+                        .zip(&one)
+                        .for_each(|(v, o)| *v += o / probes.len() as f64);
+                }
+            }
+            for (o, trv) in out[n * d..].iter_mut().zip(&tr) {
+                *o = d as f64 * a - 0.5 * g2 * trv;
+            }
+        };
+        let (eps, big_t) = super::time_span(score, sde);
+        let mut y: Vec<f64> = x
+            .data()
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(0.0, n))
+            .collect();
+        let stats = ode::dopri5(&mut rhs, &mut y, (eps, big_t), tol)?;
+        let nats: Vec<f64> = (0..n)
+            .map(|i| terminal(&y[i * d..(i + 1) * d]) + y[n * d + i])
+            .collect();
+        let bits_per_dim = nats
+            .iter()
+            .map(|l| -l / (d as f64 * std::f64::consts::LN_2))
+            .collect();
+        Ok(LogLikelihood {
+            nats,
+            bits_per_dim,
+            stats,
+        })
     })
 }

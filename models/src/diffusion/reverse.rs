@@ -117,153 +117,149 @@ pub fn sample_with<S: TimeScore + ?Sized>(
     seed: u64,
     observe: &mut (dyn FnMut(usize, f64, &Tensor) + Send),
 ) -> Result<(Tensor, Stats), ModelError> {
-    stein_autodiff::on_pool(|| sample_here(score, sde, method, start, seed, observe))
-}
-
-fn sample_here<S: TimeScore + ?Sized>(
-    score: &S,
-    sde: &Sde,
-    method: &Method,
-    start: Start,
-    seed: u64,
-    observe: &mut (dyn FnMut(usize, f64, &Tensor) + Send),
-) -> Result<(Tensor, Stats), ModelError> {
-    let d = score.dim();
-    let n = match &start {
-        Start::Prior(n) => *n,
-        Start::Points(p) if p.cols() == d => p.rows(),
-        Start::Points(p) => {
-            return Err(ModelError::BadParameter {
-                param: "start",
-                reason: format!("points of dimension {}, the score has {d}", p.cols()),
-            })
-        }
-    };
-    check(method, n, d)?;
-    let mut rngs: Vec<SmallRng> = (0..n).map(|i| particle_rng(seed, i)).collect();
-    let mut x = match start {
-        Start::Prior(_) => {
-            let mut x = Tensor::zeros(n, d);
-            gaussians(&mut rngs, &mut x);
-            let prior = sde.prior_std();
-            x.data_mut().iter_mut().for_each(|v| *v *= prior);
-            x
-        }
-        Start::Points(p) => p,
-    };
-    let (eps, big_t) = super::time_span(score, sde);
-    let mut s = Tensor::zeros(n, d);
-    let mut z = Tensor::zeros(n, d);
-    let mut stats = Stats::default();
-    match *method {
-        Method::EulerMaruyama { steps } | Method::PredictorCorrector { steps, .. } => {
-            let dt = (big_t - eps) / steps as f64;
-            for k in 0..steps {
-                let t = big_t - k as f64 * dt;
-                if let Method::PredictorCorrector {
-                    corrector_steps,
-                    snr,
-                    ..
-                } = *method
-                {
-                    for _ in 0..corrector_steps {
-                        score.score_at(&x, t, &mut s);
-                        gaussians(&mut rngs, &mut z);
-                        let norm = |m: &Tensor| {
-                            (0..n)
-                                .map(|i| m.row_slice(i).iter().map(|v| v * v).sum::<f64>().sqrt())
-                                .sum::<f64>()
-                                / n as f64
-                        };
-                        let shrink = match sde {
-                            Sde::Ve { .. } => 1.0,
-                            _ => (1.0 - sde.diffusion(t).powi(2) * dt).max(0.0),
-                        };
-                        let step = 2.0 * shrink * (snr * norm(&z) / norm(&s).max(1e-300)).powi(2);
-                        let noise = (2.0 * step).sqrt();
-                        for ((xv, sv), zv) in x.data_mut().iter_mut().zip(s.data()).zip(z.data()) {
-                            *xv += step * sv + noise * zv;
+    stein_autodiff::on_pool(move || {
+        let d = score.dim();
+        let n = match &start {
+            Start::Prior(n) => *n,
+            Start::Points(p) if p.cols() == d => p.rows(),
+            Start::Points(p) => {
+                return Err(ModelError::BadParameter {
+                    param: "start",
+                    reason: format!("points of dimension {}, the score has {d}", p.cols()),
+                })
+            }
+        };
+        check(method, n, d)?;
+        let mut rngs: Vec<SmallRng> = (0..n).map(|i| particle_rng(seed, i)).collect();
+        let mut x = match start {
+            Start::Prior(_) => {
+                let mut x = Tensor::zeros(n, d);
+                gaussians(&mut rngs, &mut x);
+                let prior = sde.prior_std();
+                x.data_mut().iter_mut().for_each(|v| *v *= prior);
+                x
+            }
+            Start::Points(p) => p,
+        };
+        let (eps, big_t) = super::time_span(score, sde);
+        let mut s = Tensor::zeros(n, d);
+        let mut z = Tensor::zeros(n, d);
+        let mut stats = Stats::default();
+        match *method {
+            Method::EulerMaruyama { steps } | Method::PredictorCorrector { steps, .. } => {
+                let dt = (big_t - eps) / steps as f64;
+                for k in 0..steps {
+                    let t = big_t - k as f64 * dt;
+                    if let Method::PredictorCorrector {
+                        corrector_steps,
+                        snr,
+                        ..
+                    } = *method
+                    {
+                        for _ in 0..corrector_steps {
+                            score.score_at(&x, t, &mut s);
+                            gaussians(&mut rngs, &mut z);
+                            let norm = |m: &Tensor| {
+                                (0..n)
+                                    .map(|i| {
+                                        m.row_slice(i).iter().map(|v| v * v).sum::<f64>().sqrt()
+                                    })
+                                    .sum::<f64>()
+                                    / n as f64
+                            };
+                            let shrink = match sde {
+                                Sde::Ve { .. } => 1.0,
+                                _ => (1.0 - sde.diffusion(t).powi(2) * dt).max(0.0),
+                            };
+                            let step =
+                                2.0 * shrink * (snr * norm(&z) / norm(&s).max(1e-300)).powi(2);
+                            let noise = (2.0 * step).sqrt();
+                            for ((xv, sv), zv) in
+                                x.data_mut().iter_mut().zip(s.data()).zip(z.data())
+                            {
+                                *xv += step * sv + noise * zv;
+                            }
+                            stats.evaluations += 1;
                         }
-                        stats.evaluations += 1;
                     }
+                    score.score_at(&x, t, &mut s);
+                    let (a, g) = (sde.drift(t), sde.diffusion(t));
+                    let last = k + 1 == steps;
+                    if !last {
+                        gaussians(&mut rngs, &mut z);
+                    }
+                    let noise = if last { 0.0 } else { g * dt.sqrt() };
+                    for ((xv, sv), zv) in x.data_mut().iter_mut().zip(s.data()).zip(z.data()) {
+                        *xv -= (a * *xv - g * g * sv) * dt;
+                        *xv += noise * zv;
+                    }
+                    stats.evaluations += 1;
+                    stats.accepted += 1;
+                    observe(k + 1, t - dt, &x);
                 }
-                score.score_at(&x, t, &mut s);
-                let (a, g) = (sde.drift(t), sde.diffusion(t));
-                let last = k + 1 == steps;
-                if !last {
-                    gaussians(&mut rngs, &mut z);
-                }
-                let noise = if last { 0.0 } else { g * dt.sqrt() };
-                for ((xv, sv), zv) in x.data_mut().iter_mut().zip(s.data()).zip(z.data()) {
-                    *xv -= (a * *xv - g * g * sv) * dt;
-                    *xv += noise * zv;
-                }
-                stats.evaluations += 1;
-                stats.accepted += 1;
-                observe(k + 1, t - dt, &x);
             }
-        }
-        Method::ProbabilityFlow { steps, solver } => {
-            let mut rhs = flow(score, sde, n, d);
-            let mut y = x.data().to_vec();
-            stats = ode::fixed(
-                &mut rhs,
-                &mut y,
-                (big_t, eps),
-                steps,
-                solver,
-                &mut |k, t, y| observe(k, t, &Tensor::new(n, d, y.to_vec()).expect("n × d")),
-            );
-            x = Tensor::new(n, d, y).expect("n × d");
-        }
-        Method::Ddim { steps, eta } => {
-            let dt = (big_t - eps) / steps as f64;
-            for k in 0..steps {
-                let (t, s_time) = (big_t - k as f64 * dt, big_t - (k + 1) as f64 * dt);
-                score.score_at(&x, t, &mut s);
-                let (at, st, asx, ss) = (
-                    sde.alpha(t),
-                    sde.sigma(t),
-                    sde.alpha(s_time),
-                    sde.sigma(s_time),
+            Method::ProbabilityFlow { steps, solver } => {
+                let mut rhs = flow(score, sde, n, d);
+                let mut y = x.data().to_vec();
+                stats = ode::fixed(
+                    &mut rhs,
+                    &mut y,
+                    (big_t, eps),
+                    steps,
+                    solver,
+                    &mut |k, t, y| observe(k, t, &Tensor::new(n, d, y.to_vec()).expect("n × d")),
                 );
-                let tau2 = (st * st - (at / asx).powi(2) * ss * ss).max(0.0);
-                let c = eta * ss * tau2.sqrt() / st;
-                let keep = (ss * ss - c * c).max(0.0).sqrt();
-                if c > 0.0 {
-                    gaussians(&mut rngs, &mut z);
+                x = Tensor::new(n, d, y).expect("n × d");
+            }
+            Method::Ddim { steps, eta } => {
+                let dt = (big_t - eps) / steps as f64;
+                for k in 0..steps {
+                    let (t, s_time) = (big_t - k as f64 * dt, big_t - (k + 1) as f64 * dt);
+                    score.score_at(&x, t, &mut s);
+                    let (at, st, asx, ss) = (
+                        sde.alpha(t),
+                        sde.sigma(t),
+                        sde.alpha(s_time),
+                        sde.sigma(s_time),
+                    );
+                    let tau2 = (st * st - (at / asx).powi(2) * ss * ss).max(0.0);
+                    let c = eta * ss * tau2.sqrt() / st;
+                    let keep = (ss * ss - c * c).max(0.0).sqrt();
+                    if c > 0.0 {
+                        gaussians(&mut rngs, &mut z);
+                    }
+                    for ((xv, sv), zv) in x.data_mut().iter_mut().zip(s.data()).zip(z.data()) {
+                        let e = -st * sv;
+                        let x0 = (*xv - st * e) / at;
+                        *xv = asx * x0 + keep * e + if c > 0.0 { c * zv } else { 0.0 };
+                    }
+                    stats.evaluations += 1;
+                    stats.accepted += 1;
+                    observe(k + 1, s_time, &x);
                 }
-                for ((xv, sv), zv) in x.data_mut().iter_mut().zip(s.data()).zip(z.data()) {
-                    let e = -st * sv;
-                    let x0 = (*xv - st * e) / at;
-                    *xv = asx * x0 + keep * e + if c > 0.0 { c * zv } else { 0.0 };
-                }
-                stats.evaluations += 1;
-                stats.accepted += 1;
-                observe(k + 1, s_time, &x);
+            }
+            Method::EdmHeun { steps } => {
+                stats = edm_heun(score, sde, (eps, big_t), &mut x, steps, observe);
+            }
+            Method::ProbabilityFlowAdaptive(tol) => {
+                let mut rhs = flow(score, sde, n, d);
+                let mut y = x.data().to_vec();
+                stats = ode::dopri5(&mut rhs, &mut y, (big_t, eps), &tol)?;
+                x = Tensor::new(n, d, y).expect("n × d");
+                observe(stats.accepted, eps, &x);
             }
         }
-        Method::EdmHeun { steps } => {
-            stats = edm_heun(score, sde, (eps, big_t), &mut x, steps, observe);
+        if let Some(i) = x.data().iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::BadParameter {
+                param: "method",
+                reason: format!(
+                    "particle {} left the finite numbers: use more steps or a smaller snr",
+                    i / d.max(1)
+                ),
+            });
         }
-        Method::ProbabilityFlowAdaptive(tol) => {
-            let mut rhs = flow(score, sde, n, d);
-            let mut y = x.data().to_vec();
-            stats = ode::dopri5(&mut rhs, &mut y, (big_t, eps), &tol)?;
-            x = Tensor::new(n, d, y).expect("n × d");
-            observe(stats.accepted, eps, &x);
-        }
-    }
-    if let Some(i) = x.data().iter().position(|v| !v.is_finite()) {
-        return Err(ModelError::BadParameter {
-            param: "method",
-            reason: format!(
-                "particle {} left the finite numbers: use more steps or a smaller snr",
-                i / d.max(1)
-            ),
-        });
-    }
-    Ok((x, stats))
+        Ok((x, stats))
+    })
 }
 
 /// The time at which σ(t)/α(t) = `target`, by bisection on `span` = [ε, T] (σ/α increases with t).
