@@ -55,3 +55,46 @@ fn the_divergence_and_the_probes_match_finite_differences() {
         }
     }
 }
+
+/// Batch evaluations run in row blocks sized by the thread count: the same bits on one or two threads, and the
+/// whole batch on one tape to rounding, for the score, the divergence and Hutchinson's probes.
+#[test]
+fn blocked_evaluations_do_not_depend_on_the_thread_count() {
+    let sde = Sde::vp(0.1, 20.0).unwrap();
+    let m = TimeModel::new(
+        2,
+        &[32, 32],
+        Output::Noise,
+        sde,
+        &mut SmallRng::seed_from_u64(5),
+    );
+    let n = 1001;
+    let x = Tensor::from_fn(n, 2, |i, j| ((i * 2 + j) as f64 * 0.7).sin() * 2.0);
+    let z = Tensor::from_fn(n, 2, |i, j| if (i + j) % 3 == 0 { 1.0 } else { -1.0 });
+    let eval = || {
+        let mut s = Tensor::zeros(0, 0);
+        m.score_at(&x, 0.3, &mut s);
+        let (mut div, mut probe) = (vec![0.0; n], vec![0.0; n]);
+        m.divergence_at(&x, 0.3, &mut div);
+        m.probe_at(&x, 0.3, &z, &mut probe);
+        (s, div, probe)
+    };
+    let pool = |k| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(k)
+            .build()
+            .unwrap()
+    };
+    let one = pool(1).install(eval);
+    let two = pool(2).install(eval);
+    assert_eq!(one, two);
+    // the whole batch on one tape
+    let whole = stein_autodiff::with_tape(|tape| {
+        let p: Vec<_> = m.net.params.iter().map(|w| tape.tensor_const(w)).collect();
+        m.score(tape, &p, tape.tensor_const(&x), &vec![0.3; n])
+            .value()
+    });
+    for (a, b) in one.0.data().iter().zip(whole.data()) {
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}

@@ -243,8 +243,8 @@ fn block_rows(n: usize) -> usize {
 
 impl TimeModel {
     /// Evaluate `f(first row, block of x, rows of out)` over blocks of rows of `x` ([`block_rows`]), in
-    /// parallel; `out` holds `width` values per row. The blocks are fixed, so results do not depend on the
-    /// thread count.
+    /// parallel; `out` holds `width` values per row. A row's values do not depend on its block, so results
+    /// do not depend on the thread count.
     fn blocked(
         &self,
         x: &Tensor,
