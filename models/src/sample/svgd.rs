@@ -183,7 +183,7 @@ pub fn step<T: BatchTarget + ?Sized>(
             ),
         });
     }
-    target.eval_batch(&state.particles, None, &mut state.score);
+    target.score_batch(&state.particles, None, &mut state.score);
     if let Some(i) = (0..n).find(|&i| state.score.row_slice(i).iter().any(|v| !v.is_finite())) {
         return Err(SampleError::NonFinite {
             reason: format!(

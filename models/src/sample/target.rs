@@ -30,6 +30,11 @@ pub trait BatchTarget: Sync {
     /// Scores of every row into `score` (resized to `n × dim`); log p of every row when the target has one.
     /// `sigma` is the noise level of noise-conditional targets.
     fn eval_batch(&self, x: &Tensor, sigma: Option<f64>, score: &mut Tensor) -> Option<Vec<f64>>;
+    /// Scores only, for methods that never read log p (SVGD): by default [`BatchTarget::eval_batch`] with log p
+    /// dropped; a target with a cheaper score-only path overrides it.
+    fn score_batch(&self, x: &Tensor, sigma: Option<f64>, score: &mut Tensor) {
+        let _ = self.eval_batch(x, sigma, score);
+    }
 }
 
 /// Any [`Target`] evaluated row by row as a [`BatchTarget`] (the batched driver on an ordinary target gives
@@ -73,6 +78,12 @@ impl BatchTarget for stein_scores::MixtureBatch {
         self.eval(x.data(), score.data_mut(), Some(&mut lp))
             .expect("the driver passes n × dim points");
         Some(lp)
+    }
+    fn score_batch(&self, x: &Tensor, _sigma: Option<f64>, score: &mut Tensor) {
+        let (n, d) = x.shape();
+        score.set_zeros(n, d);
+        self.eval(x.data(), score.data_mut(), None)
+            .expect("the driver passes n × dim points");
     }
 }
 

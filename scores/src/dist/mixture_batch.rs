@@ -83,6 +83,7 @@ impl MixtureBatch {
                 got: format!("x {}, score {}, log p {lp_len}", x.len(), score.len()),
             });
         }
+        let want_log_p = log_p.is_some();
         let mut spare = Vec::new();
         let log_p = match log_p {
             Some(l) => l,
@@ -104,6 +105,7 @@ impl MixtureBatch {
                         x,
                         score: s,
                         log_p: lp,
+                        want_log_p,
                     })
                 },
             );
@@ -112,7 +114,14 @@ impl MixtureBatch {
 
     /// One tile of at most [`TILE`] points (the rest of the tile is padded with zeros and not written out).
     #[inline(always)]
-    fn tile(&self, sc: &mut Scratch, x: &[f64], score: &mut [f64], log_p: &mut [f64]) {
+    fn tile(
+        &self,
+        sc: &mut Scratch,
+        x: &[f64],
+        score: &mut [f64],
+        log_p: &mut [f64],
+        want_log_p: bool,
+    ) {
         let (d, k, n) = (self.d, self.offsets.len(), log_p.len());
         // struct of arrays: coordinate a of point i at xs[a][i]
         for (a, xa) in sc.xs.iter_mut().enumerate() {
@@ -185,8 +194,10 @@ impl MixtureBatch {
                 score[i * d + a] = acc[i] / total[i];
             }
         }
-        for i in 0..n {
-            log_p[i] = m[i] + total[i].ln();
+        if want_log_p {
+            for i in 0..n {
+                log_p[i] = m[i] + total[i].ln();
+            }
         }
     }
 }
@@ -199,14 +210,20 @@ struct Tile<'a> {
     x: &'a [f64],
     score: &'a mut [f64],
     log_p: &'a mut [f64],
+    want_log_p: bool,
 }
 
 impl pulp::WithSimd for Tile<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        self.batch
-            .tile(self.scratch, self.x, self.score, self.log_p)
+        self.batch.tile(
+            self.scratch,
+            self.x,
+            self.score,
+            self.log_p,
+            self.want_log_p,
+        )
     }
 }
 
