@@ -129,6 +129,9 @@ if "q1" in extra:
     print(f"| wall time | {sk('wall_s'):.2f} s | {sk('wall_s_cosine'):.2f} s | {pk('wall_s'):.2f} s |")
     print(f"| final Fisher divergence | {sk('fisher_div_final'):.3f} | {sk('fisher_div_final_cosine'):.3f} | "
           f"{pk('fisher_div_final'):.3f} |")
+    if sk("fisher_div_final_5_seeds_mean") is not None:
+        print(f"| final Fisher divergence, mean (max) of seeds 0–4 | {sk('fisher_div_final_5_seeds_mean'):.3f} "
+              f"({sk('fisher_div_final_5_seeds_max'):.3f}) | | |")
 
 if "t11" in extra:
     t11 = load(extra["t11"])
