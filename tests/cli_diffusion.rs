@@ -189,6 +189,10 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
             "earliest time",
         ),
         (
+            vec!["train", "--model", "diffusion", "--t-min", "1e-300"],
+            "earliest time must lie in [1e-7",
+        ),
+        (
             vec![
                 "sample",
                 "--model",

@@ -143,6 +143,14 @@ fn damaged_files_are_named_errors() {
             },
             "earliest time",
         ),
+        (
+            {
+                let mut w = v.clone();
+                w["model"]["t_min"] = 1e-300.into();
+                w
+            },
+            "earliest time",
+        ),
     ];
     for (w, needle) in cases {
         let e =

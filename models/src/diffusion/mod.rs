@@ -68,16 +68,21 @@ pub fn time_span<S: TimeScore + ?Sized>(score: &S, sde: &Sde) -> (f64, f64) {
     (score.t_min().unwrap_or(eps), big_t)
 }
 
-/// Check a start time ε for `sde`: finite, in (0, T/2].
+/// The smallest start time ε a score may have: below it σ(ε) (10⁻⁴ for VP at 10⁻⁷) is so small that the
+/// network's s = −ε̂/σ and the probability-flow ODE near t = ε become stiff beyond any use (at ε = 10⁻³⁰⁰ the
+/// likelihood's solver ran for minutes before its step limit).
+pub const MIN_T: f64 = 1e-7;
+
+/// Check a start time ε for `sde`: in [[`MIN_T`], T/2].
 pub(crate) fn check_t_min(sde: &Sde, t_min: f64) -> Result<(), ModelError> {
     let big_t = sde.time_range().1;
-    if t_min > 0.0 && t_min <= 0.5 * big_t {
+    if (MIN_T..=0.5 * big_t).contains(&t_min) {
         Ok(())
     } else {
         Err(ModelError::BadParameter {
             param: "t_min",
             reason: format!(
-                "{t_min}: the earliest time must lie in (0, {}]",
+                "{t_min:?}: the earliest time must lie in [{MIN_T:e}, {}]",
                 0.5 * big_t
             ),
         })

@@ -125,7 +125,7 @@ impl TimeModel {
         }
     }
 
-    /// The same model on the interval [`t_min`, T] ([`TimeModel::t_min`]); an error unless 0 < ε ≤ T/2.
+    /// The same model on the interval [`t_min`, T] ([`TimeModel::t_min`]); an error unless [`super::MIN_T`] ≤ ε ≤ T/2.
     ///
     /// ```
     /// use rand::SeedableRng;

@@ -40,7 +40,7 @@ impl PerturbedMixture {
     }
 
     /// The same truth, with samplers ending (and likelihoods starting) at ε = `t_min` rather than the SDE's
-    /// default ([`super::time_span`]); an error unless 0 < ε ≤ T/2.
+    /// default ([`super::time_span`]); an error unless [`super::MIN_T`] ≤ ε ≤ T/2.
     pub fn with_t_min(mut self, t_min: f64) -> Result<Self, ModelError> {
         super::check_t_min(&self.sde, t_min)?;
         self.t_min = Some(t_min);

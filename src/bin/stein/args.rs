@@ -84,7 +84,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = SdeArg::Vp)]
     pub sde: SdeArg,
     /// The earliest time ε of a diffusion model's interval [ε, 1]: training draws t there, sampling ends there,
-    /// the likelihood starts there (default: the SDE's, 10⁻⁵).
+    /// the likelihood starts there: 10⁻⁷ to 0.5 (default: the SDE's, 10⁻⁵).
     #[arg(long, value_parser = positive_real)]
     pub t_min: Option<f64>,
     /// No progress bar.
