@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
     let data = Toy::Rings.sample(20_000, &mut rng);
     let held_t = Toy::Rings.sample(n, &mut rand::rngs::SmallRng::seed_from_u64(1));
-    let held: Vec<Vec<f64>> = (0..n).map(|i| held_t.row_slice(i).to_vec()).collect();
+    let held = held_t.to_rows();
     let sigmas = geometric_sigmas(3.0, 0.03, 10);
     let model = Model::build(
         Kind::Score,
@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("ula", SamplerKind::Ula),
     ] {
         let (s, _) = sample_model(&t.model, sampler, &init, 4)?;
-        let sv: Vec<Vec<f64>> = (0..n).map(|i| s.row_slice(i).to_vec()).collect();
+        let sv = s.to_rows();
         println!("{name:<9} MMD² to held-out data {:.5}", mmd(&sv, &held)?);
         scatter_compare(
             format!("{out}/{name}.png"),

@@ -51,10 +51,6 @@ impl Score for AtTime<'_> {
     }
 }
 
-fn rows(t: &Tensor) -> Vec<Vec<f64>> {
-    (0..t.rows()).map(|i| t.row_slice(i).to_vec()).collect()
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (out, quick) = common::example_args("runs/diffusion");
     std::fs::create_dir_all(&out)?;
@@ -159,7 +155,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ];
         for (k, (label, method)) in methods.iter().enumerate() {
             let x = reverse::sample(&model, &sde, method, n, 6)?;
-            let m = mmd(&rows(&x), &held)?;
+            let m = mmd(&x.to_rows(), &held)?;
             let head = if k == 0 {
                 format!(
                     "{name:<7} {:<10} {train_s:>8.1}  {:<28}",
@@ -174,7 +170,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 scatter_compare(
                     format!("{out}/{}_samples.png", name.to_lowercase()),
                     &format!("{name}: reverse-SDE samples (orange) over data (grey)"),
-                    &[("data", &held), ("samples", &rows(&x))],
+                    &[("data", &held), ("samples", &x.to_rows())],
                     frame,
                     (560, 560),
                 )?;
@@ -230,7 +226,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     7,
                     &mut |k, t, x| {
                         if k % 10 == 0 {
-                            frames.push((format!("VP, reverse {label}: t = {t:.2}"), rows(x)));
+                            frames.push((format!("VP, reverse {label}: t = {t:.2}"), x.to_rows()));
                         }
                     },
                 )?;

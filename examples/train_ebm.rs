@@ -91,7 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // at the smallest σ of the ladder for the noise-conditional model
         let fd = fisher_divergence(&t.model.as_score(None), &truth, &test)?;
         let (samples, _) = sample_model(&t.model, sampler, &init, 3)?;
-        let sv: Vec<Vec<f64>> = (0..n).map(|i| samples.row_slice(i).to_vec()).collect();
+        let sv = samples.to_rows();
         let m = mmd(&sv, &held)?;
         println!(
             "{name:<8} {:>10} {fd:>14.4} {m:>12.5} {:>8.1}",

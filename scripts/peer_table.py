@@ -29,6 +29,11 @@ def load(path):
     return out
 
 
+def first(figures, task, metric):
+    """The figure of `task` and `metric` whatever its param (a peer's own label), or None."""
+    return next((v for (t, _, m), v in figures.items() if t == task and m == metric), None)
+
+
 def us(v, unit="ns"):
     if unit == "ms":
         return f"{v:.2f} ms"
@@ -124,7 +129,7 @@ if "q1" in extra:
     print()
     print("| Q1 ncsn toy recipe, 10,000 steps | Stein, constant rate (the recipe) | Stein, cosine-decayed rate | PyTorch f32 |")
     print("|---|---|---|---|")
-    pk = lambda m: next((v for (t, _, mm), v in q1.items() if t == "Q1" and mm == m), None)
+    pk = lambda m: first(q1, "Q1", m)
     sk = lambda m: stein.get(("Q1", "10000", m))
     print(f"| wall time | {sk('wall_s'):.2f} s | {sk('wall_s_cosine'):.2f} s | {pk('wall_s'):.2f} s |")
     print(f"| final Fisher divergence | {sk('fisher_div_final'):.3f} | {sk('fisher_div_final_cosine'):.3f} | "
@@ -135,7 +140,7 @@ if "q1" in extra:
 
 if "t11" in extra:
     t11 = load(extra["t11"])
-    pk = lambda m: next((v for (t, _, mm), v in t11.items() if t == "T11" and mm == m), None)
+    pk = lambda m: first(t11, "T11", m)
     sk = lambda m: stein.get(("T11", "f64", m))
     print()
     print("| T11 diffusion (VP, 10,000 steps, 5,000 samples) | Stein f64 | PyTorch f32 | PyTorch / Stein |")

@@ -147,6 +147,15 @@ impl Tensor {
     pub fn row_slice(&self, i: usize) -> &[f64] {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
+    /// Every row as a vector of its own (the layout of sample sets: `Vec<Vec<f64>>`, one point per row).
+    ///
+    /// ```
+    /// let t = stein_autodiff::Tensor::new(2, 2, vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+    /// assert_eq!(t.to_rows(), vec![vec![1.0, 2.0], vec![3.0, 4.0]]);
+    /// ```
+    pub fn to_rows(&self) -> Vec<Vec<f64>> {
+        (0..self.rows).map(|i| self.row_slice(i).to_vec()).collect()
+    }
     /// Make this a `rows × cols` tensor of zeros, reusing the allocation.
     pub fn set_zeros(&mut self, rows: usize, cols: usize) {
         self.rows = rows;

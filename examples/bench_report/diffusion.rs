@@ -16,10 +16,6 @@ use stein::models::diffusion::train::{fit, DiffusionConfig};
 use stein::models::diffusion::{PerturbedMixture, Sde};
 use stein::scores::{mmd_with, Analytic, Sample, Statistic};
 
-fn rows(t: &Tensor) -> Vec<Vec<f64>> {
-    (0..t.rows()).map(|i| t.row_slice(i).to_vec()).collect()
-}
-
 /// T11: VP SDE β(t) = 0.1 + 19.9 t on [10⁻³, 1]; ε-network [x, Fourier(t)] → 128 → 128 → 2 (SiLU) with 16
 /// frequencies ~ N(0, 16²); batch 512, lr 2·10⁻³, 10,000 steps (the peer's constant rate; Stein's loop decays
 /// it by a cosine); 5,000 samples by the reverse SDE (1,000 Euler–Maruyama steps) and the probability-flow
@@ -61,7 +57,8 @@ pub(crate) fn t11(quick: bool) {
     );
 
     let reference = draws(2, n);
-    let mmd2 = |x: &Tensor| mmd_with(&rows(x), &reference, Some(1.0), Statistic::V).expect("valid");
+    let mmd2 =
+        |x: &Tensor| mmd_with(&x.to_rows(), &reference, Some(1.0), Statistic::V).expect("valid");
     let em = Method::EulerMaruyama { steps: 1000 };
     let t0 = Instant::now();
     let xs = sample(&model, &sde, &em, n, 3).expect("sampling runs");

@@ -162,7 +162,7 @@ pub fn langevin_negatives<R: Rng + ?Sized>(
 ) -> Result<Tensor, crate::sample::SampleError> {
     use crate::sample::{sample_batched, ula, Config, Init};
     let (n, d) = x0.shape();
-    let starts = (0..n).map(|i| x0.row_slice(i).to_vec()).collect();
+    let starts = x0.to_rows();
     let cfg = Config::new(ula::Params::new(eps))
         .chains(n)
         .warmup(steps.saturating_sub(1))

@@ -187,7 +187,7 @@ fn every_sampler_with_the_exact_score_reaches_the_data_law() {
             };
             let (x, _) =
                 reverse::sample_with(&truth, &sde, method, start, 5, &mut |_, _, _| {}).unwrap();
-            let rows: Vec<Vec<f64>> = (0..n).map(|i| x.row_slice(i).to_vec()).collect();
+            let rows = x.to_rows();
             let m = mmd(&rows, &exact).unwrap();
             let w = mode_weights(&x, &data);
             println!(

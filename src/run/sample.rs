@@ -81,7 +81,7 @@ pub fn sample_model_with(
         st.to_model(&mut z);
     }
     let n = z.rows();
-    let starts = Init::Points((0..n).map(|i| z.row_slice(i).to_vec()).collect());
+    let starts = Init::Points(z.to_rows());
     // every chain keeps its last state: `transitions − 1` warm-up transitions, one draw
     let run = |transitions: usize| Job {
         transitions,

@@ -302,14 +302,8 @@ impl super::likelihood::TimeDivergence for TimeModel {
     }
 
     fn probe_at(&self, x: &Tensor, t: f64, z: &Tensor, out: &mut [f64]) {
-        let d = x.cols();
         self.blocked(x, 1, out, |first, xb, out| {
-            let zb = Tensor::new(
-                xb.rows(),
-                d,
-                z.data()[first * d..(first + xb.rows()) * d].to_vec(),
-            )
-            .expect("rows × d");
+            let zb = crate::shard::rows_of(z, first, first + xb.rows());
             self.on_tape(xb, t, true, |tape, xv, s| {
                 let g = tape
                     .grad_tensors((s * tape.tensor_const(&zb)).sum(), &[xv])
