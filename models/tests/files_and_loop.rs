@@ -541,3 +541,28 @@ fn a_divergence_on_unstandardised_far_data_names_the_likely_cause() {
     m.standardization = Some(stein_models::data::Standardization::fit(&data));
     assert!(Trainer::new(m).fit(&data, &dsm).is_ok());
 }
+
+/// Contrastive divergence continued with a larger batch than its persistent chains were made for: the chains
+/// are cycled to the new batch (the loss is sharded over batch and chain rows together), no panic.
+#[test]
+fn contrastive_divergence_continues_with_another_batch_size() {
+    let mut rng = SmallRng::seed_from_u64(9);
+    let data = Toy::TwoMoons.sample(300, &mut rng);
+    let mut t = Trainer::new(Model::energy(2, &[8], Activation::Silu, &mut rng));
+    let mut cfg = TrainConfig::new(
+        Loss::Cd {
+            steps: 2,
+            step_size: 0.01,
+            alpha: 0.1,
+        },
+        3,
+    );
+    cfg.batch = 40;
+    t.fit(&data, &cfg).unwrap();
+    assert_eq!(t.buffer.as_ref().map(|b| b.rows()), Some(40));
+    cfg.batch = 150;
+    cfg.steps = 6;
+    let report = t.fit(&data, &cfg).unwrap();
+    assert!(report.losses.iter().all(|(_, l)| l.is_finite()));
+    assert_eq!(t.buffer.as_ref().map(|b| b.rows()), Some(150));
+}

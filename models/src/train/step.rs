@@ -32,6 +32,12 @@ impl Trainer {
         } = &config.loss
         {
             let buf = self.buffer.get_or_insert_with(|| ctx.uniform(b, rng));
+            if buf.rows() != b {
+                // a run continued with another batch size: the chains, cycled to b rows (the loss is sharded
+                // over the rows of the batch and of the negatives together)
+                let old = buf.clone();
+                *buf = Tensor::from_fn(b, old.cols(), |i, j| old.get(i % old.rows(), j));
+            }
             // persistent chains, 5% restarted from noise each step
             let d = buf.cols();
             for i in 0..buf.rows() {
