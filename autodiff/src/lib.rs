@@ -66,6 +66,7 @@
 #![deny(unsafe_code)]
 
 mod backward;
+pub mod compile;
 mod error;
 mod functional;
 mod gradcheck;
@@ -74,8 +75,10 @@ mod real;
 pub mod special;
 mod tape;
 mod tensor;
+mod trace;
 mod var;
 
+pub use compile::{compile, Compiled, Jit, JitStats, TraceError, Workspace};
 pub use error::AdError;
 pub use functional::{
     divergence, grad, hessian, hvp, jacobian, jvp, laplacian, on_pool, try_divergence, try_grad,

@@ -100,6 +100,8 @@ pub(crate) struct Inner {
     pub adj: Vec<f64>,
     /// Scratch tensor adjoints (node index per tensor slot) of the first-order sweep.
     pub tadj: Vec<u32>,
+    /// The decisions and raw reads of a function being traced (`None` when not tracing).
+    pub trace: Option<Box<crate::trace::TraceLog>>,
 }
 
 impl Inner {

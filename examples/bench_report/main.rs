@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 use std::time::Instant;
-use stein::autodiff::{laplacian, Tape, Tensor, Var};
+use stein::autodiff::{compile, laplacian, Tape, Tensor, Var, Workspace};
 use stein::scores::{autodiff, score_batch, Score};
 use stein::tasks::{
     gmm_point, logreg_point, rosenbrock, rosenbrock_point, rosenbrock_tensor, t2_mixture, Gmm,
@@ -116,6 +116,12 @@ fn autodiff_and_scores(quick: bool, want: &dyn Fn(&str) -> bool) {
         let tg = per_call(budget, || {
             black_box(scalar_vg(&mut tape, &x, &mut g, |x| rosenbrock(x)));
         });
+        // the compiled gradient: traced once, replayed
+        let c = compile(|x| rosenbrock(x), &x).expect("rosenbrock traces");
+        let mut ws = Workspace::default();
+        let tc = per_call(budget, || {
+            black_box(c.value_grad(black_box(&x), &mut g, &mut ws));
+        });
         let xt = Tensor::row(&x);
         let mut gt = Tensor::zeros(1, d);
         let tt = per_call(budget, || {
@@ -130,6 +136,8 @@ fn autodiff_and_scores(quick: bool, want: &dyn Fn(&str) -> bool) {
         emit("T1", d, "grad_over_primal", tg / tp, "x");
         emit("T1", d, "tape_nodes", nodes as f64, "nodes");
         emit("T1", d, "ns_per_node", tg / nodes as f64, "ns");
+        emit("T1", d, "compiled_value_grad_ns", tc, "ns");
+        emit("T1", d, "compiled_over_primal", tc / tp, "x");
         emit("T1", d, "tensor_value_grad_ns", tt, "ns");
         emit("T1", d, "tensor_grad_over_primal", tt / tp, "x");
     }

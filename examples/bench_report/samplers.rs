@@ -44,7 +44,7 @@ pub(crate) fn t8(quick: bool) {
 
 /// T9: MALA on rosenbrock-10 through the autodiff score, 1 chain × 10,000 steps, ε = 1e-3 (no warm-up).
 pub(crate) fn t9(quick: bool) {
-    use stein::models::sample::{mala, sample, Autodiff, Config, Init};
+    use stein::models::sample::{mala, sample, Autodiff, Compiled, Config, Init};
     use stein::tasks::rosenbrock;
     struct Rosen;
     impl stein::scores::LogDensity for Rosen {
@@ -64,6 +64,15 @@ pub(crate) fn t9(quick: bool) {
     let d = sample(&Autodiff(&Rosen), &cfg).unwrap();
     emit("T9", 10, "steps_per_s", n9 as f64 / d.seconds, "1/s");
     emit("T9", 10, "acceptance", d.acceptance(), "");
+    // the same chain on the compiled gradient (traced once, replayed)
+    let d = sample(&Compiled::new(&Rosen), &cfg).unwrap();
+    emit(
+        "T9",
+        10,
+        "compiled_steps_per_s",
+        n9 as f64 / d.seconds,
+        "1/s",
+    );
 }
 
 /// ESS per second of the adapted kernels (MALA, HMC, NUTS) on a 10-d correlated Gaussian; 4 chains.

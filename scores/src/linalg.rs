@@ -232,7 +232,7 @@ pub fn cholesky<S: Real>(a: &[S], n: usize) -> Option<Vec<S>> {
                 s -= l[i * n + k] * l[j * n + k];
             }
             if i == j {
-                if !(s.value() > 0.0 && s.value().is_finite()) {
+                if !(s > S::cst(0.0) && s.is_finite()) {
                     return None;
                 }
                 l[i * n + i] = s.sqrt();

@@ -56,7 +56,9 @@ pub use driver::{chain_rng, sample, sample_batched, Config, Init};
 pub use kernel::{step, Eval, Info, Kernel, Progress, State, Tunable};
 pub use metric::{DenseMetric, Metric};
 pub use summary::{Row, Summary, EBFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT};
-pub use target::{Autodiff, BatchTarget, Exact, PerturbedLadder, Rows, ScoreOnly, Target};
+pub use target::{
+    Autodiff, BatchTarget, Compiled, Exact, PerturbedLadder, Rows, ScoreOnly, Target,
+};
 pub use tensor_density::TensorDensity;
 
 /// Errors of the samplers.

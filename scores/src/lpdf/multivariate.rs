@@ -36,7 +36,7 @@ pub fn dirichlet<S: Real>(x: &[S], alpha: &[S]) -> S {
         x.len(),
         alpha.len()
     );
-    if x.iter().any(|v| v.value().is_nan() || v.value() <= 0.0) {
+    if x.iter().any(|v| v.is_nan() || *v <= S::cst(0.0)) {
         return S::cst(f64::NEG_INFINITY);
     }
     let total = alpha.iter().fold(S::cst(0.0), |a, &v| a + v);

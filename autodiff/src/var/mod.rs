@@ -4,10 +4,12 @@ use crate::ops::binary::{self, BinOp};
 use crate::ops::unary::{self, UnOp};
 use crate::real::{Elem, Real};
 use crate::tape::{Op, Tape, NONE};
-use num_traits::{Float, FloatConst, Num, NumCast, One, ToPrimitive, Zero};
+use crate::trace::{decide, Guard, Operand, Piece, Pred, Test, RECIPE_CONST};
+
+mod float;
+use num_traits::{Float, Num, NumCast, One, ToPrimitive, Zero};
 use std::cmp::Ordering;
 use std::fmt;
-use std::num::FpCategory;
 use std::ops::{
     Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Rem, RemAssign, Sub, SubAssign,
 };
@@ -47,8 +49,15 @@ impl<'t> Var<'t> {
     }
 
     /// The primal value.
+    ///
+    /// While the tape traces a function for [`compile`](crate::compile), reading a raw value makes the trace
+    /// unusable (what the code does with the number is invisible to the tape): compare variables instead
+    /// (`x < y`, `x > 0.0`), which the trace keeps as guards.
     #[inline(always)]
     pub fn value(&self) -> f64 {
+        if let Some(t) = self.tape {
+            t.note_read();
+        }
         self.val
     }
 
@@ -72,8 +81,36 @@ impl<'t> Var<'t> {
         let v = unary::eval(op, self.val, c);
         match self.tape {
             Some(t) if !op.is_constant() => Var::on(t, t.push_un(op, self.idx, c, v), v),
-            _ => Var::constant(v),
+            Some(_) => {
+                let piece = if op == UnOp::Step {
+                    Piece::Step
+                } else {
+                    Piece::Sign
+                };
+                self.piece(piece, v)
+            }
+            None => Var::constant(v),
         }
+    }
+
+    /// The constant `v = f(self)` of a piecewise-constant `f`, guarded when tracing.
+    #[inline]
+    fn piece(self, f: Piece, v: f64) -> Self {
+        if let Some(t) = self.tape {
+            t.guard(Guard {
+                test: Test::Piece(f),
+                a: Operand::of(self),
+                b: Operand::Const(v),
+                expect: true,
+            });
+        }
+        Var::constant(v)
+    }
+
+    /// A predicate of the value, guarded when tracing.
+    #[inline]
+    fn pred(self, p: Pred) -> bool {
+        decide(Test::Pred(p), self, Var::constant(0.0))
     }
 
     #[inline(always)]
@@ -101,6 +138,8 @@ impl<'t> Var<'t> {
                     BinOp::Powf => Some(UnOp::PowC),
                     _ => None,
                 };
+                // x − c is x + (−c) exactly: the node keeps the constant it adds
+                let c = if op == BinOp::Sub { -c } else { c };
                 match u {
                     Some(u) => Var::on(t, t.push_un(u, self.idx, c, v), v),
                     None => self.bin(op, t.constant(c)),
@@ -127,6 +166,11 @@ impl<'t> Var<'t> {
         }
     }
 }
+
+/// The range a replayed log-sum-exp's shifted sum may take (it is in [1, n] when recorded): inside it the
+/// stale shift costs no accuracy; outside it the trace is recorded again.
+const LSE_SHIFT_MIN: f64 = 1e-30;
+const LSE_SHIFT_MAX: f64 = 1e30;
 
 impl Tape {
     /// A constant placed on the tape (used for the constant operand of a rare binary op).
@@ -156,27 +200,54 @@ impl Default for Var<'_> {
     }
 }
 
+// Comparisons decide on values; while tracing, each decision is kept as a guard of the trace.
 impl PartialEq for Var<'_> {
     fn eq(&self, o: &Self) -> bool {
-        self.val == o.val
+        decide(Test::Eq, *self, *o)
     }
 }
 
 impl PartialOrd for Var<'_> {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        self.val.partial_cmp(&o.val)
+        let r = self.val.partial_cmp(&o.val);
+        decide(Test::Order(r), *self, *o);
+        r
+    }
+    fn lt(&self, o: &Self) -> bool {
+        decide(Test::Lt, *self, *o)
+    }
+    fn le(&self, o: &Self) -> bool {
+        decide(Test::Le, *self, *o)
+    }
+    fn gt(&self, o: &Self) -> bool {
+        decide(Test::Gt, *self, *o)
+    }
+    fn ge(&self, o: &Self) -> bool {
+        decide(Test::Ge, *self, *o)
     }
 }
 
 impl PartialEq<f64> for Var<'_> {
     fn eq(&self, o: &f64) -> bool {
-        self.val == *o
+        *self == Var::constant(*o)
     }
 }
 
 impl PartialOrd<f64> for Var<'_> {
     fn partial_cmp(&self, o: &f64) -> Option<Ordering> {
-        self.val.partial_cmp(o)
+        self.partial_cmp(&Var::constant(*o))
+    }
+    fn lt(&self, o: &f64) -> bool {
+        *self < Var::constant(*o)
+    }
+    fn le(&self, o: &f64) -> bool {
+        *self <= Var::constant(*o)
+    }
+    fn gt(&self, o: &f64) -> bool {
+        *self > Var::constant(*o)
+    }
+    fn ge(&self, o: &f64) -> bool {
+        *self >= Var::constant(*o)
     }
 }
 
@@ -258,7 +329,7 @@ impl Zero for Var<'_> {
         Var::constant(0.0)
     }
     fn is_zero(&self) -> bool {
-        self.val == 0.0
+        *self == 0.0
     }
 }
 
@@ -277,162 +348,19 @@ impl Num for Var<'_> {
 
 impl ToPrimitive for Var<'_> {
     fn to_i64(&self) -> Option<i64> {
-        self.val.to_i64()
+        self.value().to_i64()
     }
     fn to_u64(&self) -> Option<u64> {
-        self.val.to_u64()
+        self.value().to_u64()
     }
     fn to_f64(&self) -> Option<f64> {
-        Some(self.val)
+        Some(self.value())
     }
 }
 
 impl NumCast for Var<'_> {
     fn from<T: ToPrimitive>(n: T) -> Option<Self> {
         n.to_f64().map(Var::constant)
-    }
-}
-
-macro_rules! consts {
-    ($($name:ident),*) => {
-        impl FloatConst for Var<'_> {
-            $(fn $name() -> Self { Var::constant(<f64 as FloatConst>::$name()) })*
-        }
-    };
-}
-consts!(
-    E,
-    FRAC_1_PI,
-    FRAC_1_SQRT_2,
-    FRAC_2_PI,
-    FRAC_2_SQRT_PI,
-    FRAC_PI_2,
-    FRAC_PI_3,
-    FRAC_PI_4,
-    FRAC_PI_6,
-    FRAC_PI_8,
-    LN_10,
-    LN_2,
-    LOG10_E,
-    LOG2_E,
-    PI,
-    SQRT_2,
-    TAU,
-    LOG10_2,
-    LOG2_10
-);
-
-macro_rules! unary_methods {
-    ($($m:ident => $op:ident),* $(,)?) => {
-        $(#[inline] fn $m(self) -> Self { self.un(UnOp::$op, 0.0) })*
-    };
-}
-
-macro_rules! value_preds {
-    ($($m:ident),* $(,)?) => {
-        $(#[inline] fn $m(self) -> bool { self.val.$m() })*
-    };
-}
-
-macro_rules! constant_fns {
-    ($($m:ident),* $(,)?) => {
-        $(#[inline] fn $m() -> Self { Var::constant(f64::$m()) })*
-    };
-}
-
-macro_rules! piecewise_constant {
-    ($($m:ident),* $(,)?) => {
-        // Derivative zero almost everywhere: the result is a constant.
-        $(#[inline] fn $m(self) -> Self { Var::constant(self.val.$m()) })*
-    };
-}
-
-impl Float for Var<'_> {
-    constant_fns!(
-        nan,
-        infinity,
-        neg_infinity,
-        neg_zero,
-        min_value,
-        min_positive_value,
-        max_value,
-        epsilon
-    );
-    value_preds!(
-        is_nan,
-        is_infinite,
-        is_finite,
-        is_normal,
-        is_sign_positive,
-        is_sign_negative
-    );
-    piecewise_constant!(floor, ceil, round, trunc, signum);
-    unary_methods!(
-        abs => Abs, recip => Recip, sqrt => Sqrt, exp => Exp, exp2 => Exp2, ln => Ln, log2 => Log2,
-        log10 => Log10, cbrt => Cbrt, sin => Sin, cos => Cos, tan => Tan, asin => Asin, acos => Acos,
-        atan => Atan, exp_m1 => ExpM1, ln_1p => Ln1p, sinh => Sinh, cosh => Cosh, tanh => Tanh,
-        asinh => Asinh, acosh => Acosh, atanh => Atanh,
-    );
-    fn classify(self) -> FpCategory {
-        self.val.classify()
-    }
-    fn fract(self) -> Self {
-        self - self.trunc()
-    }
-    fn mul_add(self, a: Self, b: Self) -> Self {
-        // Record x·a + b, but store f64's fused (single-rounding) value in the result, so the primal is
-        // bit-identical to f64::mul_add. The rule of `+` does not read its output value, so every
-        // derivative stays exact.
-        let fused = self.val.mul_add(a.val, b.val);
-        let mut r = self * a + b;
-        r.val = fused;
-        if let Some(t) = r.tape {
-            t.with(|t| t.nodes[r.idx as usize].val = fused);
-        }
-        r
-    }
-    fn powi(self, n: i32) -> Self {
-        self.un(UnOp::Powi, n as f64)
-    }
-    fn powf(self, n: Self) -> Self {
-        self.bin(BinOp::Powf, n)
-    }
-    fn log(self, base: Self) -> Self {
-        // f64::log is ln(x) / ln(base)
-        self.ln() / base.ln()
-    }
-    fn max(self, o: Self) -> Self {
-        self.bin(BinOp::Max, o)
-    }
-    fn min(self, o: Self) -> Self {
-        self.bin(BinOp::Min, o)
-    }
-    #[allow(deprecated)]
-    fn abs_sub(self, o: Self) -> Self {
-        if self.val <= o.val {
-            Var::constant(0.0)
-        } else {
-            self - o
-        }
-    }
-    fn hypot(self, o: Self) -> Self {
-        self.bin(BinOp::Hypot, o)
-    }
-    fn atan2(self, o: Self) -> Self {
-        self.bin(BinOp::Atan2, o)
-    }
-    fn sin_cos(self) -> (Self, Self) {
-        (self.sin(), self.cos())
-    }
-    fn integer_decode(self) -> (u64, i16, i8) {
-        self.val.integer_decode()
-    }
-    fn to_degrees(self) -> Self {
-        // f64 multiplies by a correctly rounded 180/π, which is what 1.0.to_degrees() returns
-        self * 1f64.to_degrees()
-    }
-    fn to_radians(self) -> Self {
-        self * 1f64.to_radians()
     }
 }
 
@@ -443,7 +371,7 @@ impl<'t> Real for Var<'t> {
     }
     #[inline(always)]
     fn value(self) -> f64 {
-        self.val
+        Var::value(&self)
     }
     #[inline]
     fn rsub(self, c: f64) -> Self {
@@ -500,7 +428,46 @@ impl<'t> Real for Var<'t> {
                 .filter(|(_, x)| x.tape.is_some())
                 .map(|(&wi, x)| (x.idx, wi)),
         );
-        Var::on(t, t.push_lin(terms, v), v)
+        let idx = t.push_lin(terms, v);
+        if t.tracing() {
+            // the constants the node folds into its value, in order, so a replay rebuilds the same bits
+            let entry = |x: &Var, wi: f64| match x.tape {
+                Some(_) => (x.idx, wi),
+                None => (RECIPE_CONST, x.val * wi),
+            };
+            let base_entry = match base.tape {
+                Some(_) => (base.idx, 1.0),
+                None => (RECIPE_CONST, base.val),
+            };
+            let rest = w.iter().zip(xs).map(|(&wi, x)| entry(x, wi));
+            t.note_lin_recipe(idx, std::iter::once(base_entry).chain(rest));
+        }
+        Var::on(t, idx, v)
+    }
+    fn logsumexp(xs: &[Self]) -> Self {
+        // the maximum is a constant shift of the trace: valid while the shifted sum stays well inside
+        // f64's range (a guard), and the non-finite case is guarded input by input
+        let m = xs.iter().map(|x| x.val).fold(f64::NEG_INFINITY, f64::max);
+        if !m.is_finite() {
+            for x in xs {
+                if x.val.is_finite() {
+                    x.pred(Pred::IsFinite);
+                } else {
+                    x.piece(Piece::Trunc, x.val); // a non-finite value is its own truncation: same bits
+                }
+            }
+            return Var::constant(m);
+        }
+        let s: Self = xs.iter().map(|&x| (x - m).exp()).sum();
+        if let Some(t) = s.tape {
+            t.guard(Guard {
+                test: Test::Range(LSE_SHIFT_MIN, LSE_SHIFT_MAX),
+                a: Operand::of(s),
+                b: Operand::Const(0.0),
+                expect: true,
+            });
+        }
+        s.ln() + m
     }
 }
 
