@@ -4,6 +4,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use stein_autodiff::prelude::*;
+use stein_autodiff::Jit;
 
 struct Counting;
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
@@ -77,4 +78,27 @@ fn hundred_thousand_cycles_allocate_nothing_after_warm_up() {
     assert!(acc.is_finite());
     assert_eq!(after - before, 0, "allocations in steady state");
     assert_eq!(tape.capacity_bytes(), cap, "the arena grew");
+}
+
+#[test]
+fn compiled_replays_allocate_nothing_after_warm_up() {
+    let jit = Jit::new(|x| energy(x));
+    let x = [0.1, 0.2, -0.3, 0.4, 0.5, 0.6];
+    let mut g = [0.0; 6];
+    for _ in 0..10 {
+        jit.value_grad(&x, &mut g);
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    TRACKED.with(|t| t.set(true));
+    let mut acc = 0.0;
+    for k in 0..100_000 {
+        let mut y = x;
+        y[k % 6] += 1e-6 * (k % 7) as f64;
+        acc += jit.value_grad(&y, &mut g);
+    }
+    TRACKED.with(|t| t.set(false));
+    let after = ALLOCS.load(Ordering::Relaxed);
+    assert!(acc.is_finite());
+    assert_eq!(after - before, 0, "allocations in steady state");
+    assert_eq!(jit.stats().traces, 1);
 }
