@@ -166,14 +166,56 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
             "a diffusion model takes --sampler",
         ),
         (
+            vec!["train", "--resume", run.to_str().unwrap(), "--steps", "30"],
+            "the run is at step 30 already",
+        ),
+        (
+            vec![
+                "train",
+                "--resume",
+                run.to_str().unwrap(),
+                "--steps",
+                "60",
+                "--lr",
+                "0.1",
+            ],
+            "--lr 0.1 cannot continue the run",
+        ),
+        (
+            vec![
+                "train",
+                "--resume",
+                run.to_str().unwrap(),
+                "--steps",
+                "60",
+                "--sde",
+                "ve",
+            ],
+            "--sde cannot change the run",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "energy",
+                "--resume",
+                run.to_str().unwrap(),
+                "--steps",
+                "60",
+            ],
+            "it was trained with --model diffusion",
+        ),
+        (
             vec![
                 "train",
                 "--model",
                 "diffusion",
                 "--resume",
-                run.to_str().unwrap(),
+                ebm.to_str().unwrap(),
+                "--steps",
+                "60",
             ],
-            "cannot be resumed",
+            "it is a score or energy run",
         ),
         (vec!["train", "--sampler", "ode"], "is a diffusion sampler"),
         (
@@ -250,5 +292,43 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
         );
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
         assert!(!fresh.exists() && !out.exists(), "{args:?} wrote something");
+    }
+}
+
+#[test]
+fn a_diffusion_run_continues_with_resume() {
+    let dir = tmp_dir("diffusion", "resume");
+    let run = dir.join("run");
+    let train = |extra: &[&str]| {
+        let mut a = vec!["train", "--samples", "30", "--quiet"];
+        a.extend(extra);
+        stein(&a)
+    };
+    let o = train(&[
+        "--model",
+        "diffusion",
+        "--steps",
+        "40",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ck = std::fs::read_to_string(run.join("checkpoint.json")).unwrap();
+    assert!(ck.contains(r#""step":40"#), "{}", &ck[..ck.len().min(300)]);
+    // no --model needed: the folder says what it holds
+    let o = train(&["--resume", run.to_str().unwrap(), "--steps", "70"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("40 → 70"), "{}", text(&o));
+    let ck = std::fs::read_to_string(run.join("checkpoint.json")).unwrap();
+    assert!(ck.contains(r#""step":70"#));
+    // the loss log of the whole run: steps 0 to 69
+    assert!(ck.contains("[0,") && ck.contains("[69,"));
+    let model = std::fs::read_to_string(run.join("model.json")).unwrap();
+    assert!(
+        !model.contains("training"),
+        "a finished model file keeps no training state"
+    );
+    for f in ["samples.csv", "summary.txt", "loss.png"] {
+        assert!(run.join(f).is_file(), "{f}");
     }
 }

@@ -178,3 +178,61 @@ fn damaged_files_are_named_errors() {
     v["model"]["net"]["params"] = serde_json::json!([]);
     assert!(DiffusionFile::from_slice(serde_json::to_string(&v).unwrap().as_bytes()).is_err());
 }
+
+/// A checkpoint written mid-run, read back and continued, ends with the bits of the run never interrupted;
+/// moments that do not fit the model are refused on load.
+#[test]
+fn a_checkpoint_continues_the_run_bit_for_bit() {
+    use stein_autodiff::Tensor;
+    use stein_models::diffusion::file::DiffusionTraining;
+    use stein_models::diffusion::train::{fit_from, DiffusionConfig, FitState};
+    let data = Tensor::from_fn(128, 2, |i, j| ((i * 3 + j) as f64 * 0.7).sin() * 2.0);
+    let cfg = DiffusionConfig {
+        steps: 40,
+        batch: 32,
+        checkpoint_every: 15,
+        ..Default::default()
+    };
+    let path = std::env::temp_dir().join(format!("stein-diffusion-ck-{}.json", std::process::id()));
+    let mut whole = file().model;
+    let mut state = FitState::default();
+    fit_from(&mut whole, &data, &cfg, &mut state, &mut |m, s| {
+        if s.step == 15 {
+            let mut f = DiffusionFile::new(m.clone(), None, "ring");
+            f.training = Some(DiffusionTraining {
+                config: cfg,
+                state: s.clone(),
+            });
+            f.save(&path)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let f = DiffusionFile::load(&path).unwrap();
+    let tr = f.training.clone().unwrap();
+    assert_eq!((tr.state.step, tr.config.batch), (15, 32));
+    let (mut model, mut state2) = (f.model.clone(), tr.state);
+    fit_from(&mut model, &data, &tr.config, &mut state2, &mut |_, _| {
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(model, whole);
+    assert_eq!(state2.losses, state.losses);
+    // a state ahead of the run, and moments of another model, are refused
+    let mut ahead = FitState {
+        step: 41,
+        ..Default::default()
+    };
+    assert!(fit_from(&mut model, &data, &cfg, &mut ahead, &mut |_, _| Ok(())).is_err());
+    let mut g = f;
+    g.model = TimeModel::new(
+        2,
+        &[8],
+        Output::Noise,
+        Sde::vp(0.1, 20.0).unwrap(),
+        &mut SmallRng::seed_from_u64(1),
+    );
+    let err = g.validate().unwrap_err();
+    assert!(err.contains("moments"), "{err}");
+    std::fs::remove_file(&path).unwrap();
+}

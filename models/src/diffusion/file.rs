@@ -2,6 +2,7 @@
 //! standardisation, written atomically and validated in full on load.
 
 use super::net::TimeModel;
+use super::train::{DiffusionConfig, FitState};
 use crate::data::Standardization;
 use crate::ModelError;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,26 @@ pub struct DiffusionFile {
     pub standardization: Option<Standardization>,
     /// What the model was trained on (a built-in name or a path).
     pub data: String,
+    /// Where training stands, in a checkpoint (absent from a finished model file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<DiffusionTraining>,
+}
+
+/// A checkpoint's training state: the settings of the run and how far it went.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DiffusionTraining {
+    /// The run's settings (its `steps` is the total the run was started for).
+    pub config: DiffusionConfig,
+    /// Steps done, Adam's moments, the losses so far.
+    pub state: FitState,
+}
+
+impl PartialEq for DiffusionTraining {
+    fn eq(&self, o: &Self) -> bool {
+        self.config == o.config
+            && self.state.step == o.state.step
+            && self.state.losses == o.state.losses
+    }
 }
 
 impl DiffusionFile {
@@ -50,6 +71,7 @@ impl DiffusionFile {
             model,
             standardization,
             data: data.into(),
+            training: None,
         }
     }
 
@@ -68,6 +90,19 @@ impl DiffusionFile {
         self.model.validate()?;
         if let Some(st) = &self.standardization {
             st.validate(self.model.dim)?;
+        }
+        if let Some(tr) = &self.training {
+            let c = &tr.config;
+            if c.batch == 0 || c.batch > 1 << 20 || !(c.lr > 0.0 && c.lr.is_finite()) {
+                return Err(format!(
+                    "training settings: batch {}, lr {}: need 1 to 2²⁰, positive",
+                    c.batch, c.lr
+                ));
+            }
+            tr.state
+                .optimizer
+                .validate(&self.model.net.params)
+                .map_err(|e| format!("training state: the optimiser's moments: {e}"))?;
         }
         Ok(())
     }

@@ -8,13 +8,12 @@ use super::TimeScore;
 use crate::optim::{clip_grad_norm, Adam, Optimizer, Schedule};
 use crate::shard::rows_of;
 use crate::ModelError;
-use rand::rngs::SmallRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 use rand_distr::StandardNormal;
 use stein_autodiff::{TVar, Tape, Tensor};
 
 /// The loss weighting λ(t).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Weighting {
     /// λ = σ(t)²: ‖σ s + z‖², the ε-prediction loss.
     Simple,
@@ -64,7 +63,7 @@ impl ImportanceTimes {
 }
 
 /// Settings of [`fit`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DiffusionConfig {
     /// Optimiser steps (4,000).
     pub steps: usize,
@@ -76,8 +75,29 @@ pub struct DiffusionConfig {
     pub weighting: Weighting,
     /// Seed of the minibatches, times and noise (0).
     pub seed: u64,
+    /// Hand the state to [`fit_from`]'s callback every this many steps (500; 0: at the end only).
+    #[serde(skip, default = "default_checkpoint_every")]
+    pub checkpoint_every: usize,
     /// Draw a progress bar on a terminal (feature `progress`).
+    #[serde(skip)]
     pub progress: bool,
+}
+
+fn default_checkpoint_every() -> usize {
+    500
+}
+
+/// Where a training run stands: the steps done, the optimiser's moments and the losses logged so far. Every
+/// step draws from its own stream ([`crate::train::step_rng`]), so a run continued from a state makes the
+/// same draws, and ends with the same bits, as one never interrupted.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct FitState {
+    /// Steps completed.
+    pub step: usize,
+    /// Adam's moments.
+    pub optimizer: Adam,
+    /// (step, loss) every 10 steps.
+    pub losses: Vec<(usize, f64)>,
 }
 
 impl Default for DiffusionConfig {
@@ -88,6 +108,7 @@ impl Default for DiffusionConfig {
             lr: 4e-3,
             weighting: Weighting::Simple,
             seed: 0,
+            checkpoint_every: default_checkpoint_every(),
             progress: false,
         }
     }
@@ -126,14 +147,58 @@ pub fn fit(
     data: &Tensor,
     cfg: &DiffusionConfig,
 ) -> Result<Vec<(usize, f64)>, ModelError> {
-    stein_autodiff::on_pool(|| fit_here(model, data, cfg))
+    let mut state = FitState::default();
+    fit_from(model, data, cfg, &mut state, &mut |_, _| Ok(()))?;
+    Ok(state.losses)
+}
+
+/// [`fit`] from `state` to `cfg.steps` in total, handing the model and state to `checkpoint` every
+/// `cfg.checkpoint_every` steps and at the end (a run interrupted after a checkpoint continues from it with
+/// the same bits). The learning rate follows the cosine schedule over `cfg.steps`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use stein_autodiff::Tensor;
+/// use stein_models::diffusion::net::{Output, TimeModel};
+/// use stein_models::diffusion::train::{fit_from, DiffusionConfig, FitState};
+/// use stein_models::diffusion::Sde;
+///
+/// let data = Tensor::from_fn(64, 2, |i, j| ((i * 2 + j) as f64).sin());
+/// let mut model = TimeModel::new(2, &[8], Output::Noise, Sde::vp(0.1, 20.0).unwrap(),
+///                                &mut rand::rngs::SmallRng::seed_from_u64(1));
+/// let cfg = DiffusionConfig { steps: 30, batch: 16, checkpoint_every: 10, ..Default::default() };
+/// let mut at_10 = None; // what a checkpoint file would keep
+/// let mut state = FitState::default();
+/// fit_from(&mut model, &data, &cfg, &mut state, &mut |m, s| {
+///     if s.step == 10 { at_10 = Some((m.clone(), s.clone())); }
+///     Ok(())
+/// }).unwrap();
+/// // continued from step 10, the run ends with the same bits
+/// let (mut again, mut from) = at_10.unwrap();
+/// fit_from(&mut again, &data, &cfg, &mut from, &mut |_, _| Ok(())).unwrap();
+/// assert_eq!(again, model);
+/// ```
+///
+/// # Errors
+/// Bad data or settings, a state ahead of `cfg.steps` or whose moments do not fit the model, a diverged
+/// loss, or the callback's own error.
+pub fn fit_from(
+    model: &mut TimeModel,
+    data: &Tensor,
+    cfg: &DiffusionConfig,
+    state: &mut FitState,
+    checkpoint: &mut (dyn FnMut(&TimeModel, &FitState) -> Result<(), ModelError> + Send),
+) -> Result<(), ModelError> {
+    stein_autodiff::on_pool(|| fit_here(model, data, cfg, state, checkpoint))
 }
 
 fn fit_here(
     model: &mut TimeModel,
     data: &Tensor,
     cfg: &DiffusionConfig,
-) -> Result<Vec<(usize, f64)>, ModelError> {
+    state: &mut FitState,
+    checkpoint: &mut (dyn FnMut(&TimeModel, &FitState) -> Result<(), ModelError> + Send),
+) -> Result<(), ModelError> {
     let bad = |param, reason: String| Err(ModelError::BadParameter { param, reason });
     if data.rows() < 2 || data.cols() != model.dim {
         return bad(
@@ -159,19 +224,27 @@ fn fit_here(
             ),
         );
     }
+    if state.step > cfg.steps {
+        return bad(
+            "state",
+            format!("at step {} of a run of {} steps", state.step, cfg.steps),
+        );
+    }
+    if let Err(reason) = state.optimizer.validate(&model.net.params) {
+        return bad("state", format!("the optimiser's moments: {reason}"));
+    }
     let schedule = Schedule::Cosine {
         total: cfg.steps,
         min_factor: 0.05,
     };
-    let mut opt = Adam::new();
     let (eps, big_t) = super::time_span(model, &model.sde);
-    let mut rng = SmallRng::seed_from_u64(cfg.seed);
     let importance = (cfg.weighting == Weighting::LikelihoodImportance)
         .then(|| ImportanceTimes::new(&model.sde, (eps, big_t)));
-    let mut log = Vec::new();
-    let bar = crate::progress::Progress::new(cfg.progress, cfg.steps, 0, "steps");
+    let bar = crate::progress::Progress::new(cfg.progress, cfg.steps, state.step, "steps");
     let (b, d) = (cfg.batch, model.dim);
-    for step in 0..cfg.steps {
+    while state.step < cfg.steps {
+        let step = state.step;
+        let mut rng = crate::train::step_rng(cfg.seed, step);
         let x0 = Tensor::from_fn(b, d, {
             let rows: Vec<usize> = (0..b).map(|_| rng.random_range(0..data.rows())).collect();
             move |i, j| data.get(rows[i], j)
@@ -202,15 +275,25 @@ fn fit_here(
             });
         }
         clip_grad_norm(&mut grads, 1.0);
-        opt.step(&mut model.net.params, &grads, schedule.rate(cfg.lr, step));
-        if step % 10 == 0 || step + 1 == cfg.steps {
-            log.push((step, loss));
+        state
+            .optimizer
+            .step(&mut model.net.params, &grads, schedule.rate(cfg.lr, step));
+        state.step += 1;
+        if step.is_multiple_of(10) || step + 1 == cfg.steps {
+            state.losses.push((step, loss));
             bar.set(step + 1);
             bar.message(format!("loss {loss:.4}"));
         }
+        let every = cfg.checkpoint_every;
+        if (every > 0 && state.step.is_multiple_of(every)) || state.step == cfg.steps {
+            if let Err(e) = checkpoint(model, state) {
+                bar.abandon();
+                return Err(e);
+            }
+        }
     }
     bar.finish();
-    Ok(log)
+    Ok(())
 }
 
 /// The Fisher divergence E_{x ~ p_t} ‖s(x, t) − s*(x, t)‖² between two time scores at time t over draws of
@@ -258,7 +341,7 @@ mod tests {
                 m += 0.5 * (a * w(a) + b * w(b)) * (b - a);
             }
             let want = m / z;
-            let mut rng = SmallRng::seed_from_u64(0);
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
             let draws: Vec<f64> = (0..100_000).map(|_| it.draw(rng.random::<f64>())).collect();
             let mean = draws.iter().sum::<f64>() / draws.len() as f64;
             let sd =

@@ -26,6 +26,15 @@ impl ModelArg {
             ModelArg::Diffusion => None,
         }
     }
+
+    /// The flag's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelArg::Energy => "energy",
+            ModelArg::Score => "score",
+            ModelArg::Diffusion => "diffusion",
+        }
+    }
 }
 
 /// The forward SDE of a diffusion model.

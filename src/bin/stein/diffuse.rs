@@ -14,9 +14,9 @@ use std::path::Path;
 use std::time::Instant;
 use stein::autodiff::Tensor;
 use stein::models::data::Standardization;
-use stein::models::diffusion::file::DiffusionFile;
+use stein::models::diffusion::file::{DiffusionFile, DiffusionTraining};
 use stein::models::diffusion::net::{Output, TimeModel};
-use stein::models::diffusion::train::{fit, DiffusionConfig};
+use stein::models::diffusion::train::{fit_from, DiffusionConfig, FitState};
 use stein::models::diffusion::Sde;
 use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
 use stein::run::subsample_rows;
@@ -44,29 +44,105 @@ fn ve_sigma_max(z: &Tensor) -> f64 {
     far.max(10.0)
 }
 
-pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliError> {
-    if a.resume.is_some() {
-        return Err(CliError::Usage(
-            "--resume continues score and energy runs; a diffusion run cannot be resumed yet (start a new run with more --steps)".into(),
-        ));
+/// A diffusion run ready to train: fresh, or continued from a checkpoint.
+struct Start {
+    model: TimeModel,
+    standardization: Option<Standardization>,
+    data_name: String,
+    cfg: DiffusionConfig,
+    state: FitState,
+    dir: Option<std::path::PathBuf>,
+}
+
+/// The checkpoint of a run folder is a diffusion run's (its first field names the format).
+pub fn is_diffusion_run(dir: &Path) -> bool {
+    let mut head = [0u8; 64];
+    std::fs::File::open(dir.join("checkpoint.json"))
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map(|n| String::from_utf8_lossy(&head[..n]).contains(r#""format":"stein-diffusion""#))
+        .unwrap_or(false)
+}
+
+/// A run continued from `dir`'s checkpoint; flags that would change it are refused.
+fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError> {
+    let ck = dir.join("checkpoint.json");
+    if !ck.is_file() {
+        return Err(CliError::Usage(format!(
+            "{} holds no checkpoint.json to resume",
+            dir.display()
+        )));
     }
-    let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
-    if given("loss") {
-        return Err(CliError::Usage(
-            "--loss does not apply to --model diffusion: it trains by denoising score matching over t".into(),
-        ));
+    if !is_diffusion_run(dir) {
+        return Err(CliError::Usage(format!(
+            "--model diffusion cannot continue the run in {}: it is a score or energy run (leave --model out to continue it)",
+            dir.display()
+        )));
     }
-    let kind = match a.sampler.reverse() {
-        Some(k) => k,
-        None if !given("sampler") => ReverseKind::Sde,
-        None => return Err(CliError::Usage(sampler_mismatch(a.sampler, true))),
+    let file = DiffusionFile::load(&ck)?;
+    let Some(tr) = file.training else {
+        return Err(CliError::Usage(format!(
+            "{} keeps no training state: sample its model, or start a new run",
+            ck.display()
+        )));
     };
+    let refuse = |flag: &str, given_value: String, run_value: String| {
+        CliError::Usage(format!(
+            "--{flag} {given_value} cannot continue the run in {}: it was trained with --{flag} {run_value} (leave --{flag} out to continue it, or start a new run with --out)",
+            dir.display()
+        ))
+    };
+    let c = &tr.config;
+    if given("data") && a.data != file.data {
+        return Err(refuse("data", a.data.clone(), file.data.clone()));
+    }
+    if given("batch") && a.batch != c.batch {
+        return Err(refuse("batch", a.batch.to_string(), c.batch.to_string()));
+    }
+    if given("lr") && a.lr != c.lr {
+        return Err(refuse("lr", a.lr.to_string(), c.lr.to_string()));
+    }
+    if given("seed") && a.seed != c.seed {
+        return Err(refuse("seed", a.seed.to_string(), c.seed.to_string()));
+    }
+    for flag in ["sde", "t_min"] {
+        if given(flag) {
+            return Err(CliError::Usage(format!(
+                "--{} cannot change the run in {}: its model keeps its own (leave it out to continue)",
+                flag.replace('_', "-"),
+                dir.display()
+            )));
+        }
+    }
+    if a.no_standardize && file.standardization.is_some() {
+        return Err(CliError::Usage(format!(
+            "--no-standardize cannot continue the run in {}: it was trained on standardised data",
+            dir.display()
+        )));
+    }
+    if a.steps <= tr.state.step {
+        return Err(CliError::Usage(format!(
+            "--steps {}: the run is at step {} already; give a larger total to continue it (or sample its model with `stein sample`)",
+            a.steps, tr.state.step
+        )));
+    }
+    Ok(Start {
+        model: file.model,
+        standardization: file.standardization,
+        data_name: file.data,
+        cfg: tr.config,
+        state: tr.state,
+        dir: Some(dir.to_path_buf()),
+    })
+}
+
+/// A new run from the flags.
+fn fresh(a: &TrainArgs, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError> {
     if let Some(o) = &a.out {
         check_run_dir(o, a.force)?;
     }
-    let (data, reference) = data_and_reference(&a.data, a.seed, a.samples)?;
+    let (data, _) = data_and_reference(&a.data, a.seed, 2)?;
     let standardization = (!a.no_standardize).then(|| Standardization::fit(&data));
-    let mut z = data.clone();
+    let mut z = data;
     if let Some(st) = &standardization {
         st.to_model(&mut z);
     }
@@ -92,7 +168,6 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
     }
     let defaults = DiffusionConfig::default();
     let cfg = DiffusionConfig {
-        steps: a.steps,
         batch: if given("batch") {
             a.batch
         } else {
@@ -100,25 +175,75 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
         },
         lr: if given("lr") { a.lr } else { defaults.lr },
         seed: a.seed,
-        progress: !a.quiet,
         ..defaults
     };
+    Ok(Start {
+        model,
+        standardization,
+        data_name: a.data.clone(),
+        cfg,
+        state: FitState::default(),
+        dir: a.out.clone(),
+    })
+}
+
+pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliError> {
+    let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+    if given("loss") {
+        return Err(CliError::Usage(
+            "--loss does not apply to --model diffusion: it trains by denoising score matching over t".into(),
+        ));
+    }
+    let kind = match a.sampler.reverse() {
+        Some(k) => k,
+        None if !given("sampler") => ReverseKind::Sde,
+        None => return Err(CliError::Usage(sampler_mismatch(a.sampler, true))),
+    };
+    let Start {
+        mut model,
+        standardization,
+        data_name,
+        mut cfg,
+        mut state,
+        dir,
+    } = match &a.resume {
+        Some(dir) => resumed(a, dir, &given)?,
+        None => fresh(a, &given)?,
+    };
+    cfg.steps = a.steps;
+    cfg.progress = !a.quiet;
+    let (data, reference) = data_and_reference(&data_name, cfg.seed, a.samples)?;
+    let mut z = data.clone();
+    if let Some(st) = &standardization {
+        st.to_model(&mut z);
+    }
     // every input is known good: claim the folder
-    let dir = match &a.out {
+    let dir = match dir {
         Some(o) => {
-            std::fs::create_dir_all(o).map_err(|e| crate::output::io_err(o, &e))?;
-            o.clone()
+            std::fs::create_dir_all(&o).map_err(|e| crate::output::io_err(&o, &e))?;
+            o
         }
-        None => claim_new_dir(Path::new("runs"), &a.data.replace(['/', '.', '\\'], "_"))?,
+        None => claim_new_dir(Path::new("runs"), &data_name.replace(['/', '.', '\\'], "_"))?,
     };
     let t0 = Instant::now();
-    let losses = fit(&mut model, &z, &cfg)?;
+    let from_step = state.step;
+    // checkpoints every 500 steps and at the end: an interrupted run continues with --resume
+    let ck = dir.join("checkpoint.json");
+    fit_from(&mut model, &z, &cfg, &mut state, &mut |m, s| {
+        let mut f = DiffusionFile::new(m.clone(), standardization.clone(), &data_name);
+        f.training = Some(DiffusionTraining {
+            config: cfg,
+            state: s.clone(),
+        });
+        f.save(&ck)
+    })?;
+    let losses = state.losses;
     let train_s = t0.elapsed().as_secs_f64();
-    let file = DiffusionFile::new(model, standardization, &a.data);
+    let file = DiffusionFile::new(model, standardization, &data_name);
     file.save(dir.join("model.json"))?;
     let t1 = Instant::now();
     let frames = if z.cols() >= 2 { ANIMATION_FRAMES } else { 0 };
-    let (samples, snaps) = sample_diffusion(&file, kind, a.samples, a.seed ^ 0x5EED, frames)?;
+    let (samples, snaps) = sample_diffusion(&file, kind, a.samples, cfg.seed ^ 0x5EED, frames)?;
     let sample_s = t1.elapsed().as_secs_f64();
     write_csv(&dir.join("samples.csv"), &samples)?;
     let (sv, rv) = (
@@ -128,11 +253,11 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
     let mmd2 = stein::scores::mmd(&sv, &rv)?;
     let held: Vec<f64> = subsample_rows(&reference, LIKELIHOOD_POINTS).concat();
     let held = Tensor::new(held.len() / z.cols(), z.cols(), held).expect("whole rows");
-    let ll = likelihood(&file, &held, a.seed)?;
+    let ll = likelihood(&file, &held, cfg.seed)?;
     let nll = -ll.mean_nats();
     let bits = ll.bits_per_dim.iter().sum::<f64>() / ll.bits_per_dim.len().max(1) as f64;
     let mut written = crate::diffuse_pictures::pictures(
-        &dir, &file, a.view, &samples, &reference, &snaps, a.seed,
+        &dir, &file, a.view, &samples, &reference, &snaps, cfg.seed,
     )?;
     let pts: Vec<(f64, f64)> = losses.iter().map(|(s, l)| (*s as f64, *l)).collect();
     plot::line_chart(
@@ -145,7 +270,7 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
     written.push("loss.png");
     let verdict = crate::summary::verdict_of(mmd2);
     let text = [
-        format!("data            {} ({} dimensions)", a.data, z.cols()),
+        format!("data            {} ({} dimensions)", data_name, z.cols()),
         format!("model           diffusion, {:?} SDE, output read as {:?}, {} parameters", file.model.sde, file.model.output, file.model.net.num_params()),
         format!("training        {} steps of denoising score matching, final loss {:.5}", a.steps, losses.last().map_or(f64::NAN, |l| l.1)),
         format!("sampler         {} ({} samples)", kind.name(), a.samples),
@@ -160,7 +285,14 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
         + "\n";
     write_text(&dir.join("summary.txt"), &text)?;
     out.line(format!("run folder   {}", dir.display()))?;
-    out.line(format!("steps        {} in {train_s:.1} s", a.steps))?;
+    out.line(if from_step > 0 {
+        format!(
+            "steps        {from_step} → {} in {train_s:.1} s (resumed)",
+            a.steps
+        )
+    } else {
+        format!("steps        {} in {train_s:.1} s", a.steps)
+    })?;
     out.line(format!(
         "samples      {} with {} in {sample_s:.1} s, {verdict}; NLL {nll:.4} nats",
         a.samples,
