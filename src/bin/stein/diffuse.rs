@@ -7,6 +7,7 @@ use crate::error::CliError;
 use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
 use crate::pictures::ANIMATION_FRAMES;
 use crate::pictures::{animate_over_data, samples_picture};
+use crate::resume;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 use rand::SeedableRng;
@@ -65,13 +66,7 @@ pub fn is_diffusion_run(dir: &Path) -> bool {
 
 /// A run continued from `dir`'s checkpoint; flags that would change it are refused.
 fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError> {
-    let ck = dir.join("checkpoint.json");
-    if !ck.is_file() {
-        return Err(CliError::Usage(format!(
-            "{} holds no checkpoint.json to resume",
-            dir.display()
-        )));
-    }
+    let ck = resume::checkpoint_of(dir)?;
     if !is_diffusion_run(dir) {
         return Err(CliError::Usage(format!(
             "--model diffusion cannot continue the run in {}: it is a score or energy run (leave --model out to continue it)",
@@ -85,25 +80,6 @@ fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<St
             ck.display()
         )));
     };
-    let refuse = |flag: &str, given_value: String, run_value: String| {
-        CliError::Usage(format!(
-            "--{flag} {given_value} cannot continue the run in {}: it was trained with --{flag} {run_value} (leave --{flag} out to continue it, or start a new run with --out)",
-            dir.display()
-        ))
-    };
-    let c = &tr.config;
-    if given("data") && a.data != file.data {
-        return Err(refuse("data", a.data.clone(), file.data.clone()));
-    }
-    if given("batch") && a.batch != c.batch {
-        return Err(refuse("batch", a.batch.to_string(), c.batch.to_string()));
-    }
-    if given("lr") && a.lr != c.lr {
-        return Err(refuse("lr", a.lr.to_string(), c.lr.to_string()));
-    }
-    if given("seed") && a.seed != c.seed {
-        return Err(refuse("seed", a.seed.to_string(), c.seed.to_string()));
-    }
     for flag in ["sde", "t_min"] {
         if given(flag) {
             return Err(CliError::Usage(format!(
@@ -113,18 +89,19 @@ fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<St
             )));
         }
     }
-    if a.no_standardize && file.standardization.is_some() {
-        return Err(CliError::Usage(format!(
-            "--no-standardize cannot continue the run in {}: it was trained on standardised data",
-            dir.display()
-        )));
-    }
-    if a.steps <= tr.state.step {
-        return Err(CliError::Usage(format!(
-            "--steps {}: the run is at step {} already; give a larger total to continue it (or sample its model with `stein sample`)",
-            a.steps, tr.state.step
-        )));
-    }
+    resume::refuse_changes(
+        a,
+        given,
+        dir,
+        &resume::Kept {
+            data: &file.data,
+            batch: tr.config.batch,
+            lr: tr.config.lr,
+            seed: tr.config.seed,
+            standardized: file.standardization.is_some(),
+            step: tr.state.step,
+        },
+    )?;
     Ok(Start {
         model: file.model,
         standardization: file.standardization,

@@ -21,6 +21,7 @@ mod output;
 mod pictures;
 mod plane;
 mod plot;
+mod resume;
 mod sample;
 mod summary;
 mod train;

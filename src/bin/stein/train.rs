@@ -6,6 +6,7 @@ use crate::data::{data_and_reference, default_sigmas};
 use crate::error::CliError;
 use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
 use crate::pictures::{Pictures, ANIMATION_FRAMES};
+use crate::resume;
 use crate::summary;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
@@ -103,12 +104,6 @@ impl Plan {
             }
         };
         let mut config = config;
-        if a.resume.is_some() && a.steps <= trainer.step {
-            return Err(CliError::Usage(format!(
-                "--steps {}: the run is at step {} already; give a larger total to continue it (or sample its model with `stein sample`)",
-                a.steps, trainer.step
-            )));
-        }
         config.steps = a.steps;
         config.progress = !a.quiet;
         config.checkpoint_every = 500;
@@ -130,13 +125,7 @@ impl Plan {
         dir: &Path,
         given: &dyn Fn(&str) -> bool,
     ) -> Result<(Trainer, TrainConfig, Dest), CliError> {
-        let ck = dir.join("checkpoint.json");
-        if !ck.is_file() {
-            return Err(CliError::Usage(format!(
-                "{} holds no checkpoint.json to resume",
-                dir.display()
-            )));
-        }
+        let ck = resume::checkpoint_of(dir)?;
         let (mut trainer, saved) = Trainer::resume(&ck)?;
         if trainer.data.is_empty() {
             trainer.data = a.data.clone();
@@ -147,47 +136,33 @@ impl Plan {
                 ck.display()
             ))
         })?;
-        let refuse = |flag: &str, given_value: String, run_value: String| {
-            CliError::Usage(format!(
-                "--{flag} {given_value} cannot continue the run in {}: it was trained with --{flag} {run_value} (leave --{flag} out to continue it, or start a new run with --out)",
-                dir.display()
-            ))
-        };
         let loss_name = config.loss.name();
         if given("loss") && a.loss.name() != loss_name {
-            return Err(refuse("loss", a.loss.name().into(), loss_name.into()));
+            return Err(resume::refusal(dir, "loss", a.loss.name(), loss_name));
         }
         let kind = |k: Kind| if k == Kind::Energy { "energy" } else { "score" };
         if given("model") && a.model.kind() != Some(trainer.model.kind) {
             let asked = a.model.kind().map_or("diffusion", kind);
-            return Err(refuse(
+            return Err(resume::refusal(
+                dir,
                 "model",
-                asked.into(),
-                kind(trainer.model.kind).into(),
+                asked,
+                kind(trainer.model.kind),
             ));
         }
-        if given("data") && a.data != trainer.data {
-            return Err(refuse("data", a.data.clone(), trainer.data.clone()));
-        }
-        if given("batch") && a.batch != config.batch {
-            return Err(refuse(
-                "batch",
-                a.batch.to_string(),
-                config.batch.to_string(),
-            ));
-        }
-        if given("lr") && a.lr != config.lr {
-            return Err(refuse("lr", a.lr.to_string(), config.lr.to_string()));
-        }
-        if given("seed") && a.seed != config.seed {
-            return Err(refuse("seed", a.seed.to_string(), config.seed.to_string()));
-        }
-        if a.no_standardize && trainer.model.standardization.is_some() {
-            return Err(CliError::Usage(format!(
-                "--no-standardize cannot continue the run in {}: it was trained on standardised data",
-                dir.display()
-            )));
-        }
+        resume::refuse_changes(
+            a,
+            given,
+            dir,
+            &resume::Kept {
+                data: &trainer.data,
+                batch: config.batch,
+                lr: config.lr,
+                seed: config.seed,
+                standardized: trainer.model.standardization.is_some(),
+                step: trainer.step,
+            },
+        )?;
         Ok((trainer, config, Dest::Resume(dir.to_path_buf())))
     }
 }
