@@ -54,7 +54,7 @@
 //!   [`laplacian`], [`divergence`], and checked `try_` variants returning [`AdError`].
 //! - Tape API: [`Tape::grad`], [`Tape::grad_graph`], [`Tape::grad_tensors`], [`Tape::grad_graph_tensors`],
 //!   [`Tape::clear`], [`Tape::mark`] / [`Tape::truncate`].
-//! - Compiled gradients: [`compile`] (trace once, replay value and gradient, guarded) and [`Jit`] (traces
+//! - Compiled gradients: [`compile()`] (trace once, replay value and gradient, guarded) and [`Jit`] (traces
 //!   kept per function, traced again on another branch, the tape when a function cannot be traced).
 //! - Checks: [`gradcheck`], [`hesscheck`], [`gradgradcheck`], [`check_orders`] (any order, as Stan's
 //!   `expect_ad`) with [`CheckOptions`], [`central_differences`].

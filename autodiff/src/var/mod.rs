@@ -50,7 +50,7 @@ impl<'t> Var<'t> {
 
     /// The primal value.
     ///
-    /// While the tape traces a function for [`compile`](crate::compile), reading a raw value makes the trace
+    /// While the tape traces a function for [`compile`](mod@crate::compile), reading a raw value makes the trace
     /// unusable (what the code does with the number is invisible to the tape): compare variables instead
     /// (`x < y`, `x > 0.0`), which the trace keeps as guards.
     #[inline(always)]

@@ -170,7 +170,7 @@ type LogProbFn<'a> = Box<dyn for<'t> Fn(&[Var<'t>]) -> Var<'t> + Sync + 'a>;
 /// Any [`LogDensity`], its score by a compiled gradient ([`Jit`]): log p is traced once and replayed for
 /// every later point (2–3× faster than [`Autodiff`] on scalar code), traced again when the density takes
 /// another branch, and answered by the tape when it cannot be traced (it reads raw values: see
-/// [`stein_autodiff::compile`] for the contract). Same draws as [`Autodiff`] to rounding.
+/// [`stein_autodiff::compile`](mod@stein_autodiff::compile) for the contract). Same draws as [`Autodiff`] to rounding.
 ///
 /// ```
 /// use stein_autodiff::Real;
