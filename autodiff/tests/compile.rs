@@ -31,8 +31,34 @@ fn rosenbrock<S: Real>(x: &[S]) -> S {
     -s
 }
 
+/// Loops over a vector: the replay's dense runs and chains (a running product and difference, pairwise
+/// products, constants that change along the loop).
+fn loops<S: Real>(x: &[S]) -> S {
+    let mut prod = S::cst(1.0);
+    let mut diff = S::cst(0.0);
+    let mut lin = S::cst(0.0);
+    for (i, w) in x.windows(2).enumerate() {
+        prod *= (w[0] * 0.3).tanh() + 1.5;
+        diff -= w[0] * w[1];
+        lin += (w[1] * (i as f64 + 0.5)).rsub(0.25 * i as f64) + (w[0] + i as f64).powi(2);
+    }
+    prod + diff + lin
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn loops_replay_equal_tape(x in prop::collection::vec(-1.5..1.5f64, 2..60)) {
+        let c = compile(|v| loops(v), &vec![0.1; x.len()]).unwrap();
+        let mut g = vec![0.0; x.len()];
+        let v = c.value_grad(&x, &mut g, &mut Workspace::default()).unwrap();
+        let (vt, gt) = value_and_grad(|v| loops(v), &x);
+        prop_assert_eq!(v.to_bits(), vt.to_bits());
+        for i in 0..x.len() {
+            prop_assert!(close(g[i], gt[i], 1e-12), "d/dx{}: {} vs tape {}", i, g[i], gt[i]);
+        }
+    }
+
     #[test]
     fn replay_equals_tape(x in prop::collection::vec(-2.0..2.0f64, 5), y in prop::collection::vec(-2.0..2.0f64, 5)) {
         let c = compile(|v| mixed(v), &x).unwrap();

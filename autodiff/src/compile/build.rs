@@ -1,7 +1,9 @@
 //! From a traced tape to a [`Program`]: keep what the output and the guards need, give every value a slot,
 //! order the instructions by level (independent instructions side by side) and kind (runs).
 
-use super::program::{Ins, Kind, Program, Root, SKIP};
+use super::dense::{self, Dense, MIN_DENSE};
+use super::program::{Ins, Kind, Program, Root, Run, SKIP};
+use super::schedule;
 use super::TraceError;
 use crate::ops::binary::BinOp;
 use crate::tape::{Node, Op, NONE};
@@ -14,17 +16,6 @@ enum Src {
     Const(f64),
     Ins,
     Dead,
-}
-
-/// Sort key of a kind (runs of one kind follow each other within a level).
-fn kind_key(k: Kind) -> (u8, u8) {
-    match k {
-        Kind::Un(u) => (0, u as u8),
-        Kind::Bin(b) => (1, b as u8),
-        Kind::Square => (2, 0),
-        Kind::Fma => (3, 0),
-        Kind::Lin => (4, 0),
-    }
 }
 
 /// Build the program of a trace: `nodes` and `lin` are the tape's, `inputs` the input leaves in order.
@@ -171,30 +162,34 @@ pub(crate) fn build(
         root: Root::Const(0.0),
         n_adj: n_in,
         runs: Vec::new(),
+        ks: Vec::new(),
     };
-    // by level (one more than the deepest instruction read), then by kind, then in trace order: the
-    // instructions of one level are independent, so a replay overlaps them instead of waiting on each
-    // result, and one kind in a row is one run
-    let mut level = vec![0u32; n];
-    for i in 0..n {
-        if src[i] != Src::Ins {
-            continue;
-        }
-        for o in &ops_of[i] {
-            if let Operand::Node(p) = *o {
-                if src[p as usize] == Src::Ins {
-                    level[i] = level[i].max(level[p as usize] + 1);
-                }
+    let mut n_edges: Vec<u32> = Vec::new(); // per instruction
+    let is_ins: Vec<bool> = src.iter().map(|&s| s == Src::Ins).collect();
+    let mut pinned = vec![false; n];
+    for g in &log.guards {
+        for o in [g.a, g.b] {
+            if let Operand::Node(i) = o {
+                pinned[i as usize] = true;
             }
         }
     }
-    let mut order: Vec<usize> = (0..n).filter(|&i| src[i] == Src::Ins).collect();
-    order.sort_by_key(|&i| (level[i], kind_key(kind_of(i))));
+    if let Operand::Node(r) = root {
+        pinned[r as usize] = true;
+    }
+    let (order, chain) = schedule::schedule(&schedule::Graph {
+        ins: &is_ins,
+        ops: &ops_of,
+        kind: &kind_of,
+        pinned: &pinned,
+    });
+    let mut chain_of_ins: Vec<u32> = Vec::new(); // per instruction
     for i in order {
         let kind = kind_of(i);
         let out = prog.n_adj as u32;
         prog.n_adj += 1;
         adj_of[i] = out;
+        let edges_before = prog.edges.len();
         {
             let arity: usize = match kind {
                 Kind::Un(_) | Kind::Square => 1,
@@ -253,14 +248,37 @@ pub(crate) fn build(
             }
             slot[i] = base + prog.ins.len() as u32;
             prog.ins.push(ins);
+            n_edges.push((prog.edges.len() - edges_before) as u32);
+            chain_of_ins.push(chain[i]);
         }
     }
-    let same = |a: &Ins, b: &Ins| a.kind == b.kind && a.plain == b.plain;
-    let mut start = 0;
+    prog.ks = prog.ins.iter().map(|i| i.k).collect();
+    // a run: one kind, one edge layout, and a chain on its own
+    let same = |i: usize, j: usize| {
+        let (a, b) = (&prog.ins[i], &prog.ins[j]);
+        a.kind == b.kind && a.plain == b.plain && chain_of_ins[i] == chain_of_ins[j]
+    };
+    let (mut start, mut e0) = (0, 0u32);
     for i in 1..=prog.ins.len() {
-        if i == prog.ins.len() || !same(&prog.ins[i], &prog.ins[start]) {
-            prog.runs.push(start as u32..i as u32);
-            start = i;
+        if i == prog.ins.len() || !same(i, start) {
+            let e1 = e0 + n_edges[start..i].iter().sum::<u32>();
+            let dense = dense_form(&prog, start..i, base as usize);
+            if dense.is_some() {
+                // one operand's edges after the other's (the dense backward reads them by block)
+                let (m, k) = (arity_of(prog.ins[start].kind), i - start);
+                let run: Vec<(u32, u32)> = prog.edges[e0 as usize..e1 as usize].to_vec();
+                for q in 0..m {
+                    for j in 0..k {
+                        prog.edges[e0 as usize + q * k + j] = run[j * m + q];
+                    }
+                }
+            }
+            prog.runs.push(Run {
+                ins: start as u32..i as u32,
+                edges: e0..e1,
+                dense,
+            });
+            (start, e0) = (i, e1);
         }
     }
     prog.root = match root {
@@ -284,6 +302,63 @@ pub(crate) fn build(
         prog.guards.push(g);
     }
     Ok(prog)
+}
+
+fn arity_of(kind: Kind) -> usize {
+    dense::arity(kind).unwrap_or(0)
+}
+
+/// The dense form of a run, if it has one (see [`dense`]).
+fn dense_form(prog: &Program, r: std::ops::Range<usize>, base: usize) -> Option<Dense> {
+    let head = &prog.ins[r.start];
+    let m = dense::arity(head.kind)?;
+    if !head.plain || r.len() < MIN_DENSE {
+        return None;
+    }
+    let adj_of = |s: u32| -> Option<u32> {
+        let s = s as usize;
+        if s < prog.n_in {
+            Some(s as u32)
+        } else if s >= base {
+            Some((prog.n_in + s - base) as u32)
+        } else {
+            None // a constant
+        }
+    };
+    let mut d = Dense {
+        slot: [0; 2],
+        adj: [0; 2],
+        chain: false,
+    };
+    let before = |s: u32| (s as usize) < base + r.start;
+    for q in 0..m {
+        let s0 = prog.ins[r.start].ops[q];
+        d.slot[q] = s0;
+        d.adj[q] = adj_of(s0)?;
+        if !before(s0) {
+            return None;
+        }
+        // operand 0 may instead be the previous instruction's output all along: a chain
+        if q == 0 && m == 2 {
+            let chained = prog.ins[r.clone()]
+                .iter()
+                .enumerate()
+                .skip(1)
+                .all(|(j, ins)| ins.ops[0] as usize == base + r.start + j - 1);
+            if chained {
+                d.chain = true;
+                continue;
+            }
+        }
+        for (j, ins) in prog.ins[r.clone()].iter().enumerate() {
+            let s = ins.ops[q];
+            // consecutive, and computed before the run
+            if s != s0 + j as u32 || !before(s) || adj_of(s)? != d.adj[q] + j as u32 {
+                return None;
+            }
+        }
+    }
+    Some(d)
 }
 
 /// The full recipe of a traced `Lin` node: base first, then every term (constants as `RECIPE_CONST`).

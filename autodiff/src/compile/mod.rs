@@ -49,8 +49,10 @@
 //!   (tested to 1e-13 relative on random inputs). First order only: higher orders stay on the tape.
 
 mod build;
+mod dense;
 mod jit;
 mod program;
+mod schedule;
 
 pub use jit::{Jit, JitStats, MAX_TRACES};
 pub use program::Workspace;

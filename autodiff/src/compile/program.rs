@@ -4,6 +4,7 @@
 //! Each instruction writes the local partials of its operands as edges (constants have none); the backward
 //! pass is one loop with no branches: `adj[in] += adj[out] · partial` over the edges in reverse.
 
+use super::dense::{self, Dense};
 use crate::ops::binary::{self, BinOp};
 use crate::ops::unary::{self, UnOp};
 use crate::trace::{Guard, Operand};
@@ -64,7 +65,17 @@ pub(crate) struct Program {
     /// Adjoints: inputs first, then one per group.
     pub n_adj: usize,
     /// Maximal runs of instructions of one kind with the same edge layout.
-    pub runs: Vec<std::ops::Range<u32>>,
+    pub runs: Vec<Run>,
+    /// The constant of every instruction (dense runs read them as a slice).
+    pub ks: Vec<f64>,
+}
+
+/// A run: its instructions, its edges and, when it is dense, where its operands start.
+#[derive(Clone, Debug)]
+pub(crate) struct Run {
+    pub ins: std::ops::Range<u32>,
+    pub edges: std::ops::Range<u32>,
+    pub dense: Option<Dense>,
 }
 
 /// Scratch memory of replays (reused across calls: a replay allocates nothing once it has grown).
@@ -123,8 +134,21 @@ impl Program {
                 }
             }};
         }
-        for r in &self.runs {
-            let r = r.start as usize..r.end as usize;
+        for run in &self.runs {
+            let r = run.ins.start as usize..run.ins.end as usize;
+            if let Some(d) = run.dense {
+                let edges = run.edges.start as usize..run.edges.end as usize;
+                dense::forward(
+                    self,
+                    r.clone(),
+                    d,
+                    base + r.start,
+                    vals,
+                    &mut part[edges.clone()],
+                );
+                e = edges.end;
+                continue;
+            }
             let head = &self.ins[r.start];
             if !head.plain {
                 for i in r {
@@ -255,8 +279,17 @@ impl Program {
         adj.clear();
         adj.resize(self.n_adj, 0.0);
         adj[adj_root as usize] = 1.0;
-        for (&(o, i), &p) in self.edges.iter().zip(&ws.part).rev() {
-            adj[i as usize] += adj[o as usize] * p;
+        for run in self.runs.iter().rev() {
+            let edges = run.edges.start as usize..run.edges.end as usize;
+            if let Some(d) = run.dense {
+                let n = run.ins.len();
+                let first = self.n_in + run.ins.start as usize;
+                dense::backward(d, edges.len() / n, n, first, adj, &ws.part[edges]);
+                continue;
+            }
+            for (&(o, i), &p) in self.edges[edges.clone()].iter().zip(&ws.part[edges]).rev() {
+                adj[i as usize] += adj[o as usize] * p;
+            }
         }
         grad.copy_from_slice(&adj[..self.n_in]);
         Some(ws.vals[slot as usize])
