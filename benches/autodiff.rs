@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
-use stein::autodiff::{laplacian, Tape, Tensor};
+use stein::autodiff::{compile, laplacian, Tape, Tensor, Workspace};
 use stein::tasks::*;
 
 fn t1(c: &mut Criterion) {
@@ -23,6 +23,12 @@ fn t1(c: &mut Criterion) {
                 tape.grad_into(y, &xs, &mut grad);
                 y.value()
             })
+        });
+        // traced once, replayed
+        let compiled = compile(|x| rosenbrock(x), &x).expect("rosenbrock traces");
+        let mut ws = Workspace::default();
+        g.bench_with_input(BenchmarkId::new("value-grad-compiled", d), &x, |b, x| {
+            b.iter(|| compiled.value_grad(x, &mut grad, &mut ws))
         });
         let xt = Tensor::row(&x);
         let mut gt = [Tensor::zeros(1, d)];
