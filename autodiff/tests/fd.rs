@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use proptest::test_runner::TestCaseError;
-use stein_autodiff::{compile, with_tape, Var, Workspace};
+use stein_autodiff::{compile, with_tape, Compiled, Var, Workspace};
 
 /// Central difference with one Richardson step: error O(h⁴) instead of O(h²).
 pub fn richardson(f: impl Fn(f64) -> f64, x: f64) -> f64 {
@@ -87,18 +87,16 @@ where
             "constant inputs must give the same constant",
         ));
     }
-    check_replay(&f, x, v, &g)?;
+    let c = check_replay(&f, x, v, &g)?;
     // a replay at a nearby point, where the trace's guards still hold, equals the tape there
     let near: Vec<f64> = x.iter().map(|&v| v * (1.0 + 1e-3) + 1e-4).collect();
-    if let Ok(c) = compile(&f, x) {
-        let mut gr = vec![0.0; x.len()];
-        if let Some(vr) = c.value_grad(&near, &mut gr, &mut Workspace::default()) {
-            let (vt, gt, _, _) = derivatives(&f, &near);
-            // to rounding: a trace keeps a log-sum-exp's shift where the tape takes the new maximum
-            close("replayed value", vr, vt, 1e-14)?;
-            for i in 0..x.len() {
-                close(&format!("replayed d/dx{i}"), gr[i], gt[i], 1e-13)?;
-            }
+    let mut gr = vec![0.0; x.len()];
+    if let Some(vr) = c.value_grad(&near, &mut gr, &mut Workspace::default()) {
+        let (vt, gt, _, _) = derivatives(&f, &near);
+        // to rounding: a trace keeps a log-sum-exp's shift where the tape takes the new maximum
+        close("replayed value", vr, vt, 1e-14)?;
+        for i in 0..x.len() {
+            close(&format!("replayed d/dx{i}"), gr[i], gt[i], 1e-13)?;
         }
     }
     for i in 0..x.len() {
@@ -116,8 +114,9 @@ where
     Ok(())
 }
 
-/// The compiled replay at the traced point: the tape's value bit for bit, its gradient to rounding.
-pub fn check_replay<F>(f: &F, x: &[f64], v: f64, g: &[f64]) -> Result<(), TestCaseError>
+/// The compiled replay at the traced point: the tape's value bit for bit, its gradient to rounding. Returns
+/// the trace for further points.
+pub fn check_replay<F>(f: &F, x: &[f64], v: f64, g: &[f64]) -> Result<Compiled, TestCaseError>
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
@@ -134,5 +133,5 @@ where
     for i in 0..x.len() {
         close(&format!("replayed d/dx{i}"), gr[i], g[i], 1e-13)?;
     }
-    Ok(())
+    Ok(c)
 }

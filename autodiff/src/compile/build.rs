@@ -190,67 +190,60 @@ pub(crate) fn build(
         prog.n_adj += 1;
         adj_of[i] = out;
         let edges_before = prog.edges.len();
-        {
-            let arity: usize = match kind {
-                Kind::Un(_) | Kind::Square => 1,
-                Kind::Bin(_) => 2,
-                Kind::Fma => 3,
-                Kind::Lin => 0,
-            };
-            let mut ins = Ins {
-                kind,
-                k: 0.0,
-                ops: [0; 3],
-                edge: [false; 3],
-                plain: true,
-            };
-            if let Op::Un(_) = nodes[i].op {
-                ins.k = nodes[i].konst();
-            }
-            if kind == Kind::Lin {
-                // constants (and tape constants) become constant terms; their products are the tape's
-                let start = prog.recipe.len() as u32;
-                let rec = recipe(nodes, lin, i);
-                for (k, &(p, w)) in rec.iter().enumerate() {
-                    let entry = match p {
-                        RECIPE_CONST => (SKIP, w),
-                        p => match src[p as usize] {
-                            Src::Const(c) if k == 0 => (SKIP, c),
-                            Src::Const(c) => (SKIP, c * w),
-                            _ => {
-                                prog.edges.push((out, adj_of[p as usize]));
-                                (slot[p as usize], w)
-                            }
-                        },
-                    };
-                    prog.recipe.push(entry);
-                }
-                ins.ops = [start, rec.len() as u32, 0];
-            } else {
-                let ops = if kind == Kind::Square {
-                    &ops_of[i][..1]
-                } else {
-                    &ops_of[i][..]
-                };
-                for (k, o) in ops.iter().enumerate() {
-                    ins.ops[k] = match *o {
-                        Operand::Node(p) => slot[p as usize],
-                        Operand::Const(_) => cslot[i][k],
-                    };
-                    if let Operand::Node(p) = *o {
-                        if !matches!(src[p as usize], Src::Const(_)) {
-                            ins.edge[k] = true;
+        let arity = kind.arity();
+        let mut ins = Ins {
+            kind,
+            k: 0.0,
+            ops: [0; 3],
+            edge: [false; 3],
+            plain: true,
+        };
+        if let Op::Un(_) = nodes[i].op {
+            ins.k = nodes[i].konst();
+        }
+        if kind == Kind::Lin {
+            // constants (and tape constants) become constant terms; their products are the tape's
+            let start = prog.recipe.len() as u32;
+            let rec = recipe(nodes, lin, i);
+            for (k, &(p, w)) in rec.iter().enumerate() {
+                let entry = match p {
+                    RECIPE_CONST => (SKIP, w),
+                    p => match src[p as usize] {
+                        Src::Const(c) if k == 0 => (SKIP, c),
+                        Src::Const(c) => (SKIP, c * w),
+                        _ => {
                             prog.edges.push((out, adj_of[p as usize]));
+                            (slot[p as usize], w)
                         }
+                    },
+                };
+                prog.recipe.push(entry);
+            }
+            ins.ops = [start, rec.len() as u32, 0];
+        } else {
+            let ops = if kind == Kind::Square {
+                &ops_of[i][..1]
+            } else {
+                &ops_of[i][..]
+            };
+            for (k, o) in ops.iter().enumerate() {
+                ins.ops[k] = match *o {
+                    Operand::Node(p) => slot[p as usize],
+                    Operand::Const(_) => cslot[i][k],
+                };
+                if let Operand::Node(p) = *o {
+                    if !matches!(src[p as usize], Src::Const(_)) {
+                        ins.edge[k] = true;
+                        prog.edges.push((out, adj_of[p as usize]));
                     }
                 }
-                ins.plain = ins.edge[..arity].iter().all(|&e| e);
             }
-            slot[i] = base + prog.ins.len() as u32;
-            prog.ins.push(ins);
-            n_edges.push((prog.edges.len() - edges_before) as u32);
-            chain_of_ins.push(chain[i]);
+            ins.plain = ins.edge[..arity].iter().all(|&e| e);
         }
+        slot[i] = base + prog.ins.len() as u32;
+        prog.ins.push(ins);
+        n_edges.push((prog.edges.len() - edges_before) as u32);
+        chain_of_ins.push(chain[i]);
     }
     prog.ks = prog.ins.iter().map(|i| i.k).collect();
     // a run: one kind, one edge layout, and a chain on its own
@@ -265,7 +258,7 @@ pub(crate) fn build(
             let dense = dense_form(&prog, start..i, base as usize);
             if dense.is_some() {
                 // one operand's edges after the other's (the dense backward reads them by block)
-                let (m, k) = (arity_of(prog.ins[start].kind), i - start);
+                let (m, k) = (prog.ins[start].kind.arity(), i - start);
                 let run: Vec<(u32, u32)> = prog.edges[e0 as usize..e1 as usize].to_vec();
                 for q in 0..m {
                     for j in 0..k {
@@ -304,15 +297,11 @@ pub(crate) fn build(
     Ok(prog)
 }
 
-fn arity_of(kind: Kind) -> usize {
-    dense::arity(kind).unwrap_or(0)
-}
-
 /// The dense form of a run, if it has one (see [`dense`]).
 fn dense_form(prog: &Program, r: std::ops::Range<usize>, base: usize) -> Option<Dense> {
     let head = &prog.ins[r.start];
-    let m = dense::arity(head.kind)?;
-    if !head.plain || r.len() < MIN_DENSE {
+    let m = head.kind.arity();
+    if !dense::has_dense_form(head.kind) || !head.plain || r.len() < MIN_DENSE {
         return None;
     }
     let adj_of = |s: u32| -> Option<u32> {

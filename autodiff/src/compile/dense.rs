@@ -26,13 +26,14 @@ pub(crate) struct Dense {
     pub chain: bool,
 }
 
-/// The number of operands of a kind that has a dense form.
-pub(crate) fn arity(kind: Kind) -> Option<usize> {
-    match kind {
-        Kind::Bin(BinOp::Add | BinOp::Sub | BinOp::Mul) => Some(2),
-        Kind::Square | Kind::Un(UnOp::AddC | UnOp::MulC | UnOp::CSub) => Some(1),
-        _ => None,
-    }
+/// The kinds with a dense form.
+pub(crate) fn has_dense_form(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Bin(BinOp::Add | BinOp::Sub | BinOp::Mul)
+            | Kind::Square
+            | Kind::Un(UnOp::AddC | UnOp::MulC | UnOp::CSub)
+    )
 }
 
 /// Values of run `ins` (first output slot `out`) and its partials into `part` (operand 0's block, then

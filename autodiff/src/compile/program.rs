@@ -25,6 +25,18 @@ pub(crate) enum Kind {
     Lin,
 }
 
+impl Kind {
+    /// Operands with a slot of their own (a `Lin` reads its recipe instead: 0).
+    pub(crate) fn arity(self) -> usize {
+        match self {
+            Kind::Un(_) | Kind::Square => 1,
+            Kind::Bin(_) => 2,
+            Kind::Fma => 3,
+            Kind::Lin => 0,
+        }
+    }
+}
+
 /// One instruction; its output slot is the program's first instruction slot plus its index.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ins {
@@ -186,32 +198,26 @@ impl Program {
     fn step(&self, i: usize, base: usize, vals: &mut [f64], part: &mut [f64], e: usize) -> usize {
         let ins = &self.ins[i];
         let [a, b, c] = ins.ops;
-        let (v, p0, p1, p2, n) = match ins.kind {
-            Kind::Bin(BinOp::Add) => (vals[a as usize] + vals[b as usize], 1.0, 1.0, 0.0, 2),
-            Kind::Bin(BinOp::Sub) => (vals[a as usize] - vals[b as usize], 1.0, -1.0, 0.0, 2),
-            Kind::Bin(BinOp::Mul) => {
-                let (x, y) = (vals[a as usize], vals[b as usize]);
-                (x * y, y, x, 0.0, 2)
-            }
+        // the rules themselves at an adjoint of 1 (the common kinds' runs have their loops in `forward`)
+        let (v, p0, p1, p2) = match ins.kind {
             Kind::Square => {
                 let x = vals[a as usize];
-                (x * x, x + x, 0.0, 0.0, 1)
+                (x * x, x + x, 0.0, 0.0)
             }
             Kind::Un(op) => {
                 let x = vals[a as usize];
                 let y = unary::eval(op, x, ins.k);
-                let d = unary::vjp(op, x, y, 1.0, ins.k).unwrap_or(0.0);
-                (y, d, 0.0, 0.0, 1)
+                (y, unary::vjp(op, x, y, 1.0, ins.k).unwrap_or(0.0), 0.0, 0.0)
             }
             Kind::Bin(op) => {
                 let (x, y) = (vals[a as usize], vals[b as usize]);
                 let z = binary::eval(op, x, y);
                 let (da, db) = binary::vjp(op, x, y, z, 1.0);
-                (z, da.unwrap_or(0.0), db.unwrap_or(0.0), 0.0, 2)
+                (z, da.unwrap_or(0.0), db.unwrap_or(0.0), 0.0)
             }
             Kind::Fma => {
                 let (x, m, s) = (vals[a as usize], vals[b as usize], vals[c as usize]);
-                (x.mul_add(m, s), m, x, 1.0, 3)
+                (x.mul_add(m, s), m, x, 1.0)
             }
             Kind::Lin => {
                 let mut e = e;
@@ -220,6 +226,7 @@ impl Program {
             }
         };
         vals[base + i] = v;
+        let n = ins.kind.arity();
         if ins.plain {
             part[e] = p0;
             if n > 1 {
