@@ -50,6 +50,9 @@ struct Start {
     model: TimeModel,
     standardization: Option<Standardization>,
     data_name: String,
+    /// The training data in model coordinates, and held-out reference points.
+    z: Tensor,
+    reference: Tensor,
     cfg: DiffusionConfig,
     state: FitState,
     dir: Option<std::path::PathBuf>,
@@ -102,10 +105,16 @@ fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<St
             step: tr.state.step,
         },
     )?;
+    let (mut z, reference) = data_and_reference(&file.data, tr.config.seed, a.samples)?;
+    if let Some(st) = &file.standardization {
+        st.to_model(&mut z);
+    }
     Ok(Start {
         model: file.model,
         standardization: file.standardization,
         data_name: file.data,
+        z,
+        reference,
         cfg: tr.config,
         state: tr.state,
         dir: Some(dir.to_path_buf()),
@@ -117,7 +126,7 @@ fn fresh(a: &TrainArgs, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError>
     if let Some(o) = &a.out {
         check_run_dir(o, a.force)?;
     }
-    let (data, _) = data_and_reference(&a.data, a.seed, 2)?;
+    let (data, reference) = data_and_reference(&a.data, a.seed, a.samples)?;
     let standardization = (!a.no_standardize).then(|| Standardization::fit(&data));
     let mut z = data;
     if let Some(st) = &standardization {
@@ -158,6 +167,8 @@ fn fresh(a: &TrainArgs, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError>
         model,
         standardization,
         data_name: a.data.clone(),
+        z,
+        reference,
         cfg,
         state: FitState::default(),
         dir: a.out.clone(),
@@ -180,6 +191,8 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
         mut model,
         standardization,
         data_name,
+        z,
+        reference,
         mut cfg,
         mut state,
         dir,
@@ -189,11 +202,6 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
     };
     cfg.steps = a.steps;
     cfg.progress = !a.quiet;
-    let (data, reference) = data_and_reference(&data_name, cfg.seed, a.samples)?;
-    let mut z = data.clone();
-    if let Some(st) = &standardization {
-        st.to_model(&mut z);
-    }
     // every input is known good: claim the folder
     let dir = match dir {
         Some(o) => {
