@@ -12,11 +12,14 @@ use stein::models::diffusion::likelihood::{log_likelihood, Divergence};
 use stein::models::diffusion::net::{Output, TimeModel};
 use stein::models::diffusion::ode::Tolerance;
 use stein::models::diffusion::reverse::{sample, Method};
+use stein::models::diffusion::single::TimeModel32;
 use stein::models::diffusion::train::{fit, DiffusionConfig};
-use stein::models::diffusion::{PerturbedMixture, Sde};
+use stein::models::diffusion::{PerturbedMixture, Sde, TimeScore};
+use stein::models::nn::Precision;
 use stein::scores::{mmd_with, Analytic, Sample, Statistic};
 
-/// T11: VP SDE β(t) = 0.1 + 19.9 t on [10⁻³, 1]; ε-network [x, Fourier(t)] → 128 → 128 → 2 (SiLU) with 16
+/// T11, once in f64 and once in f32 (training passes and sampler scores; parameters, optimiser and likelihood
+/// in f64): VP SDE β(t) = 0.1 + 19.9 t on [10⁻³, 1]; ε-network [x, Fourier(t)] → 128 → 128 → 2 (SiLU) with 16
 /// frequencies ~ N(0, 16²); batch 512, lr 2·10⁻³, 10,000 steps (the peer's constant rate; Stein's loop decays
 /// it by a cosine); 5,000 samples by the reverse SDE (1,000 Euler–Maruyama steps) and the probability-flow
 /// ODE (Dormand–Prince, rtol = atol = 10⁻⁵); MMD² (bandwidth 1, V-statistic as the peer) to 5,000 fresh
@@ -32,82 +35,85 @@ pub(crate) fn t11(quick: bool) {
     let sde = Sde::vp(0.1, 20.0).expect("valid");
     let draws = |seed: u64, n: usize| law.sample_n(&mut SmallRng::seed_from_u64(seed), n);
     let data = Tensor::new(n_data, 2, draws(1, n_data).concat()).expect("n × 2");
-    let mut rng = SmallRng::seed_from_u64(0);
-    let mut model = TimeModel::new(2, &[128, 128], Output::Noise, sde, &mut rng)
-        .with_t_min(1e-3)
-        .expect("valid");
-    model.frequencies = (0..16)
-        .map(|_| 16.0 * rng.sample::<f64, _>(StandardNormal))
-        .collect();
-    let cfg = DiffusionConfig {
-        steps,
-        batch: 512,
-        lr: 2e-3,
-        ..Default::default()
-    };
-    let t0 = Instant::now();
-    let log = fit(&mut model, &data, &cfg).expect("training runs");
-    emit("T11", "\"f64\"", "train_s", t0.elapsed().as_secs_f64(), "s");
-    emit(
-        "T11",
-        "\"f64\"",
-        "final_loss",
-        log.last().map_or(f64::NAN, |l| l.1),
-        "",
-    );
-
     let reference = draws(2, n);
     let mmd2 =
         |x: &Tensor| mmd_with(&x.to_rows(), &reference, Some(1.0), Statistic::V).expect("valid");
     let em = Method::EulerMaruyama { steps: 1000 };
-    let t0 = Instant::now();
-    let xs = sample(&model, &sde, &em, n, 3).expect("sampling runs");
-    emit(
-        "T11",
-        "\"f64\"",
-        "sample_sde_s",
-        t0.elapsed().as_secs_f64(),
-        "s",
-    );
-    emit("T11", "\"f64\"", "mmd2_sde", mmd2(&xs), "");
     let truth = PerturbedMixture::new(law.clone(), sde)
         .with_t_min(1e-3)
         .expect("valid");
     let xe = sample(&truth, &sde, &em, n, 3).expect("sampling runs");
     emit("T11", "\"f64\"", "mmd2_sde_exact_score", mmd2(&xe), "");
-
-    let ode = Method::ProbabilityFlowAdaptive(Tolerance::default());
-    let t0 = Instant::now();
-    let xo = sample(&model, &sde, &ode, n, 4).expect("sampling runs");
-    emit(
-        "T11",
-        "\"f64\"",
-        "sample_ode_s",
-        t0.elapsed().as_secs_f64(),
-        "s",
-    );
-    emit("T11", "\"f64\"", "mmd2_ode", mmd2(&xo), "");
-
     let test = draws(5, n_ll);
-    let x = Tensor::new(n_ll, 2, test.concat()).expect("n × 2");
-    let t0 = Instant::now();
-    let ll = log_likelihood(
-        &model,
-        &sde,
-        &x,
-        Divergence::Exact,
-        &Tolerance::default(),
-        0,
-    )
-    .expect("likelihood runs");
-    emit("T11", "\"f64\"", "nll_s", t0.elapsed().as_secs_f64(), "s");
-    let nll = -ll.mean_nats();
     let truth_nll = -test
         .iter()
         .map(|x| law.log_pdf(x).expect("normalised"))
         .sum::<f64>()
         / n_ll as f64;
-    emit("T11", "\"f64\"", "nll", nll, "nats");
-    emit("T11", "\"f64\"", "nll_true", truth_nll, "nats");
-    emit("T11", "\"f64\"", "nll_gap", nll - truth_nll, "nats");
+    let test = Tensor::new(n_ll, 2, test.concat()).expect("n × 2");
+
+    // the same network and draws trained and sampled in each precision
+    for precision in [Precision::F64, Precision::F32] {
+        let p = match precision {
+            Precision::F64 => "\"f64\"",
+            Precision::F32 => "\"f32\"",
+        };
+        let mut rng = SmallRng::seed_from_u64(0);
+        let mut model = TimeModel::new(2, &[128, 128], Output::Noise, sde, &mut rng)
+            .with_t_min(1e-3)
+            .expect("valid");
+        model.frequencies = (0..16)
+            .map(|_| 16.0 * rng.sample::<f64, _>(StandardNormal))
+            .collect();
+        let cfg = DiffusionConfig {
+            steps,
+            batch: 512,
+            lr: 2e-3,
+            precision,
+            ..Default::default()
+        };
+        let t0 = Instant::now();
+        let log = fit(&mut model, &data, &cfg).expect("training runs");
+        emit("T11", p, "train_s", t0.elapsed().as_secs_f64(), "s");
+        emit(
+            "T11",
+            p,
+            "final_loss",
+            log.last().map_or(f64::NAN, |l| l.1),
+            "",
+        );
+
+        let single = TimeModel32::new(&model);
+        let score: &dyn TimeScore = match precision {
+            Precision::F64 => &model,
+            Precision::F32 => &single,
+        };
+        let t0 = Instant::now();
+        let xs = sample(score, &sde, &em, n, 3).expect("sampling runs");
+        emit("T11", p, "sample_sde_s", t0.elapsed().as_secs_f64(), "s");
+        emit("T11", p, "mmd2_sde", mmd2(&xs), "");
+
+        let ode = Method::ProbabilityFlowAdaptive(Tolerance::default());
+        let t0 = Instant::now();
+        let xo = sample(score, &sde, &ode, n, 4).expect("sampling runs");
+        emit("T11", p, "sample_ode_s", t0.elapsed().as_secs_f64(), "s");
+        emit("T11", p, "mmd2_ode", mmd2(&xo), "");
+
+        // the likelihood's exact divergence differentiates the network: f64 on the tape for both
+        let t0 = Instant::now();
+        let ll = log_likelihood(
+            &model,
+            &sde,
+            &test,
+            Divergence::Exact,
+            &Tolerance::default(),
+            0,
+        )
+        .expect("likelihood runs");
+        emit("T11", p, "nll_s", t0.elapsed().as_secs_f64(), "s");
+        let nll = -ll.mean_nats();
+        emit("T11", p, "nll", nll, "nats");
+        emit("T11", p, "nll_true", truth_nll, "nats");
+        emit("T11", p, "nll_gap", nll - truth_nll, "nats");
+    }
 }

@@ -20,7 +20,7 @@
 //! assert!(report.final_loss(3).is_finite());
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod data;
 pub mod diffusion;

@@ -402,24 +402,36 @@ fn training_on_the_ring_lowers_the_per_t_fisher_divergence_tenfold() {
     let data_law = ring();
     let rows = data_law.sample_n(&mut SmallRng::seed_from_u64(1), 4000);
     let data = Tensor::new(4000, 2, rows.concat()).unwrap();
-    for (name, sde, output, weighting) in [
+    use stein_models::diffusion::single::TimeModel32;
+    use stein_models::nn::Precision;
+    for (name, sde, output, weighting, precision) in [
         (
             "VP ε",
             Sde::vp(0.1, 20.0).unwrap(),
             Output::Noise,
             Weighting::Simple,
+            Precision::F64,
+        ),
+        (
+            "VP ε in f32",
+            Sde::vp(0.1, 20.0).unwrap(),
+            Output::Noise,
+            Weighting::Simple,
+            Precision::F32,
         ),
         (
             "VE x₀ (EDM)",
             Sde::ve(0.01, 20.0).unwrap(),
             Output::Denoised,
             Weighting::Simple,
+            Precision::F64,
         ),
         (
             "sub-VP ε, likelihood weighting",
             Sde::sub_vp(0.1, 20.0).unwrap(),
             Output::Noise,
             Weighting::Likelihood,
+            Precision::F64,
         ),
     ] {
         let truth = PerturbedMixture::new(data_law.clone(), sde);
@@ -446,6 +458,7 @@ fn training_on_the_ring_lowers_the_per_t_fisher_divergence_tenfold() {
         let before = fisher(&model);
         let cfg = DiffusionConfig {
             weighting,
+            precision,
             ..Default::default()
         };
         let log = fit(&mut model, &data, &cfg).unwrap();
@@ -463,9 +476,13 @@ fn training_on_the_ring_lowers_the_per_t_fisher_divergence_tenfold() {
             }
             assert!(a * 10.0 <= *b, "{name}: Fisher at t = {t}: {b} → {a}");
         }
-        // and its samples land on the ring
-        let x =
-            reverse::sample(&model, &sde, &Method::EulerMaruyama { steps: 500 }, 2000, 4).unwrap();
+        // and its samples land on the ring (scores in the precision it trained in)
+        let em = Method::EulerMaruyama { steps: 500 };
+        let x = match precision {
+            Precision::F64 => reverse::sample(&model, &sde, &em, 2000, 4),
+            Precision::F32 => reverse::sample(&TimeModel32::new(&model), &sde, &em, 2000, 4),
+        }
+        .unwrap();
         let got: Vec<Vec<f64>> = (0..2000).map(|i| x.row_slice(i).to_vec()).collect();
         let m = mmd(&got, &rows[..2000]).unwrap();
         println!("{name}: MMD² of 2,000 reverse-SDE samples to the data {m:.5}");

@@ -25,6 +25,7 @@ pub mod net;
 pub mod ode;
 pub mod reverse;
 mod sde;
+pub mod single;
 pub mod train;
 mod truth;
 

@@ -144,6 +144,44 @@ impl TimeModel {
         Ok(self)
     }
 
+    /// How the score is read from the network at time t: s(x, t) = `skip`·x + `out`·F(`input`·x, t), F the
+    /// network ([`Output`] says which).
+    pub fn readout(&self, t: f64) -> Readout {
+        let (alpha, sigma) = (self.sde.alpha(t), self.sde.sigma(t));
+        match self.output {
+            Output::Score => Readout {
+                input: 1.0,
+                skip: 0.0,
+                out: 1.0,
+            },
+            Output::Noise => Readout {
+                input: 1.0,
+                skip: 0.0,
+                out: -1.0 / sigma,
+            },
+            Output::Denoised => {
+                // EDM in the frame x̃ = x/α: D = c_skip x̃ + c_out F(c_in x̃), s = (α D − x)/σ²; with
+                // r² = α² + σ²: c_in/α = 1/r, (c_skip − 1)/σ² = −1/r², α c_out/σ² = α/(σ r)
+                let r2 = alpha * alpha + sigma * sigma;
+                Readout {
+                    input: 1.0 / r2.sqrt(),
+                    skip: -1.0 / r2,
+                    out: alpha / (sigma * r2.sqrt()),
+                }
+            }
+        }
+    }
+
+    /// The Fourier features [sin | cos](2π ω t) of time t into `row` (2F values).
+    pub fn fourier_into(&self, t: f64, row: &mut [f64]) {
+        let f = self.frequencies.len();
+        let two_pi = 2.0 * std::f64::consts::PI;
+        for (k, w) in self.frequencies.iter().enumerate() {
+            let a = two_pi * w * t;
+            (row[k], row[f + k]) = (a.sin(), a.cos());
+        }
+    }
+
     /// The score s(x, t) on the tape: `x` is `B × d`, `t` one time per row. The result stays differentiable in
     /// the parameters `p` and in `x`.
     pub fn score<'t>(&self, tape: &'t Tape, p: &[TVar<'t>], x: TVar<'t>, t: &[f64]) -> TVar<'t> {
@@ -154,9 +192,6 @@ impl TimeModel {
             "TimeModel::score: {} times for {b} rows",
             t.len()
         );
-        let column =
-            |f: &dyn Fn(f64) -> f64| tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| f(t[i])));
-        let two_pi = 2.0 * std::f64::consts::PI;
         // [sin | cos](2π ω t) of every row, computed once per distinct time (a sampler's batch shares one)
         let f = self.frequencies.len();
         let mut fourier = Tensor::zeros(b, 2 * f);
@@ -165,36 +200,35 @@ impl TimeModel {
             let row = &mut row[..2 * f];
             if i > 0 && t[i] == t[i - 1] {
                 row.copy_from_slice(&done[(i - 1) * 2 * f..]);
-                continue;
-            }
-            for (k, w) in self.frequencies.iter().enumerate() {
-                let a = two_pi * w * t[i];
-                (row[k], row[f + k]) = (a.sin(), a.cos());
+            } else {
+                self.fourier_into(t[i], row);
             }
         }
         let fourier = tape.tensor_const(&fourier);
-        let features = |input: TVar<'t>| TVar::concat(&[input, fourier], 1);
-        let sde = &self.sde;
-        match self.output {
-            Output::Score => self.net.forward(p, features(x)),
-            Output::Noise => {
-                let inv_sigma = column(&|t| 1.0 / sde.sigma(t));
-                -(self.net.forward(p, features(x)) * inv_sigma)
-            }
-            Output::Denoised => {
-                let st = |t: f64| sde.sigma(t) / sde.alpha(t);
-                let inv_alpha = column(&|t| 1.0 / sde.alpha(t));
-                let c_in = column(&|t| 1.0 / (st(t).powi(2) + 1.0).sqrt());
-                let c_skip = column(&|t| 1.0 / (st(t).powi(2) + 1.0));
-                let c_out = column(&|t| st(t) / (st(t).powi(2) + 1.0).sqrt());
-                let xt = x * inv_alpha;
-                let d = xt * c_skip + self.net.forward(p, features(xt * c_in)) * c_out;
-                let alpha = column(&|t| sde.alpha(t));
-                let inv_var = column(&|t| 1.0 / sde.sigma(t).powi(2));
-                (d * alpha - x) * inv_var
-            }
+        let net = |input: TVar<'t>| self.net.forward(p, TVar::concat(&[input, fourier], 1));
+        if self.output == Output::Score {
+            return net(x);
+        }
+        let r: Vec<Readout> = t.iter().map(|&t| self.readout(t)).collect();
+        let column =
+            |f: fn(&Readout) -> f64| tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| f(&r[i])));
+        if self.output == Output::Denoised {
+            x * column(|r| r.skip) + net(x * column(|r| r.input)) * column(|r| r.out)
+        } else {
+            net(x) * column(|r| r.out)
         }
     }
+}
+
+/// The coefficients of [`TimeModel::readout`] at one time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Readout {
+    /// The scale of the point fed to the network.
+    pub input: f64,
+    /// The coefficient of the point in the score.
+    pub skip: f64,
+    /// The coefficient of the network's output in the score.
+    pub out: f64,
 }
 
 impl TimeModel {
@@ -241,27 +275,26 @@ fn block_rows(n: usize) -> usize {
     n.div_ceil(blocks).max(1)
 }
 
-impl TimeModel {
-    /// Evaluate `f(first row, block of x, rows of out)` over blocks of rows of `x` ([`block_rows`]), in
-    /// parallel; `out` holds `width` values per row. A row's values do not depend on its block, so results
-    /// do not depend on the thread count.
-    fn blocked(
-        &self,
-        x: &Tensor,
-        width: usize,
-        out: &mut [f64],
-        f: impl Fn(usize, &Tensor, &mut [f64]) + Sync,
-    ) {
-        use rayon::prelude::*;
-        let (d, rows) = (x.cols().max(1), block_rows(x.rows()));
-        out.par_chunks_mut(rows * width.max(1))
-            .zip(x.data().par_chunks(rows * d))
-            .enumerate()
-            .for_each(|(k, (o, xb))| {
-                let block = Tensor::new(xb.len() / d, d, xb.to_vec()).expect("rows × d");
-                f(k * rows, &block, o)
-            });
-    }
+/// Evaluate `f(first row, block of x, rows of out)` over blocks of rows of `x` ([`block_rows`]), in
+/// parallel; `out` holds `width` values per row. A row's values do not depend on its block, so results do
+/// not depend on the thread count.
+pub(crate) fn blocked(
+    x: &Tensor,
+    width: usize,
+    out: &mut [f64],
+    f: impl Fn(usize, &[f64], &mut [f64]) + Sync,
+) {
+    use rayon::prelude::*;
+    let (d, rows) = (x.cols().max(1), block_rows(x.rows()));
+    out.par_chunks_mut(rows * width.max(1))
+        .zip(x.data().par_chunks(rows * d))
+        .enumerate()
+        .for_each(|(k, (o, xb))| f(k * rows, xb, o));
+}
+
+/// Rows of `d` values as a tensor of their own.
+fn block(xb: &[f64], d: usize) -> Tensor {
+    Tensor::new(xb.len() / d.max(1), d, xb.to_vec()).expect("rows × d")
 }
 
 impl TimeScore for TimeModel {
@@ -271,8 +304,8 @@ impl TimeScore for TimeModel {
 
     fn score_at(&self, x: &Tensor, t: f64, out: &mut Tensor) {
         out.set_zeros(x.rows(), x.cols());
-        self.blocked(x, x.cols(), out.data_mut(), |_, xb, o| {
-            self.on_tape(xb, t, false, |_, _, s| {
+        blocked(x, x.cols(), out.data_mut(), |_, xb, o| {
+            self.on_tape(&block(xb, self.dim), t, false, |_, _, s| {
                 let mut v = Tensor::zeros(0, 0);
                 s.value_into(&mut v);
                 o.copy_from_slice(v.data());
@@ -287,8 +320,8 @@ impl TimeScore for TimeModel {
 
 impl super::likelihood::TimeDivergence for TimeModel {
     fn divergence_at(&self, x: &Tensor, t: f64, out: &mut [f64]) {
-        self.blocked(x, 1, out, |_, xb, out| {
-            self.on_tape(xb, t, true, |tape, xv, s| {
+        blocked(x, 1, out, |_, xb, out| {
+            self.on_tape(&block(xb, self.dim), t, true, |tape, xv, s| {
                 out.iter_mut().for_each(|o| *o = 0.0);
                 // rows are independent: ∂/∂x_{·j} of Σᵢ s_{ij} holds ∂s_{ij}/∂x_{ij} in row i, column j
                 for j in 0..self.dim {
@@ -302,9 +335,10 @@ impl super::likelihood::TimeDivergence for TimeModel {
     }
 
     fn probe_at(&self, x: &Tensor, t: f64, z: &Tensor, out: &mut [f64]) {
-        self.blocked(x, 1, out, |first, xb, out| {
+        blocked(x, 1, out, |first, xb, out| {
+            let xb = block(xb, self.dim);
             let zb = crate::shard::rows_of(z, first, first + xb.rows());
-            self.on_tape(xb, t, true, |tape, xv, s| {
+            self.on_tape(&xb, t, true, |tape, xv, s| {
                 let g = tape
                     .grad_tensors((s * tape.tensor_const(&zb)).sum(), &[xv])
                     .remove(0);

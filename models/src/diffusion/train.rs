@@ -5,6 +5,7 @@
 
 use super::net::TimeModel;
 use super::TimeScore;
+use crate::nn::Precision;
 use crate::optim::{clip_grad_norm, Adam, Optimizer, Schedule};
 use crate::shard::rows_of;
 use crate::ModelError;
@@ -24,6 +25,24 @@ pub enum Weighting {
     /// 2021): the same objective up to a constant, each draw weighted equally, so the gradient's variance
     /// drops.
     LikelihoodImportance,
+}
+
+impl Weighting {
+    /// The weight w(t) of ‖σ s + z‖² (λ(t)/σ(t)²; draws of t by importance already carry it).
+    pub fn weight(self, sde: &super::Sde, t: f64) -> f64 {
+        match self {
+            Weighting::Simple | Weighting::LikelihoodImportance => 1.0,
+            Weighting::Likelihood => (sde.diffusion(t) / sde.sigma(t)).powi(2),
+        }
+    }
+}
+
+/// The noised rows x_t = α(t) x₀ + σ(t) z, one time per row.
+pub(crate) fn noised(sde: &super::Sde, x0: &Tensor, t: &[f64], z: &Tensor) -> Tensor {
+    let (b, d) = x0.shape();
+    Tensor::from_fn(b, d, |i, j| {
+        sde.alpha(t[i]) * x0.get(i, j) + sde.sigma(t[i]) * z.get(i, j)
+    })
 }
 
 /// Draws of t ∈ [ε, T] with density ∝ g(t)²/σ(t)², by inverting its CDF tabulated on 4,096 cells (the
@@ -75,6 +94,10 @@ pub struct DiffusionConfig {
     pub weighting: Weighting,
     /// Seed of the minibatches, times and noise (0).
     pub seed: u64,
+    /// The arithmetic of the forward and backward passes (f64); with f32 the parameters and the optimiser
+    /// stay f64 ([`super::single`]).
+    #[serde(default)]
+    pub precision: Precision,
     /// Hand the state to [`fit_from`]'s callback every this many steps (500; 0: at the end only).
     #[serde(skip, default = "default_checkpoint_every")]
     pub checkpoint_every: usize,
@@ -108,6 +131,7 @@ impl Default for DiffusionConfig {
             lr: 4e-3,
             weighting: Weighting::Simple,
             seed: 0,
+            precision: Precision::F64,
             checkpoint_every: default_checkpoint_every(),
             progress: false,
         }
@@ -125,17 +149,12 @@ pub fn denoising_loss<'t>(
     weighting: Weighting,
 ) -> stein_autodiff::Var<'t> {
     let sde = &model.sde;
-    let (b, d) = x0.shape();
-    let xt = Tensor::from_fn(b, d, |i, j| {
-        sde.alpha(t[i]) * x0.get(i, j) + sde.sigma(t[i]) * z.get(i, j)
-    });
+    let b = x0.rows();
+    let xt = noised(sde, x0, t, z);
     let s = model.score(tape, p, tape.tensor_const(&xt), t);
     // λ ‖s + z/σ‖² = (λ/σ²) ‖σ s + z‖²
     let sigma = tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| sde.sigma(t[i])));
-    let weight = tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| match weighting {
-        Weighting::Simple | Weighting::LikelihoodImportance => 1.0,
-        Weighting::Likelihood => (sde.diffusion(t[i]) / sde.sigma(t[i])).powi(2),
-    }));
+    let weight = tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| weighting.weight(sde, t[i])));
     let r = s * sigma + tape.tensor_const(z);
     (r.square() * weight).sum() / b as f64
 }
@@ -242,6 +261,8 @@ fn fit_here(
         .then(|| ImportanceTimes::new(&model.sde, (eps, big_t)));
     let bar = crate::progress::Progress::new(cfg.progress, cfg.steps, state.step, "steps");
     let (b, d) = (cfg.batch, model.dim);
+    let mut single =
+        (cfg.precision == Precision::F32).then(|| super::single::TimeModel32::new(model));
     while state.step < cfg.steps {
         let step = state.step;
         let mut rng = crate::train::step_rng(cfg.seed, step);
@@ -257,8 +278,14 @@ fn fit_here(
             .collect();
         let z = Tensor::from_fn(b, d, |_, _| rng.sample(StandardNormal));
         // data-parallel over shards of rows (crate::shard)
+        if let Some(single) = &mut single {
+            single.refresh(model);
+        }
         let (loss, mut grads) = crate::shard::sharded(b, |lo, hi| {
             let (x0, z) = (rows_of(&x0, lo, hi), rows_of(&z, lo, hi));
+            if let Some(single) = &single {
+                return single.denoising_loss_grad(&x0, &t[lo..hi], &z, cfg.weighting);
+            }
             stein_autodiff::with_tape(|tape| {
                 let p = model.net.lift(tape);
                 let l = denoising_loss(model, tape, &p, &x0, &t[lo..hi], &z, cfg.weighting);

@@ -5,6 +5,9 @@
 //! network functionally on the lifted handles, and reads the gradients back — as in JAX, no module state is
 //! mutated by a forward pass.
 
+mod act32;
+pub mod single;
+
 use crate::data::Standardization;
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
@@ -63,6 +66,28 @@ impl Activation {
             "relu" => Activation::Relu,
             _ => return None,
         })
+    }
+}
+
+/// The arithmetic of a network's passes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Precision {
+    /// f64 on the tape (any order of derivatives).
+    #[default]
+    F64,
+    /// f32 passes fused by hand ([`single`]): twice the lanes per instruction, half the bytes; first
+    /// derivatives in the parameters only.
+    F32,
+}
+
+impl Precision {
+    /// Parse `f64` or `f32`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "f64" => Some(Precision::F64),
+            "f32" => Some(Precision::F32),
+            _ => None,
+        }
     }
 }
 
