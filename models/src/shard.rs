@@ -39,8 +39,14 @@ pub const MIN_SHARD_ROWS: usize = 32;
 /// 6.5 s for its 10,000 steps here; at 512 rows, shards of 128 beat shards of 64 by 5–15%). A function of
 /// `rows` alone.
 pub fn shard_rows(rows: usize) -> usize {
+    shard_rows_up_to(rows, SHARD_ROWS)
+}
+
+/// [`shard_rows`] with at most `most` rows per shard (f32 passes do half the work per row, and take shards
+/// twice as large: a 512-row diffusion step in two shards of 256 instead of four of 128).
+pub fn shard_rows_up_to(rows: usize, most: usize) -> usize {
     let least = if rows >= 2 * MIN_SHARD_ROWS { 2 } else { 1 };
-    rows.div_ceil(rows.div_ceil(SHARD_ROWS).max(least)).max(1)
+    rows.div_ceil(rows.div_ceil(most.max(1)).max(least)).max(1)
 }
 
 /// Rows `lo..hi` of `t` as a tensor of their own.
@@ -58,7 +64,17 @@ pub fn sharded(
     rows: usize,
     part: impl Fn(usize, usize) -> (f64, Vec<Tensor>) + Sync,
 ) -> (f64, Vec<Tensor>) {
-    let size = shard_rows(rows);
+    sharded_by(rows, shard_rows(rows), part)
+}
+
+/// [`sharded`] over shards of `size` rows (a function of `rows` alone, for results independent of the
+/// thread count).
+pub fn sharded_by(
+    rows: usize,
+    size: usize,
+    part: impl Fn(usize, usize) -> (f64, Vec<Tensor>) + Sync,
+) -> (f64, Vec<Tensor>) {
+    let size = size.max(1);
     let bounds: Vec<(usize, usize)> = (0..rows.max(1))
         .step_by(size)
         .map(|lo| (lo, (lo + size).min(rows)))

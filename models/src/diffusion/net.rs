@@ -147,7 +147,11 @@ impl TimeModel {
     /// How the score is read from the network at time t: s(x, t) = `skip`·x + `out`·F(`input`·x, t), F the
     /// network ([`Output`] says which).
     pub fn readout(&self, t: f64) -> Readout {
-        let (alpha, sigma) = (self.sde.alpha(t), self.sde.sigma(t));
+        self.readout_with(self.sde.alpha(t), self.sde.sigma(t))
+    }
+
+    /// [`TimeModel::readout`] at a time whose α and σ are known.
+    pub fn readout_with(&self, alpha: f64, sigma: f64) -> Readout {
         match self.output {
             Output::Score => Readout {
                 input: 1.0,

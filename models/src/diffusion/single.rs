@@ -27,6 +27,7 @@ use super::net::{blocked, TimeModel};
 use super::train::Weighting;
 use super::TimeScore;
 use crate::nn::single::{Mlp32, Work};
+use crate::nn::vmath32::fourier;
 use std::cell::RefCell;
 use stein_autodiff::Tensor;
 
@@ -110,15 +111,22 @@ impl TimeModel32 {
         );
         BUFFERS.with(|buffers| {
             let bufs = &mut *buffers.borrow_mut();
-            let xt = super::train::noised(&m.sde, x0, t, z);
-            let mut features = vec![0.0; 2 * f];
-            let readouts: Vec<_> = t.iter().map(|&t| m.readout(t)).collect();
-            bufs.input.clear();
-            for (i, r) in readouts.iter().enumerate() {
-                m.fourier_into(t[i], &mut features);
-                bufs.input
-                    .extend(xt.row_slice(i).iter().map(|&v| (r.input * v) as f32));
-                bufs.input.extend(features.iter().map(|&v| v as f32));
+            let (xt, coefficients) = super::train::noised(&m.sde, x0, t, z);
+            let readouts: Vec<_> = coefficients
+                .iter()
+                .map(|&(a, s)| m.readout_with(a, s))
+                .collect();
+            bufs.input.resize(b * width, 0.0);
+            let rows = bufs
+                .input
+                .chunks_exact_mut(width)
+                .zip(xt.data().chunks_exact(d));
+            for (i, (row, x)) in rows.enumerate() {
+                let scale = readouts[i].input;
+                row.iter_mut()
+                    .zip(x)
+                    .for_each(|(r, &x)| *r = (scale * x) as f32);
+                fourier(&m.frequencies, t[i], &mut row[d..d + 2 * f]);
             }
             bufs.output.resize(b * d, 0.0);
             self.net
@@ -126,14 +134,21 @@ impl TimeModel32 {
             // λ‖s + z/σ‖² = w ‖σ s + z‖², s = skip x + out F: the residual ρ = σ(skip x + out F) + z, and
             // ∂/∂F = 2 w σ out ρ / B
             let mut loss = 0.0;
-            for (i, r) in readouts.iter().enumerate() {
-                let (sigma, w) = (m.sde.sigma(t[i]), weighting.weight(&m.sde, t[i]));
-                for j in 0..d {
-                    let k = i * d + j;
-                    let s = r.skip * xt.get(i, j) + r.out * bufs.output[k] as f64;
-                    let rho = sigma * s + z.get(i, j);
+            let rows = bufs
+                .output
+                .chunks_exact_mut(d)
+                .zip(xt.data().chunks_exact(d))
+                .zip(z.data().chunks_exact(d));
+            for (i, ((out, x), z)) in rows.enumerate() {
+                let (r, sigma, w) = (
+                    readouts[i],
+                    coefficients[i].1,
+                    weighting.weight(&m.sde, t[i]),
+                );
+                for ((o, x), z) in out.iter_mut().zip(x).zip(z) {
+                    let rho = sigma * (r.skip * x + r.out * *o as f64) + z;
                     loss += w * rho * rho;
-                    bufs.output[k] = (2.0 * w * sigma * r.out * rho / b as f64) as f32;
+                    *o = (2.0 * w * sigma * r.out * rho / b as f64) as f32;
                 }
             }
             let Buffers {
@@ -170,7 +185,7 @@ impl TimeScore for TimeModel32 {
                 bufs.input.clear();
                 bufs.input.extend(xb.iter().map(|&v| (r.input * v) as f32));
                 bufs.output.resize(xb.len(), 0.0);
-                self.net.forward(
+                self.net.predict(
                     &bufs.input,
                     d,
                     Some(&bias),

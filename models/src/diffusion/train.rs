@@ -37,12 +37,26 @@ impl Weighting {
     }
 }
 
-/// The noised rows x_t = α(t) x₀ + σ(t) z, one time per row.
-pub(crate) fn noised(sde: &super::Sde, x0: &Tensor, t: &[f64], z: &Tensor) -> Tensor {
+/// The noised rows x_t = α(t) x₀ + σ(t) z, one time per row, and each row's (α, σ).
+pub(crate) fn noised(
+    sde: &super::Sde,
+    x0: &Tensor,
+    t: &[f64],
+    z: &Tensor,
+) -> (Tensor, Vec<(f64, f64)>) {
     let (b, d) = x0.shape();
-    Tensor::from_fn(b, d, |i, j| {
-        sde.alpha(t[i]) * x0.get(i, j) + sde.sigma(t[i]) * z.get(i, j)
-    })
+    let coefficients: Vec<(f64, f64)> = t.iter().map(|&t| (sde.alpha(t), sde.sigma(t))).collect();
+    let mut xt = x0.clone();
+    let rows = xt
+        .data_mut()
+        .chunks_exact_mut(d.max(1))
+        .zip(z.data().chunks_exact(d.max(1)));
+    for ((row, zr), (a, s)) in rows.zip(&coefficients).take(b) {
+        row.iter_mut()
+            .zip(zr)
+            .for_each(|(x, z)| *x = a * *x + s * z);
+    }
+    (xt, coefficients)
 }
 
 /// Draws of t ∈ [ε, T] with density ∝ g(t)²/σ(t)², by inverting its CDF tabulated on 4,096 cells (the
@@ -150,7 +164,7 @@ pub fn denoising_loss<'t>(
 ) -> stein_autodiff::Var<'t> {
     let sde = &model.sde;
     let b = x0.rows();
-    let xt = noised(sde, x0, t, z);
+    let (xt, _) = noised(sde, x0, t, z);
     let s = model.score(tape, p, tape.tensor_const(&xt), t);
     // λ ‖s + z/σ‖² = (λ/σ²) ‖σ s + z‖²
     let sigma = tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| sde.sigma(t[i])));
@@ -281,7 +295,12 @@ fn fit_here(
         if let Some(single) = &mut single {
             single.refresh(model);
         }
-        let (loss, mut grads) = crate::shard::sharded(b, |lo, hi| {
+        let most = match cfg.precision {
+            Precision::F64 => crate::shard::SHARD_ROWS,
+            Precision::F32 => 2 * crate::shard::SHARD_ROWS,
+        };
+        let size = crate::shard::shard_rows_up_to(b, most);
+        let (loss, mut grads) = crate::shard::sharded_by(b, size, |lo, hi| {
             let (x0, z) = (rows_of(&x0, lo, hi), rows_of(&z, lo, hi));
             if let Some(single) = &single {
                 return single.denoising_loss_grad(&x0, &t[lo..hi], &z, cfg.weighting);

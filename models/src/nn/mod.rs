@@ -5,8 +5,8 @@
 //! network functionally on the lifted handles, and reads the gradients back — as in JAX, no module state is
 //! mutated by a forward pass.
 
-mod act32;
 pub mod single;
+pub(crate) mod vmath32;
 
 use crate::data::Standardization;
 use rand::{Rng, RngExt};

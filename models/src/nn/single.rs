@@ -4,7 +4,7 @@
 //! same trade PyTorch's and JAX's default dtype makes.
 //!
 //! The passes are fused by hand rather than recorded on the tape (which is f64): a layer is one GEMM
-//! (`matrixmultiply`) and one pass of bias-add and activation ([`act32`](super::act32)); the backward pass is
+//! (`matrixmultiply`) and one pass of bias-add and activation ([`vmath32`](super::vmath32)); the backward pass is
 //! two GEMMs, a column sum and a pass of the activation's slope per layer. Both are checked against the
 //! tape's f64 derivatives (tests below).
 //!
@@ -20,7 +20,7 @@
 //! assert!(out.iter().all(|v| v.is_finite()));
 //! ```
 
-use super::act32::{bias_act, times_slope};
+use super::vmath32::{bias_act, bias_act_in_place, times_slope};
 use super::{Activation, Mlp};
 
 /// An [`Mlp`]'s parameters in f32, laid out as the f64 ones (`Wₗ` is `in × out`, row-major).
@@ -29,7 +29,8 @@ pub struct Mlp32 {
     widths: Vec<usize>,
     activation: Activation,
     weights: Vec<Vec<f32>>,
-    /// Each Wₗᵀ (`out × in`), for the products with few columns or few terms.
+    /// Wₗᵀ (`out × in`) of each layer with at most [`NARROW`] outputs (empty for the others), for the
+    /// dot-product path of its forward and the row-update path of its backward.
     transposed: Vec<Vec<f32>>,
     biases: Vec<Vec<f32>>,
 }
@@ -95,44 +96,42 @@ fn sgemm(
 /// cost as much as the product (the first layer of a sampler's network has k = d, the last n = d).
 const NARROW: usize = 4;
 
-/// `c (m × n) = a (m × k) · b (k × n)`, all row-major and contiguous; `bt` is bᵀ (`n × k`) in rows of
-/// `ldbt ≥ k` values.
-#[allow(clippy::too_many_arguments)]
+/// `c (m × n) = a (m × k) · b (k × n)`: a and c row-major and contiguous, b as (values, row stride, column
+/// stride); `bt`, when given, is bᵀ (`n × k`) in rows of its stride ≥ k. Few terms take the row-update path
+/// when b's rows are contiguous, few columns the dot-product path when bᵀ is given; the rest is a GEMM.
 fn product(
-    m: usize,
-    k: usize,
-    n: usize,
+    (m, k, n): (usize, usize, usize),
     a: &[f32],
-    b: &[f32],
-    (bt, ldbt): (&[f32], usize),
+    b: (&[f32], usize, usize),
+    bt: Option<(&[f32], usize)>,
     c: &mut [f32],
 ) {
-    if k <= NARROW || n <= NARROW {
-        assert!(
-            a.len() >= m * k
-                && b.len() >= k * n
-                && ldbt >= k
-                && bt.len() >= (n - 1) * ldbt + k
-                && c.len() >= m * n,
-            "product: operands of {}, {}, {} and {} values for {m} × {k} × {n}",
-            a.len(),
-            b.len(),
-            bt.len(),
-            c.len()
-        );
-        let c = &mut c[..m * n];
-        pulp::Arch::new().dispatch(Narrow {
-            k,
-            n,
-            a,
-            b,
-            bt,
-            ldbt,
-            c,
-        });
-    } else {
-        sgemm(m, k, n, (a, k, 1), (b, n, 1), c);
+    let few = k <= NARROW && b.2 == 1;
+    let thin = n <= NARROW && bt.is_some();
+    if !(few || thin) {
+        return sgemm(m, k, n, (a, k, 1), b, c);
     }
+    let (bt, ldbt) = bt.unwrap_or((&[], 0));
+    assert!(
+        a.len() >= m * k
+            && (!few || b.0.len() >= (k - 1) * b.1 + n)
+            && (few || (ldbt >= k && bt.len() >= (n - 1) * ldbt + k))
+            && c.len() >= m * n,
+        "product: operands of {}, {}, {} and {} values for {m} × {k} × {n}",
+        a.len(),
+        b.0.len(),
+        bt.len(),
+        c.len()
+    );
+    let c = &mut c[..m * n];
+    pulp::Arch::new().dispatch(Narrow {
+        k,
+        n,
+        a,
+        b: (b.0, b.1),
+        bt: if few { None } else { Some((bt, ldbt)) },
+        c,
+    });
 }
 
 /// [`product`]'s narrow cases, compiled per instruction set: few terms as row updates (vectorised along the
@@ -141,63 +140,77 @@ struct Narrow<'a> {
     k: usize,
     n: usize,
     a: &'a [f32],
-    b: &'a [f32],
-    bt: &'a [f32],
-    ldbt: usize,
+    /// b with its row stride (rows contiguous).
+    b: (&'a [f32], usize),
+    /// bᵀ with its row stride: the dot-product path; `None`: the row-update path.
+    bt: Option<(&'a [f32], usize)>,
     c: &'a mut [f32],
 }
 
 impl pulp::WithSimd for Narrow<'_> {
     type Output = ();
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let Narrow {
-            k,
-            n,
-            a,
-            b,
-            bt,
-            ldbt,
-            c,
-        } = self;
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Narrow { k, n, a, b, bt, c } = self;
         let rows = c.len() / n;
-        if k <= NARROW {
+        let Some((bt, ldbt)) = bt else {
             for (i, row) in c.chunks_exact_mut(n).enumerate().take(rows) {
-                row.fill(0.0);
+                // the first term initialises the row (a·b rounds as 0 + a·b fused would)
                 for (p, &ap) in a[i * k..(i + 1) * k].iter().enumerate() {
-                    for (o, &bv) in row.iter_mut().zip(&b[p * n..(p + 1) * n]) {
-                        *o = ap.mul_add(bv, *o);
+                    let br = &b.0[p * b.1..p * b.1 + n];
+                    if p == 0 {
+                        row.iter_mut().zip(br).for_each(|(o, &bv)| *o = ap * bv);
+                    } else {
+                        row.iter_mut()
+                            .zip(br)
+                            .for_each(|(o, &bv)| *o = ap.mul_add(bv, *o));
                     }
                 }
             }
-        } else {
-            for (i, row) in c.chunks_exact_mut(n).enumerate().take(rows) {
-                let ar = &a[i * k..(i + 1) * k];
-                for (j, o) in row.iter_mut().enumerate() {
-                    let br = &bt[j * ldbt..j * ldbt + k];
-                    let mut acc = [0.0f32; 16];
-                    let (ac, bc) = (ar.chunks_exact(16), br.chunks_exact(16));
-                    let tail = ac.len() * 16;
-                    for (x, y) in ac.zip(bc) {
-                        for l in 0..16 {
-                            acc[l] = x[l].mul_add(y[l], acc[l]);
-                        }
-                    }
-                    // pairwise: shuffles and vector adds rather than 15 dependent scalar adds
-                    for w in [8, 4, 2, 1] {
-                        for l in 0..w {
-                            acc[l] += acc[l + w];
-                        }
-                    }
-                    let mut sum = acc[0];
-                    for (x, y) in ar[tail..].iter().zip(&br[tail..]) {
-                        sum = x.mul_add(*y, sum);
-                    }
-                    *o = sum;
+            return;
+        };
+        // four rows at a time: four independent chains in flight; each row's sum runs in one order whatever
+        // its neighbours (one accumulator, then the tail), so blocks do not change results
+        let mut quads = c.chunks_exact_mut(4 * n);
+        for (q, out) in quads.by_ref().enumerate() {
+            let ar: [&[f32]; 4] = std::array::from_fn(|r| &a[(4 * q + r) * k..(4 * q + r + 1) * k]);
+            for j in 0..n {
+                let sums = dots(simd, ar, &bt[j * ldbt..j * ldbt + k]);
+                for (r, s) in sums.into_iter().enumerate() {
+                    out[r * n + j] = s;
                 }
             }
         }
+        let done = rows - rows % 4;
+        for (i, out) in quads.into_remainder().chunks_exact_mut(n).enumerate() {
+            let ar = [&a[(done + i) * k..(done + i + 1) * k]];
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = dots(simd, ar, &bt[j * ldbt..j * ldbt + k])[0];
+            }
+        }
     }
+}
+
+/// The dot products of R rows with `b`, each in one fixed order: a vector accumulator over the SIMD-wide
+/// head, reduced, then the tail.
+#[inline(always)]
+fn dots<S: pulp::Simd, const R: usize>(simd: S, rows: [&[f32]; R], b: &[f32]) -> [f32; R] {
+    let (bh, btail) = S::as_simd_f32s(b);
+    let heads: [&[S::f32s]; R] = std::array::from_fn(|r| S::as_simd_f32s(rows[r]).0);
+    let mut acc = [simd.splat_f32s(0.0); R];
+    for (q, y) in bh.iter().enumerate() {
+        for r in 0..R {
+            acc[r] = simd.mul_add_e_f32s(heads[r][q], *y, acc[r]);
+        }
+    }
+    std::array::from_fn(|r| {
+        let mut sum = simd.reduce_sum_f32s(acc[r]);
+        let tail = &rows[r][rows[r].len() - btail.len()..];
+        for (x, y) in tail.iter().zip(btail) {
+            sum += x * y;
+        }
+        sum
+    })
 }
 
 fn resize(v: &mut Vec<f32>, n: usize) {
@@ -213,7 +226,15 @@ impl Mlp32 {
             widths: net.widths.clone(),
             activation: net.activation,
             weights: (0..layers).map(|l| f32s(2 * l)).collect(),
-            transposed: (0..layers).map(|l| f32s(2 * l)).collect(),
+            transposed: (0..layers)
+                .map(|l| {
+                    if net.widths[l + 1] <= NARROW {
+                        f32s(2 * l)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
             biases: (0..layers).map(|l| f32s(2 * l + 1)).collect(),
         };
         me.transpose();
@@ -223,6 +244,9 @@ impl Mlp32 {
     fn transpose(&mut self) {
         for (l, (w, t)) in self.weights.iter().zip(&mut self.transposed).enumerate() {
             let (k, n) = (self.widths[l], self.widths[l + 1]);
+            if t.is_empty() {
+                continue;
+            }
             for (p, row) in w.chunks_exact(n).enumerate() {
                 for (j, &v) in row.iter().enumerate() {
                     t[j * k + p] = v;
@@ -284,6 +308,31 @@ impl Mlp32 {
         out: &mut [f32],
         work: &mut Work,
     ) {
+        self.run(x, cols, bias0, out, work, true)
+    }
+
+    /// [`Mlp32::forward`] without keeping the pre-activations (each activation is applied in place): for
+    /// evaluation only, not followed by [`Mlp32::backward`]. The same values as `forward`, bit for bit.
+    pub fn predict(
+        &self,
+        x: &[f32],
+        cols: usize,
+        bias0: Option<&[f32]>,
+        out: &mut [f32],
+        work: &mut Work,
+    ) {
+        self.run(x, cols, bias0, out, work, false)
+    }
+
+    fn run(
+        &self,
+        x: &[f32],
+        cols: usize,
+        bias0: Option<&[f32]>,
+        out: &mut [f32],
+        work: &mut Work,
+        keep: bool,
+    ) {
         let w = &self.widths;
         assert!(
             cols > 0 && cols <= w[0] && x.len().is_multiple_of(cols),
@@ -309,15 +358,25 @@ impl Mlp32 {
             } else {
                 (w[l], &work.h[l - 1])
             };
-            let (w, wt) = (&self.weights[l][..k * n], (&self.transposed[l][..], w[l]));
+            let t = &self.transposed[l];
+            let (b, bt) = (
+                (&self.weights[l][..], n, 1),
+                (!t.is_empty()).then_some((&t[..], w[l])),
+            );
             if l + 1 == last {
-                product(rows, k, n, input, w, wt, out);
+                product((rows, k, n), input, b, bt, out);
                 out.chunks_exact_mut(n)
                     .for_each(|r| r.iter_mut().zip(bias).for_each(|(o, b)| *o += b));
             } else {
                 let mut z = std::mem::take(&mut work.z[l]);
-                product(rows, k, n, input, w, wt, &mut z);
-                bias_act(self.activation, bias, &mut z, &mut work.h[l]);
+                product((rows, k, n), input, b, bt, &mut z);
+                if keep {
+                    bias_act(self.activation, bias, &mut z, &mut work.h[l]);
+                } else {
+                    // the activations land in z's buffer, which becomes h's
+                    bias_act_in_place(self.activation, bias, &mut z);
+                    std::mem::swap(&mut z, &mut work.h[l]);
+                }
                 work.z[l] = z;
             }
         }
@@ -357,15 +416,14 @@ impl Mlp32 {
                 // ∂h = g Wᵀ, then through the activation
                 let [cur, next] = &mut g;
                 resize(next, rows * k);
-                product(
-                    rows,
-                    n,
-                    k,
-                    cur,
-                    &self.transposed[l],
-                    (&self.weights[l], n),
-                    next,
-                );
+                // b = Wᵀ: its rows are the stored Wᵀ's for a narrow layer, W's columns otherwise
+                let (t, wl) = (&self.transposed[l], &self.weights[l][..]);
+                let b = if t.is_empty() {
+                    (wl, 1, n)
+                } else {
+                    (&t[..], k, 1)
+                };
+                product((rows, n, k), cur, b, Some((wl, n)), next);
                 times_slope(self.activation, &mut work.z[l - 1], next);
                 g.swap(0, 1);
             }
@@ -385,14 +443,21 @@ mod tests {
     #[test]
     fn passes_match_the_tape() {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
-        for act in [
+        let acts = [
             Activation::Silu,
             Activation::Softplus,
             Activation::Tanh,
             Activation::Elu,
             Activation::Relu,
-        ] {
-            let net = Mlp::new(&[5, 24, 16, 3], act, &mut rng);
+        ];
+        // wide layers (GEMMs), a narrow output (dot products forward, row updates backward), and a narrow
+        // hidden layer (row updates forward, dot products backward)
+        let shapes = acts
+            .iter()
+            .map(|&a| (a, [5, 24, 16, 3]))
+            .chain([(Activation::Silu, [5, 3, 16, 3])]);
+        for (act, widths) in shapes {
+            let net = Mlp::new(&widths, act, &mut rng);
             let rows = 37;
             let x = Tensor::from_fn(rows, 5, |i, j| ((i * 5 + j) as f64 * 0.7).sin() * 2.0);
             let c = Tensor::from_fn(rows, 3, |i, j| ((i + 3 * j) as f64).cos());
@@ -404,7 +469,7 @@ mod tests {
                 (out.value(), tape.grad_tensors(loss, &p))
             });
             // made from another network and refreshed: every copy of the parameters follows
-            let mut fast = Mlp32::new(&Mlp::new(&[5, 24, 16, 3], act, &mut rng));
+            let mut fast = Mlp32::new(&Mlp::new(&widths, act, &mut rng));
             fast.refresh(&net);
             let x32: Vec<f32> = x.data().iter().map(|&v| v as f32).collect();
             let c32: Vec<f32> = c.data().iter().map(|&v| v as f32).collect();
@@ -421,13 +486,17 @@ mod tests {
                 }
             };
             close(&out, want.data(), "output");
+            let mut again = vec![0.0; rows * 3];
+            fast.predict(&x32, 5, None, &mut again, &mut Work::default());
+            assert_eq!(again, out, "{act:?}: predict and forward differ");
             for (l, (mine, theirs)) in g.iter().zip(&grads).enumerate() {
                 close(mine, theirs.data(), &format!("gradient {l}"));
             }
             // the last two inputs folded into the first bias
             let (w0, b0) = fast.first_layer();
-            let bias: Vec<f32> = (0..24)
-                .map(|o| b0[o] + (3..5).map(|i| x32[i] * w0[i * 24 + o]).sum::<f32>())
+            let h = widths[1];
+            let bias: Vec<f32> = (0..h)
+                .map(|o| b0[o] + (3..5).map(|i| x32[i] * w0[i * h + o]).sum::<f32>())
                 .collect();
             let mut first = vec![0.0; 3];
             fast.forward(&x32[..3], 3, Some(&bias), &mut first, &mut work);

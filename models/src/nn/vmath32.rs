@@ -1,5 +1,5 @@
-//! The activations in single precision, vectorised: bias-add and activation in one pass over a layer's
-//! output, and the activation's derivative for the backward pass. Each element is branch-free code (a
+//! Vector math in single precision: bias-add and activation in one pass over a layer's output, the
+//! activation's derivative for the backward pass, and Fourier features sin/cos(2π ω t). Each element is branch-free code (a
 //! Cody–Waite exponential of a non-positive argument, a reduced atanh series for ln(1 + t)) that LLVM
 //! vectorises; `pulp` compiles it for the best instruction set of the CPU (AVX-512: 16 lanes) and picks one
 //! at run time.
@@ -129,6 +129,8 @@ fn slope(a: Activation, x: f32) -> f32 {
 enum Pass<'a> {
     /// z ← z + b; h = act(z).
     BiasAct(&'a [f32]),
+    /// z ← act(z + b).
+    BiasActInPlace(&'a [f32]),
     /// g ← g · act′(z) (g holds ∂L/∂h on entry).
     Slope,
 }
@@ -158,6 +160,13 @@ impl pulp::WithSimd for Kernel<'_> {
                             for ((z, h), b) in z.iter_mut().zip(h).zip(b) {
                                 *z += b;
                                 *h = value($a, *z);
+                            }
+                        }
+                    }
+                    Pass::BiasActInPlace(b) => {
+                        for z in self.z.chunks_exact_mut(b.len()) {
+                            for (z, b) in z.iter_mut().zip(b) {
+                                *z = value($a, *z + b);
                             }
                         }
                     }
@@ -197,6 +206,23 @@ pub(crate) fn bias_act(act: Activation, bias: &[f32], z: &mut [f32], h: &mut [f3
     });
 }
 
+/// Rows of `bias.len()` values: `z = act(z + bias)`. Panics if the length is not a multiple of the bias's
+/// (a programmer error).
+pub(crate) fn bias_act_in_place(act: Activation, bias: &[f32], z: &mut [f32]) {
+    assert!(
+        !bias.is_empty() && z.len().is_multiple_of(bias.len()),
+        "bias_act_in_place: {} values, bias of {}",
+        z.len(),
+        bias.len()
+    );
+    pulp::Arch::new().dispatch(Kernel {
+        act,
+        pass: Pass::BiasActInPlace(bias),
+        z,
+        other: &mut [],
+    });
+}
+
 /// `g[i] *= act′(z[i])`. Panics if the lengths differ (a programmer error).
 pub(crate) fn times_slope(act: Activation, z: &mut [f32], g: &mut [f32]) {
     assert_eq!(z.len(), g.len(), "times_slope: {} vs {}", z.len(), g.len());
@@ -205,6 +231,70 @@ pub(crate) fn times_slope(act: Activation, z: &mut [f32], g: &mut [f32]) {
         pass: Pass::Slope,
         z,
         other: g,
+    });
+}
+
+/// sin(2π u) and cos(2π u) for |u| < 2⁵⁰, branch-free: u is reduced to its nearest quarter turn q/4 in f64
+/// (exact), the rest r = 2π(u − q/4) ∈ [−π/4, π/4] goes through short polynomials in f32, and the quarter
+/// rotates the pair.
+#[inline(always)]
+fn sincos_turns(u: f64) -> (f32, f32) {
+    let q = (4.0 * u).round();
+    let r = (std::f64::consts::TAU * (u - 0.25 * q)) as f32;
+    let z = r * r;
+    // Taylor to r⁹ and r⁸: below 4e-9 on |r| ≤ π/4
+    let mut s: f32 = 1.0 / 362_880.0;
+    for c in [-1.0 / 5040.0, 1.0 / 120.0, -1.0 / 6.0] {
+        s = s.mul_add(z, c);
+    }
+    let s = (r * z).mul_add(s, r);
+    let mut c: f32 = 1.0 / 40_320.0;
+    for k in [-1.0 / 720.0, 1.0 / 24.0, -0.5] {
+        c = c.mul_add(z, k);
+    }
+    let c = z.mul_add(c, 1.0);
+    // rotate by q quarter turns: (sin, cos) → (cos, −sin) → (−sin, −cos) → (−cos, sin)
+    let quarter = (q as i64 & 3) as u8;
+    let (s1, c1) = if quarter & 1 == 1 { (c, -s) } else { (s, c) };
+    if quarter & 2 == 2 {
+        (-s1, -c1)
+    } else {
+        (s1, c1)
+    }
+}
+
+struct Fourier<'a> {
+    frequencies: &'a [f64],
+    t: f64,
+    out: &'a mut [f32],
+}
+
+impl pulp::WithSimd for Fourier<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let f = self.frequencies.len();
+        let (sin, cos) = self.out.split_at_mut(f);
+        for ((w, s), c) in self.frequencies.iter().zip(sin).zip(cos) {
+            (*s, *c) = sincos_turns(w * self.t);
+        }
+    }
+}
+
+/// The features [sin(2π ωₖ t) | cos(2π ωₖ t)] into `out` (2F values) in f32, vectorised over the
+/// frequencies. Panics if `out` is not twice as long as `frequencies` (a programmer error).
+pub(crate) fn fourier(frequencies: &[f64], t: f64, out: &mut [f32]) {
+    assert_eq!(
+        out.len(),
+        2 * frequencies.len(),
+        "fourier: {} outputs for {} frequencies",
+        out.len(),
+        frequencies.len()
+    );
+    pulp::Arch::new().dispatch(Fourier {
+        frequencies,
+        t,
+        out,
     });
 }
 
@@ -226,6 +316,27 @@ mod tests {
                 }
             }
             Activation::Relu => (x.max(0.0), if x > 0.0 { 1.0 } else { 0.0 }),
+        }
+    }
+
+    /// The f32 Fourier features within a few f32 ulp (absolute: they are at most 1) of the f64 ones, over
+    /// turns from tiny to large and around every quarter.
+    #[test]
+    fn fourier_features_match_f64() {
+        let mut w: Vec<f64> = (-2000..2000).map(|i| i as f64 * 0.0371).collect();
+        w.extend((0..16).flat_map(|q| [-1e-9, 0.0, 1e-9].map(|e| q as f64 / 4.0 + e)));
+        for t in [1e-3, 0.37, 1.0] {
+            let mut out = vec![0.0f32; 2 * w.len()];
+            fourier(&w, t, &mut out);
+            for (k, wk) in w.iter().enumerate() {
+                let a = std::f64::consts::TAU * wk * t;
+                for (got, want) in [(out[k], a.sin()), (out[w.len() + k], a.cos())] {
+                    assert!(
+                        (got as f64 - want).abs() < 2.0 * f32::EPSILON as f64,
+                        "ω {wk} t {t}: {got} vs {want}"
+                    );
+                }
+            }
         }
     }
 
