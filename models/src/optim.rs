@@ -242,20 +242,46 @@ impl Optimizer for Adam {
                 p.shape(),
                 g.shape()
             );
-            for (((pi, &gi), mi), vi) in p
-                .data_mut()
-                .iter_mut()
-                .zip(g.data())
-                .zip(m.data_mut())
-                .zip(v.data_mut())
-            {
-                *mi = b1 * *mi + (1.0 - b1) * gi;
-                *vi = b2 * *vi + (1.0 - b2) * gi * gi;
-                if self.weight_decay != 0.0 {
-                    *pi -= lr * self.weight_decay * *pi;
-                }
-                *pi -= lr * (*mi / c1) / ((*vi / c2).sqrt() + self.eps);
+            pulp::Arch::new().dispatch(AdamPass {
+                p: p.data_mut(),
+                g: g.data(),
+                m: m.data_mut(),
+                v: v.data_mut(),
+                coefficients: [b1, b2, c1, c2, lr, self.weight_decay, self.eps],
+            });
+        }
+    }
+}
+
+/// One tensor's Adam update, compiled for each instruction set (`pulp`): the same operations in the same
+/// order on every one (no fused multiply-adds), so the bits do not depend on the CPU's vector width.
+struct AdamPass<'a> {
+    p: &'a mut [f64],
+    g: &'a [f64],
+    m: &'a mut [f64],
+    v: &'a mut [f64],
+    /// β₁, β₂, 1 − β₁ᵗ, 1 − β₂ᵗ, the rate, the weight decay, ε.
+    coefficients: [f64; 7],
+}
+
+impl pulp::WithSimd for AdamPass<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let [b1, b2, c1, c2, lr, decay, eps] = self.coefficients;
+        let all = self
+            .p
+            .iter_mut()
+            .zip(self.g)
+            .zip(self.m.iter_mut())
+            .zip(self.v.iter_mut());
+        for (((pi, &gi), mi), vi) in all {
+            *mi = b1 * *mi + (1.0 - b1) * gi;
+            *vi = b2 * *vi + (1.0 - b2) * gi * gi;
+            if decay != 0.0 {
+                *pi -= lr * decay * *pi;
             }
+            *pi -= lr * (*mi / c1) / ((*vi / c2).sqrt() + eps);
         }
     }
 }
