@@ -148,17 +148,21 @@ if "q1" in extra:
 if "t11" in extra:
     t11 = load(extra["t11"])
     pk = lambda m: first(t11, "T11", m)
-    sk = lambda m: stein.get(("T11", "f64", m))
+    sk = lambda p, m: stein.get(("T11", p, m))
+    num = lambda v, f: "–" if v is None else format(v, f)
     print()
-    print("| T11 diffusion (VP, 10,000 steps, 5,000 samples) | Stein f64 | PyTorch f32 | PyTorch / Stein |")
-    print("|---|---|---|---|")
+    print("| T11 diffusion (VP, 10,000 steps, 5,000 samples) | Stein f32 | Stein f64 | PyTorch f32 | PyTorch / Stein f32 |")
+    print("|---|---|---|---|---|")
     for m, name in (("train_s", "training"), ("sample_sde_s", "reverse SDE, 1,000 Euler–Maruyama steps"),
-                    ("sample_ode_s", "probability-flow ODE, RK45 1e-5"), ("nll_s", "NLL of 1,000 points (ODE)")):
-        print(f"| {name} | {sk(m):.2f} s | {pk(m):.2f} s | {pk(m) / sk(m):.2f}× |")
-    print(f"| NLL − true NLL (nats) | {sk('nll_gap'):.3f} | {pk('nll') - pk('nll_true'):.3f} | |")
+                    ("sample_ode_s", "probability-flow ODE, RK45 1e-5"), ("nll_s", "NLL of 1,000 points (ODE, f64)")):
+        s32, s64 = sk("f32", m), sk("f64", m)
+        ratio = "" if s32 is None else f"{pk(m) / s32:.2f}×"
+        print(f"| {name} | {num(s32, '.2f')} s | {num(s64, '.2f')} s | {pk(m):.2f} s | {ratio} |")
+    print(f"| NLL − true NLL (nats) | {num(sk('f32', 'nll_gap'), '.3f')} | {num(sk('f64', 'nll_gap'), '.3f')} | "
+          f"{pk('nll') - pk('nll_true'):.3f} | |")
     for m, name in (("mmd2_sde", "MMD² of the SDE samples"), ("mmd2_ode", "MMD² of the ODE samples"),
                     ("mmd2_sde_exact_score", "MMD², SDE with the exact score")):
-        print(f"| {name} | {sk(m):.4f} | {pk(m):.4f} | |")
+        print(f"| {name} | {num(sk('f32', m), '.4f')} | {num(sk('f64', m), '.4f')} | {pk(m):.4f} | |")
 
 if "nuts" in extra:
     nuts = load(extra["nuts"])

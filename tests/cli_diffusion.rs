@@ -89,8 +89,21 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
             "{summary}"
         );
         let model = run.join("model.json");
-        for sampler in ["sde", "pc", "ode", "ddim", "heun"] {
-            let out = dir.join(format!("{sde}-{sampler}.csv"));
+        // the default f32 network for every sampler, and f64 for one
+        let checkpoint = std::fs::read_to_string(run.join("checkpoint.json")).unwrap();
+        assert!(
+            checkpoint.contains(r#""precision":"F32""#),
+            "{sde}: trained in f32 by default"
+        );
+        for (sampler, precision) in [
+            ("sde", "f32"),
+            ("sde", "f64"),
+            ("pc", "f32"),
+            ("ode", "f32"),
+            ("ddim", "f32"),
+            ("heun", "f32"),
+        ] {
+            let out = dir.join(format!("{sde}-{sampler}-{precision}.csv"));
             let o = stein(&[
                 "sample",
                 "--model",
@@ -99,11 +112,17 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
                 "40",
                 "--sampler",
                 sampler,
+                "--precision",
+                precision,
                 "--out",
                 out.to_str().unwrap(),
             ]);
-            assert!(o.status.success(), "{sde} {sampler}: {}", text(&o));
-            assert_eq!(csv_shape(&out), (40, d), "{sde} {sampler}");
+            assert!(
+                o.status.success(),
+                "{sde} {sampler} {precision}: {}",
+                text(&o)
+            );
+            assert_eq!(csv_shape(&out), (40, d), "{sde} {sampler} {precision}");
         }
         let o = stein(&[
             "likelihood",
@@ -217,6 +236,34 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
             ],
             "it is a score or energy run",
         ),
+        (
+            vec![
+                "train",
+                "--resume",
+                run.to_str().unwrap(),
+                "--steps",
+                "60",
+                "--precision",
+                "f64",
+            ],
+            "--precision f64 differs from the run's (f32)",
+        ),
+        (
+            vec!["train", "--precision", "f32"],
+            "--precision applies to --model diffusion",
+        ),
+        (
+            vec![
+                "sample",
+                "--model",
+                ebm.join("model.json").to_str().unwrap(),
+                "--precision",
+                "f32",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "--precision applies to diffusion models",
+        ),
         (vec!["train", "--sampler", "ode"], "is a diffusion sampler"),
         (
             vec!["train", "--sde", "ve"],
@@ -307,6 +354,8 @@ fn a_diffusion_run_continues_with_resume() {
     let o = train(&[
         "--model",
         "diffusion",
+        "--precision",
+        "f64",
         "--steps",
         "40",
         "--out",
@@ -315,8 +364,16 @@ fn a_diffusion_run_continues_with_resume() {
     assert!(o.status.success(), "{}", text(&o));
     let ck = std::fs::read_to_string(run.join("checkpoint.json")).unwrap();
     assert!(ck.contains(r#""step":40"#), "{}", &ck[..ck.len().min(300)]);
-    // no --model needed: the folder says what it holds
-    let o = train(&["--resume", run.to_str().unwrap(), "--steps", "70"]);
+    assert!(ck.contains(r#""precision":"F64""#));
+    // no --model needed: the folder says what it holds (naming its own precision is fine)
+    let o = train(&[
+        "--resume",
+        run.to_str().unwrap(),
+        "--steps",
+        "70",
+        "--precision",
+        "f64",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("40 → 70"), "{}", text(&o));
     let ck = std::fs::read_to_string(run.join("checkpoint.json")).unwrap();

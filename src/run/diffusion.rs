@@ -7,6 +7,9 @@ use crate::models::diffusion::file::DiffusionFile;
 use crate::models::diffusion::likelihood::{log_likelihood, Divergence, LogLikelihood};
 use crate::models::diffusion::ode::Tolerance;
 use crate::models::diffusion::reverse::{self, Method, Start};
+use crate::models::diffusion::single::TimeModel32;
+use crate::models::diffusion::TimeScore;
+use crate::models::nn::Precision;
 
 /// The reverse-time samplers of the command line, with their settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,17 +58,18 @@ impl ReverseKind {
 }
 
 /// `n` samples of a diffusion model in data coordinates, and about `frames` + 1 snapshots of the particles
-/// from noise to data (none when `frames` is 0).
+/// from noise to data (none when `frames` is 0); the network runs in `precision` ([`TimeModel32`] for f32).
 ///
 /// ```
 /// use rand::SeedableRng;
 /// use stein::models::diffusion::{file::DiffusionFile, net::{Output, TimeModel}, Sde};
+/// use stein::models::nn::Precision;
 /// use stein::run::diffusion::{sample_diffusion, ReverseKind};
 ///
 /// let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
 /// let model = TimeModel::new(2, &[16], Output::Noise, Sde::vp(0.1, 20.0).unwrap(), &mut rng);
 /// let file = DiffusionFile::new(model, None, "untrained");
-/// let (x, frames) = sample_diffusion(&file, ReverseKind::Ddim, 10, 1, 5).unwrap();
+/// let (x, frames) = sample_diffusion(&file, ReverseKind::Ddim, 10, 1, 5, Precision::F32).unwrap();
 /// assert_eq!(x.shape(), (10, 2));
 /// assert_eq!(frames.len(), 6);
 /// ```
@@ -75,8 +79,14 @@ pub fn sample_diffusion(
     n: usize,
     seed: u64,
     frames: usize,
+    precision: Precision,
 ) -> Result<(Tensor, Vec<Tensor>), RunError> {
     let model = &file.model;
+    let single = (precision == Precision::F32).then(|| TimeModel32::new(model));
+    let score: &dyn TimeScore = match &single {
+        Some(s) => s,
+        None => model,
+    };
     let method = kind.method();
     let mut snaps: Vec<Tensor> = Vec::new();
     let every = match method {
@@ -87,7 +97,7 @@ pub fn sample_diffusion(
         _ => 1,
     };
     let (x, _) = reverse::sample_with(
-        model,
+        score,
         &model.sde,
         &method,
         Start::Prior(n),

@@ -87,6 +87,10 @@ pub struct TrainArgs {
     /// the likelihood starts there: 10⁻⁷ to 0.5 (default: the SDE's, 10⁻⁵).
     #[arg(long, value_parser = positive_real)]
     pub t_min: Option<f64>,
+    /// The arithmetic of --model diffusion's training passes and samplers (default f32; parameters and the
+    /// optimiser stay f64). On --resume: the run's.
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -119,6 +123,9 @@ pub struct SampleArgs {
     /// Seed (negative values wrap).
     #[arg(long, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
+    /// The arithmetic of a diffusion model's network in the sampler (default f32).
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
 }
 
 #[derive(Args)]

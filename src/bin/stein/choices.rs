@@ -48,6 +48,25 @@ pub enum SdeArg {
     Subvp,
 }
 
+/// The arithmetic of a diffusion model's network passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// Single precision: twice the speed, the same quality on the benchmarks (parameters and optimiser in f64).
+    F32,
+    /// Double precision on the tape.
+    F64,
+}
+
+impl PrecisionArg {
+    /// The library's setting.
+    pub fn precision(self) -> stein::models::nn::Precision {
+        match self {
+            PrecisionArg::F32 => stein::models::nn::Precision::F32,
+            PrecisionArg::F64 => stein::models::nn::Precision::F64,
+        }
+    }
+}
+
 /// The training objective.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LossArg {

@@ -19,6 +19,7 @@ use stein::models::diffusion::file::{DiffusionFile, DiffusionTraining};
 use stein::models::diffusion::net::{Output, TimeModel};
 use stein::models::diffusion::train::{fit_from, DiffusionConfig, FitState};
 use stein::models::diffusion::Sde;
+use stein::models::nn::Precision;
 use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
 use stein::run::subsample_rows;
 use stein::scores::plot;
@@ -83,6 +84,16 @@ fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<St
             ck.display()
         )));
     };
+    if let Some(p) = a.precision.map(|p| p.precision()) {
+        if p != tr.config.precision {
+            return Err(CliError::Usage(format!(
+                "--precision {} differs from the run's ({}) in {}: leave it out to continue",
+                precision_name(p),
+                precision_name(tr.config.precision),
+                dir.display()
+            )));
+        }
+    }
     for flag in ["sde", "t_min"] {
         if given(flag) {
             return Err(CliError::Usage(format!(
@@ -119,6 +130,13 @@ fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<St
         state: tr.state,
         dir: Some(dir.to_path_buf()),
     })
+}
+
+fn precision_name(p: Precision) -> &'static str {
+    match p {
+        Precision::F32 => "f32",
+        Precision::F64 => "f64",
+    }
 }
 
 /// A new run from the flags.
@@ -161,6 +179,7 @@ fn fresh(a: &TrainArgs, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError>
         },
         lr: if given("lr") { a.lr } else { defaults.lr },
         seed: a.seed,
+        precision: a.precision.map_or(Precision::F32, |p| p.precision()),
         ..defaults
     };
     Ok(Start {
@@ -228,7 +247,14 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
     file.save(dir.join("model.json"))?;
     let t1 = Instant::now();
     let frames = if z.cols() >= 2 { ANIMATION_FRAMES } else { 0 };
-    let (samples, snaps) = sample_diffusion(&file, kind, a.samples, cfg.seed ^ 0x5EED, frames)?;
+    let (samples, snaps) = sample_diffusion(
+        &file,
+        kind,
+        a.samples,
+        cfg.seed ^ 0x5EED,
+        frames,
+        cfg.precision,
+    )?;
     let sample_s = t1.elapsed().as_secs_f64();
     write_csv(&dir.join("samples.csv"), &samples)?;
     let (sv, rv) = (
@@ -263,7 +289,7 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
         "                an unbiased estimate: values slightly below 0 are noise around a match".into(),
         format!("NLL             {nll:.4} nats ({bits:.4} bits/dim) of {} held-out points, by the probability-flow ODE", held.rows()),
         format!("verdict         {verdict}"),
-        format!("train time      {train_s:.1} s"),
+        format!("train time      {train_s:.1} s ({} passes)", precision_name(cfg.precision)),
         format!("sample time     {sample_s:.1} s"),
     ]
     .join("\n")
@@ -309,7 +335,8 @@ pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
         a.out.with_extension("gif"),
     );
     let frames = if a.animate { ANIMATION_FRAMES } else { 0 };
-    let (samples, snaps) = sample_diffusion(&file, kind, a.n, a.seed, frames)?;
+    let precision = a.precision.map_or(Precision::F32, |p| p.precision());
+    let (samples, snaps) = sample_diffusion(&file, kind, a.n, a.seed, frames, precision)?;
     write_csv(csv, &samples)?;
     let curve = crate::diffuse_pictures::curve_1d(&file, &samples, a.seed)?;
     samples_picture(&png, &file.data, a.view, &samples, None, curve)?;

@@ -28,6 +28,12 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     if crate::likelihood::is_diffusion_file(&a.model) {
         return crate::diffuse::sample(a, out);
     }
+    if a.precision.is_some() {
+        return Err(CliError::Usage(format!(
+            "--precision applies to diffusion models; {} is a score or energy model (sampled in f64)",
+            a.model.display()
+        )));
+    }
     let f = ModelFile::load(&a.model)?;
     let model = f.model;
     if a.animate && model.dim < 2 {

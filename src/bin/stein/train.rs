@@ -168,6 +168,12 @@ impl Plan {
 }
 
 pub fn run(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliError> {
+    if a.precision.is_some() {
+        return Err(CliError::Usage(format!(
+            "--precision applies to --model diffusion; --model {} trains on the f64 tape",
+            a.model.name()
+        )));
+    }
     let Plan {
         mut trainer,
         mut config,
