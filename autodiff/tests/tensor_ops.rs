@@ -154,6 +154,11 @@ tcase!(relu_neg, [(2, 3)], -3.0..-0.1, |x| out(x[0].relu() + x[0]));
 tcase!(abs, [(2, 3)], 0.1..3.0, |x| out(x[0].abs() * x[0]));
 tcase!(erf, [(2, 3)], -2.0..2.0, |x| out(x[0].erf()));
 tcase!(square, [(2, 3)], -2.0..2.0, |x| out(x[0].square()));
+// a product of a node with itself takes its own backward rule (2 g ⊙ a)
+tcase!(self_product, [(2, 3)], -2.0..2.0, |x| {
+    let s = x[0].sin();
+    out(s * s + x[0] * x[0] * 0.5)
+});
 tcase!(powi, [(2, 3)], -2.0..2.0, |x| out(x[0].powi(3) * 0.3));
 tcase!(powf, [(2, 3)], 0.3..2.0, |x| out(x[0].powf(1.7)));
 tcase!(neg, [(2, 3)], -2.0..2.0, |x| out(-x[0]));

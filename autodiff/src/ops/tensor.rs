@@ -666,6 +666,14 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
                 acc(x, d)
             }
         }
+        TOp::Mul if n.a == n.b => {
+            // a ⊙ a: one product and one accumulation, 2(g ⊙ a) — the same bits as g⊙a + g⊙a (doubling is
+            // exact), at half the passes
+            let a = pa();
+            if live(a) {
+                acc(a, (g * a * 2.0).sum_to(a.rows(), a.cols()));
+            }
+        }
         TOp::Add | TOp::Sub | TOp::Mul | TOp::Div => {
             let (a, b) = (pa(), pb());
             if live(a) {
