@@ -61,7 +61,9 @@ case!(trigamma, 1e-6, [0.8..6.0], |x| x[0].polygamma(1));
 case!(powi_3, [-2.0..2.0], |x| x[0].powi(3));
 case!(powi_neg2, [0.3..3.0], |x| x[0].powi(-2));
 case!(powf_const, [0.2..3.0], |x| x[0].powf(S::cst(2.5)));
-case!(const_pow, [-2.0..2.0], |x| S::cst(2.0).powf(x[0]));
+// base 2.5, not 2: for a literal 2 the f64 reference compiles to exp2, which differs from pow(2, x) in the last bit
+// for some x (e.g. −1.657784585050311), and the primal check is bit for bit
+case!(const_pow, [-2.0..2.0], |x| S::cst(2.5).powf(x[0]));
 case!(square, [-3.0..3.0], |x| x[0].square());
 case!(mul_const, [-3.0..3.0], |x| (x[0] * 0.7).sin());
 case!(div_const, [-3.0..3.0], |x| (x[0] / 1.3).sin());

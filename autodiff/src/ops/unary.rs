@@ -154,22 +154,61 @@ fn eval_slice_serial(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
     if let Some(f) = fun {
         return vmath::map(f, src, out);
     }
+    use UnOp::*;
+    if matches!(
+        op,
+        Neg | AddC | MulC | DivC | CSub | CDiv | Sqrt | Recip | Abs | Relu | Step | Sign
+    ) {
+        return pulp::Arch::new().dispatch(Each { op, c, src, out });
+    }
     macro_rules! each {
         ($($v:ident),* $(,)?) => {
             match op {
-                $(UnOp::$v => {
+                $($v => {
                     for (o, &x) in out.iter_mut().zip(src) {
-                        *o = eval(UnOp::$v, x, c);
+                        *o = eval($v, x, c);
                     }
                 })*
+                _ => unreachable!("dispatched above"),
             }
         };
     }
     each!(
-        Neg, Exp, Exp2, ExpM1, Ln, Ln1p, Log2, Log10, Sqrt, Cbrt, Recip, Sin, Cos, Tan, Asin, Acos,
-        Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Sigmoid, Softplus, LogSigmoid, Silu, Elu,
-        Relu, Erf, Lgamma, Polygamma, AddC, MulC, DivC, CSub, CDiv, PowC, Powi, CPow, Step, Sign,
+        Exp, Exp2, ExpM1, Ln, Ln1p, Log2, Log10, Cbrt, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh,
+        Tanh, Asinh, Acosh, Atanh, Sigmoid, Softplus, LogSigmoid, Silu, Elu, Erf, Lgamma,
+        Polygamma, PowC, Powi, CPow,
     );
+}
+
+/// The correctly rounded maps (x + c, c·x, −x, c − x, √x, 1/x, |x|, …) compiled per instruction set (`pulp`),
+/// so they vectorise at the CPU's full width: the same operations, the same bits. (libm's functions stay in
+/// the loop above: vectorising them would need a vector libm, and might round differently.)
+struct Each<'a> {
+    op: UnOp,
+    c: f64,
+    src: &'a [f64],
+    out: &'a mut [f64],
+}
+
+impl pulp::WithSimd for Each<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let Each { op, c, src, out } = self;
+        macro_rules! each {
+            ($($v:ident),* $(,)?) => {
+                match op {
+                    $(UnOp::$v => {
+                        for (o, &x) in out.iter_mut().zip(src) {
+                            *o = eval(UnOp::$v, x, c);
+                        }
+                    })*
+                    _ => unreachable!("only the correctly rounded maps come here"),
+                }
+            };
+        }
+        each!(Neg, AddC, MulC, DivC, CSub, CDiv, Sqrt, Recip, Abs, Relu, Step, Sign);
+    }
 }
 
 /// Vector-Jacobian product: given x, y = op(x) and the output adjoint g, the input adjoint g · dy/dx.
