@@ -55,10 +55,15 @@ impl Plan {
             .model
             .kind()
             .expect("diffusion runs are trained by `diffuse`");
-        let (trainer, config, dest) = match &a.resume {
-            Some(dir) => Self::resumed(a, dir, &given)?,
+        // a fresh run reads its data once (the standardisation and σ ladder are fitted to it); a resumed
+        // one reads the data its checkpoint names
+        let (trainer, config, dest, loaded) = match &a.resume {
+            Some(dir) => {
+                let (trainer, config, dest) = Self::resumed(a, dir, &given)?;
+                (trainer, config, dest, None)
+            }
             None => {
-                let (data, _) = data_and_reference(&a.data, a.seed, 2)?;
+                let (data, reference) = data_and_reference(&a.data, a.seed, a.samples)?;
                 let standardization = (!a.no_standardize).then(|| Standardization::fit(&data));
                 let mut z = data.clone();
                 if let Some(st) = &standardization {
@@ -100,7 +105,7 @@ impl Plan {
                     }
                     None => Dest::New(a.data.replace(['/', '.', '\\'], "_")),
                 };
-                (trainer, config, dest)
+                (trainer, config, dest, Some((data, reference)))
             }
         };
         let mut config = config;
@@ -108,7 +113,10 @@ impl Plan {
         config.progress = !a.quiet;
         config.checkpoint_every = 500;
         sampler.check(&trainer.model)?;
-        let (data, reference) = data_and_reference(&trainer.data, config.seed, a.samples)?;
+        let (data, reference) = match loaded {
+            Some(both) => both,
+            None => data_and_reference(&trainer.data, config.seed, a.samples)?,
+        };
         Ok(Plan {
             trainer,
             config,
