@@ -34,6 +34,8 @@ use stein_autodiff::Tensor;
 /// A [`TimeModel`] with its network in f32, for sampling ([`TimeScore`]) and training steps.
 #[derive(Clone, Debug)]
 pub struct TimeModel32 {
+    /// The model it was made from: its dimension, features, SDE and output reading (its f64 parameters are
+    /// not read: `net` holds the parameters in use).
     model: TimeModel,
     net: Mlp32,
 }
@@ -60,33 +62,28 @@ impl TimeModel32 {
         }
     }
 
-    /// The f64 model it was made from (parameters as of the last [`TimeModel32::refresh`]).
-    pub fn model(&self) -> &TimeModel {
-        &self.model
-    }
-
     /// Take the parameters of `model` (after an optimiser step). Panics if its network's widths differ (a
     /// programmer error).
     pub fn refresh(&mut self, model: &TimeModel) {
         self.net.refresh(&model.net);
-        self.model.net.params.clone_from(&model.net.params);
     }
 
-    /// The first layer's bias with the Fourier features of `t` folded in: b₀ + Σₖ fₖ(t) W₀[d + k, ·], summed
-    /// in f64.
+    /// The first layer's bias with the Fourier features of `t` folded in: b₀ + Σₖ fₖ(t) W₀[d + k, ·], from
+    /// the f32 parameters, summed in f64.
     fn folded_bias(&self, t: f64) -> Vec<f32> {
-        let (d, p) = (self.model.dim, &self.model.net.params);
+        let d = self.model.dim;
         let mut features = vec![0.0; 2 * self.model.frequencies.len()];
         self.model.fourier_into(t, &mut features);
-        let (w0, b0) = (&p[0], &p[1]);
-        (0..b0.cols())
+        let (w0, b0) = self.net.first_layer();
+        let n = b0.len();
+        (0..n)
             .map(|o| {
                 let fold: f64 = features
                     .iter()
                     .enumerate()
-                    .map(|(k, f)| f * w0.get(d + k, o))
+                    .map(|(k, f)| f * w0[(d + k) * n + o] as f64)
                     .sum();
-                (b0.get(0, o) + fold) as f32
+                (b0[o] as f64 + fold) as f32
             })
             .collect()
     }
