@@ -164,10 +164,10 @@ pub fn denoising_loss<'t>(
 ) -> stein_autodiff::Var<'t> {
     let sde = &model.sde;
     let b = x0.rows();
-    let (xt, _) = noised(sde, x0, t, z);
+    let (xt, coefficients) = noised(sde, x0, t, z);
     let s = model.score(tape, p, tape.tensor_const(&xt), t);
     // λ ‖s + z/σ‖² = (λ/σ²) ‖σ s + z‖²
-    let sigma = tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| sde.sigma(t[i])));
+    let sigma = tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| coefficients[i].1));
     let weight = tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| weighting.weight(sde, t[i])));
     let r = s * sigma + tape.tensor_const(z);
     (r.square() * weight).sum() / b as f64
@@ -277,6 +277,12 @@ fn fit_here(
     let (b, d) = (cfg.batch, model.dim);
     let mut single =
         (cfg.precision == Precision::F32).then(|| super::single::TimeModel32::new(model));
+    // f32 passes do half the work per row: shards twice as large
+    let most = match cfg.precision {
+        Precision::F64 => crate::shard::SHARD_ROWS,
+        Precision::F32 => 2 * crate::shard::SHARD_ROWS,
+    };
+    let shard = crate::shard::shard_rows_up_to(b, most);
     while state.step < cfg.steps {
         let step = state.step;
         let mut rng = crate::train::step_rng(cfg.seed, step);
@@ -295,12 +301,7 @@ fn fit_here(
         if let Some(single) = &mut single {
             single.refresh(model);
         }
-        let most = match cfg.precision {
-            Precision::F64 => crate::shard::SHARD_ROWS,
-            Precision::F32 => 2 * crate::shard::SHARD_ROWS,
-        };
-        let size = crate::shard::shard_rows_up_to(b, most);
-        let (loss, mut grads) = crate::shard::sharded_by(b, size, |lo, hi| {
+        let (loss, mut grads) = crate::shard::sharded_by(b, shard, |lo, hi| {
             let (x0, z) = (rows_of(&x0, lo, hi), rows_of(&z, lo, hi));
             if let Some(single) = &single {
                 return single.denoising_loss_grad(&x0, &t[lo..hi], &z, cfg.weighting);
