@@ -81,6 +81,14 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// `f64` or `f32`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        }
+    }
+
     /// Parse `f64` or `f32`.
     pub fn parse(name: &str) -> Option<Self> {
         match name {

@@ -67,6 +67,11 @@ impl PrecisionArg {
     }
 }
 
+/// A diffusion model's precision: the flag's, else f32.
+pub fn precision_of(flag: Option<PrecisionArg>) -> stein::models::nn::Precision {
+    flag.map_or(stein::models::nn::Precision::F32, PrecisionArg::precision)
+}
+
 /// The training objective.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LossArg {

@@ -1,7 +1,7 @@
 //! Diffusion models on the command line: `stein train --model diffusion`, `stein sample` of a diffusion model
 //! file, `stein likelihood`. The training data, folders, pictures and words are the other runs' own.
 
-use crate::args::{sampler_mismatch, SampleArgs, SdeArg, TrainArgs};
+use crate::args::{precision_of, sampler_mismatch, PrecisionArg, SampleArgs, SdeArg, TrainArgs};
 use crate::data::data_and_reference;
 use crate::error::CliError;
 use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
@@ -19,7 +19,6 @@ use stein::models::diffusion::file::{DiffusionFile, DiffusionTraining};
 use stein::models::diffusion::net::{Output, TimeModel};
 use stein::models::diffusion::train::{fit_from, DiffusionConfig, FitState};
 use stein::models::diffusion::Sde;
-use stein::models::nn::Precision;
 use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
 use stein::run::subsample_rows;
 use stein::scores::plot;
@@ -84,12 +83,12 @@ fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<St
             ck.display()
         )));
     };
-    if let Some(p) = a.precision.map(|p| p.precision()) {
+    if let Some(p) = a.precision.map(PrecisionArg::precision) {
         if p != tr.config.precision {
             return Err(CliError::Usage(format!(
                 "--precision {} differs from the run's ({}) in {}: leave it out to continue",
-                precision_name(p),
-                precision_name(tr.config.precision),
+                p.name(),
+                tr.config.precision.name(),
                 dir.display()
             )));
         }
@@ -132,13 +131,6 @@ fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<St
     })
 }
 
-fn precision_name(p: Precision) -> &'static str {
-    match p {
-        Precision::F32 => "f32",
-        Precision::F64 => "f64",
-    }
-}
-
 /// A new run from the flags.
 fn fresh(a: &TrainArgs, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError> {
     if let Some(o) = &a.out {
@@ -179,7 +171,7 @@ fn fresh(a: &TrainArgs, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError>
         },
         lr: if given("lr") { a.lr } else { defaults.lr },
         seed: a.seed,
-        precision: a.precision.map_or(Precision::F32, |p| p.precision()),
+        precision: precision_of(a.precision),
         ..defaults
     };
     Ok(Start {
@@ -289,7 +281,7 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
         "                an unbiased estimate: values slightly below 0 are noise around a match".into(),
         format!("NLL             {nll:.4} nats ({bits:.4} bits/dim) of {} held-out points, by the probability-flow ODE", held.rows()),
         format!("verdict         {verdict}"),
-        format!("train time      {train_s:.1} s ({} passes)", precision_name(cfg.precision)),
+        format!("train time      {train_s:.1} s ({} passes)", cfg.precision.name()),
         format!("sample time     {sample_s:.1} s"),
     ]
     .join("\n")
@@ -335,7 +327,7 @@ pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
         a.out.with_extension("gif"),
     );
     let frames = if a.animate { ANIMATION_FRAMES } else { 0 };
-    let precision = a.precision.map_or(Precision::F32, |p| p.precision());
+    let precision = precision_of(a.precision);
     let (samples, snaps) = sample_diffusion(&file, kind, a.n, a.seed, frames, precision)?;
     write_csv(csv, &samples)?;
     let curve = crate::diffuse_pictures::curve_1d(&file, &samples, a.seed)?;
