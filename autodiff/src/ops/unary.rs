@@ -141,6 +141,22 @@ pub(crate) fn eval_slice(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
     }
 }
 
+/// `out[i] = op(src[i])` with one loop per listed op (the op resolved once per call, each body inlined);
+/// evaluates to `true`, or to `false` for an op not listed.
+macro_rules! each_op {
+    ($op:expr, $c:expr, $src:expr, $out:expr; $($v:ident),* $(,)?) => {
+        match $op {
+            $(UnOp::$v => {
+                for (o, &x) in $out.iter_mut().zip($src) {
+                    *o = eval(UnOp::$v, x, $c);
+                }
+                true
+            })*
+            _ => false,
+        }
+    };
+}
+
 fn eval_slice_serial(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
     // the exponential family runs vectorised (ops/vmath.rs); the rest element by element
     let fun = match op {
@@ -154,60 +170,36 @@ fn eval_slice_serial(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
     if let Some(f) = fun {
         return vmath::map(f, src, out);
     }
-    use UnOp::*;
-    if matches!(
-        op,
-        Neg | AddC | MulC | DivC | CSub | CDiv | Sqrt | Recip | Abs | Relu | Step | Sign
-    ) {
-        return pulp::Arch::new().dispatch(Each { op, c, src, out });
+    // the correctly rounded maps at the CPU's full width; libm's functions element by element
+    if pulp::Arch::new().dispatch(Rounded { op, c, src, out }) {
+        return;
     }
-    macro_rules! each {
-        ($($v:ident),* $(,)?) => {
-            match op {
-                $($v => {
-                    for (o, &x) in out.iter_mut().zip(src) {
-                        *o = eval($v, x, c);
-                    }
-                })*
-                _ => unreachable!("dispatched above"),
-            }
-        };
-    }
-    each!(
+    let done = each_op!(
+        op, c, src, out;
         Exp, Exp2, ExpM1, Ln, Ln1p, Log2, Log10, Cbrt, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh,
         Tanh, Asinh, Acosh, Atanh, Sigmoid, Softplus, LogSigmoid, Silu, Elu, Erf, Lgamma,
         Polygamma, PowC, Powi, CPow,
     );
+    assert!(done, "eval_slice: no loop for {op:?}");
 }
 
 /// The correctly rounded maps (x + c, c·x, −x, c − x, √x, 1/x, |x|, …) compiled per instruction set (`pulp`),
 /// so they vectorise at the CPU's full width: the same operations, the same bits. (libm's functions stay in
-/// the loop above: vectorising them would need a vector libm, and might round differently.)
-struct Each<'a> {
+/// a baseline loop: vectorising them would need a vector libm, and might round differently.) `false`: not one
+/// of them.
+struct Rounded<'a> {
     op: UnOp,
     c: f64,
     src: &'a [f64],
     out: &'a mut [f64],
 }
 
-impl pulp::WithSimd for Each<'_> {
-    type Output = ();
+impl pulp::WithSimd for Rounded<'_> {
+    type Output = bool;
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let Each { op, c, src, out } = self;
-        macro_rules! each {
-            ($($v:ident),* $(,)?) => {
-                match op {
-                    $(UnOp::$v => {
-                        for (o, &x) in out.iter_mut().zip(src) {
-                            *o = eval(UnOp::$v, x, c);
-                        }
-                    })*
-                    _ => unreachable!("only the correctly rounded maps come here"),
-                }
-            };
-        }
-        each!(Neg, AddC, MulC, DivC, CSub, CDiv, Sqrt, Recip, Abs, Relu, Step, Sign);
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> bool {
+        let Rounded { op, c, src, out } = self;
+        each_op!(op, c, src, out; Neg, AddC, MulC, DivC, CSub, CDiv, Sqrt, Recip, Abs, Relu, Step, Sign)
     }
 }
 
