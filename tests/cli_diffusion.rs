@@ -246,7 +246,7 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
                 "--precision",
                 "f64",
             ],
-            "--precision f64 differs from the run's (f32)",
+            "--precision f64 cannot continue the run in",
         ),
         (
             vec!["train", "--precision", "f32"],

@@ -85,12 +85,8 @@ fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<St
     };
     if let Some(p) = a.precision.map(PrecisionArg::precision) {
         if p != tr.config.precision {
-            return Err(CliError::Usage(format!(
-                "--precision {} differs from the run's ({}) in {}: leave it out to continue",
-                p.name(),
-                tr.config.precision.name(),
-                dir.display()
-            )));
+            let kept = tr.config.precision.name();
+            return Err(resume::refusal(dir, "precision", p.name(), kept));
         }
     }
     for flag in ["sde", "t_min"] {
