@@ -247,6 +247,12 @@ fn the_two_drivers_give_bit_identical_draws() {
     both(&Exact(&g), cfg(Config::new(mala::Params::default())));
     both(&Exact(&g), cfg(Config::new(hmc::Params::default())));
     both(&Exact(&g), cfg(Config::default()));
+    // more chains than one block of the batched driver: blocks run apart, in parallel
+    fn many<P: Tunable>(c: Config<P>) -> Config<P> {
+        c.chains(1100).warmup(4).draws(3).seed(5)
+    }
+    both(&Exact(&g), many(Config::new(ula::Params::new(0.05))));
+    both(&Exact(&g), many(Config::new(mala::Params::new(0.1))));
     let ladder = PerturbedLadder::new(&g, &[3.0, 1.0, 0.3]).unwrap();
     both(
         &ladder,
@@ -271,6 +277,21 @@ fn draws_do_not_depend_on_the_thread_count() {
             })
     };
     assert_eq!(run(1), run(2));
+    let batched = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let cfg = Config::new(mala::Params::new(0.1))
+                    .chains(1500)
+                    .warmup(3)
+                    .draws(3)
+                    .seed(6);
+                sample_batched(&Rows(&Exact(&g)), &cfg).unwrap().chains
+            })
+    };
+    assert_eq!(batched(1), batched(2));
 }
 
 /// N(0, 10² I) in 2-d whose log-density is NaN beyond |xᵢ| = 30 (a model that fails outside its domain).

@@ -1,6 +1,6 @@
 //! The two drivers over the kernels: [`sample`] runs each chain on its own (rayon, one chain per task) and
-//! evaluates each request at once; [`sample_batched`] advances every chain together and evaluates their
-//! requests as the rows of one tensor (one network pass per round). Both run the same chain machine with the
+//! evaluates each request at once; [`sample_batched`] advances blocks of chains together and evaluates a
+//! block's requests as the rows of one tensor (one network pass per round and block). Both run the same chain machine with the
 //! same per-chain RNG streams, so they give bit-identical draws for the same seed whatever the thread count.
 
 use super::chain::ChainRun;
@@ -245,9 +245,15 @@ pub fn sample<P: Tunable, T: Target + ?Sized>(
     finish(chains, cfg, dim, t0, &bar)
 }
 
-/// Run the chains of `cfg` on `target` together: every round gathers the point each unfinished chain wants
-/// into one `n × dim` tensor and evaluates it in one call (a network's batched forward and backward pass).
-/// Gives the same draws as [`sample`] on the same target (see [`super::Rows`]).
+/// Chains per block of [`sample_batched`]: a block gathers, evaluates and resumes its own chains round after
+/// round, blocks in parallel — no barrier between rounds, and a block's points, scores and chain states stay
+/// in cache. Large enough for a network's batched pass to run at its GEMM speed.
+const BLOCK: usize = 512;
+
+/// Run the chains of `cfg` on `target` together: chains go in blocks of 512, and every round of a block
+/// gathers the point each of its unfinished chains wants into one `n × dim` tensor and evaluates it in one
+/// call (a network's batched forward and backward pass); blocks run in parallel. Gives the same draws as
+/// [`sample`] on the same target (see [`super::Rows`]), whatever the thread count.
 pub fn sample_batched<P: Tunable, T: BatchTarget + ?Sized>(
     target: &T,
     cfg: &Config<P>,
@@ -257,49 +263,56 @@ pub fn sample_batched<P: Tunable, T: BatchTarget + ?Sized>(
     check_target::<P::Kernel>(target.has_log_density())?;
     let t0 = Instant::now();
     let bar = Progress::new(cfg.progress, transitions(cfg), 0, "transitions");
+    let done = AtomicUsize::new(0);
     let result = stein_autodiff::on_pool(|| {
         let mut runs: Vec<ChainRun<P::Kernel>> = (0..cfg.chains)
+            .into_par_iter()
             .map(|c| ChainRun::new(cfg, c, dim))
             .collect();
-        let (mut x, mut s) = (Tensor::zeros(0, dim), Tensor::zeros(0, dim));
-        let mut active: Vec<usize> = (0..runs.len()).collect();
-        let mut group: Vec<usize> = Vec::with_capacity(runs.len());
-        let mut row_of = vec![usize::MAX; runs.len()];
-        let mut rounds = 0usize;
-        while !active.is_empty() {
-            // chains asking for the same noise level are evaluated together (usually all of them)
-            let noise = runs[active[0]].noise();
-            group.clear();
-            group.extend(active.iter().copied().filter(|&c| runs[c].noise() == noise));
-            x.set_zeros(group.len(), dim);
-            for (row, &c) in group.iter().enumerate() {
-                x.data_mut()[row * dim..(row + 1) * dim].copy_from_slice(runs[c].point());
-            }
-            let lp = target.eval_batch(&x, noise, &mut s);
-            // every chain of the group resumes with its row, in parallel (each has its own stream)
-            row_of.iter_mut().for_each(|r| *r = usize::MAX);
-            for (row, &c) in group.iter().enumerate() {
-                row_of[c] = row;
-            }
-            runs.par_iter_mut()
-                .zip(row_of.par_iter())
-                .with_min_len(256)
-                .filter(|(_, &row)| row != usize::MAX)
-                .try_for_each(|(run, &row)| {
-                    run.resume(Eval {
-                        log_p: lp.as_ref().map(|l| l[row]),
-                        score: s.row_slice(row),
-                    })
-                })?;
-            active.retain(|&c| !runs[c].is_done());
-            rounds += 1;
-            if rounds.is_multiple_of(16) {
-                bar.set(runs.iter().map(ChainRun::transitions).sum());
-            }
-        }
+        runs.par_chunks_mut(BLOCK)
+            .try_for_each(|block| run_block(target, block, dim, &done, &bar))?;
         Ok(runs.into_iter().map(ChainRun::into_chain).collect())
     });
     finish(result, cfg, dim, t0, &bar)
+}
+
+/// The rounds of one block of [`sample_batched`] until each of its chains is done.
+fn run_block<K: Kernel, T: BatchTarget + ?Sized>(
+    target: &T,
+    runs: &mut [ChainRun<K>],
+    dim: usize,
+    done: &AtomicUsize,
+    bar: &Progress,
+) -> Result<(), SampleError> {
+    let (mut x, mut s) = (Tensor::zeros(0, dim), Tensor::zeros(0, dim));
+    let mut active: Vec<usize> = (0..runs.len()).collect();
+    let mut group: Vec<usize> = Vec::with_capacity(runs.len());
+    let (mut rounds, mut reported) = (0usize, 0usize);
+    while !active.is_empty() {
+        // chains asking for the same noise level are evaluated together (usually all of them)
+        let noise = runs[active[0]].noise();
+        group.clear();
+        group.extend(active.iter().copied().filter(|&c| runs[c].noise() == noise));
+        x.set_zeros(group.len(), dim);
+        for (row, &c) in group.iter().enumerate() {
+            x.data_mut()[row * dim..(row + 1) * dim].copy_from_slice(runs[c].point());
+        }
+        let lp = target.eval_batch(&x, noise, &mut s);
+        for (row, &c) in group.iter().enumerate() {
+            runs[c].resume(Eval {
+                log_p: lp.as_ref().map(|l| l[row]),
+                score: s.row_slice(row),
+            })?;
+        }
+        active.retain(|&c| !runs[c].is_done());
+        rounds += 1;
+        if rounds.is_multiple_of(16) || active.is_empty() {
+            let now: usize = runs.iter().map(ChainRun::transitions).sum();
+            bar.set(done.fetch_add(now - reported, Ordering::Relaxed) + now - reported);
+            reported = now;
+        }
+    }
+    Ok(())
 }
 
 /// Transitions of the whole run (for the progress bar).
