@@ -4,9 +4,9 @@
 //! Two drivers run any kernel over many chains with Stan's warm-up ([`adapt`]): [`sample`] (each chain on its
 //! own, in parallel) and [`sample_batched`] (the requests of a block of chains in one tensor pass, for
 //! networks). Chain c draws from its own RNG stream (seed, c), so the draws are bit-identical whatever the
-//! driver or the number of threads. A non-finite log-density or score at a proposal is a rejection (a divergence for HMC and NUTS),
-//! never an abort; at the start it is an error naming the chain and the point. [`Draws`] holds the result,
-//! with diagnostics ([`diagnostics`]) and a summary table ([`Summary`]).
+//! driver or the number of threads. A non-finite log-density or score at a proposal is a rejection (a
+//! divergence for HMC and NUTS), never an abort; at the start it is an error naming the chain and the point.
+//! [`Draws`] holds the result, with diagnostics ([`diagnostics`]) and a summary table ([`Summary`]).
 //!
 //! ```
 //! use stein_models::sample::{sample, Autodiff, Config};
