@@ -183,7 +183,7 @@ fn eval_slice_serial(op: UnOp, c: f64, src: &[f64], out: &mut [f64]) {
     assert!(done, "eval_slice: no loop for {op:?}");
 }
 
-/// The correctly rounded maps (x + c, c·x, −x, c − x, √x, 1/x, |x|, …) compiled per instruction set (`pulp`),
+/// The correctly rounded maps (x + c, c·x, −x, c − x, √x, 1/x, |x|, x², …) compiled per instruction set (`pulp`),
 /// so they vectorise at the CPU's full width: the same operations, the same bits. (libm's functions stay in
 /// a baseline loop: vectorising them would need a vector libm, and might round differently.) `false`: not one
 /// of them.
@@ -199,6 +199,17 @@ impl pulp::WithSimd for Rounded<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> bool {
         let Rounded { op, c, src, out } = self;
+        if op == UnOp::Powi && c == 2.0 {
+            // x² (a square, and its slope's x¹): powi's repeated squaring rounds as x·x does
+            for (o, &x) in out.iter_mut().zip(src) {
+                *o = x * x;
+            }
+            return true;
+        }
+        if op == UnOp::Powi && c == 1.0 {
+            out.copy_from_slice(src);
+            return true;
+        }
         each_op!(op, c, src, out; Neg, AddC, MulC, DivC, CSub, CDiv, Sqrt, Recip, Abs, Relu, Step, Sign)
     }
 }
