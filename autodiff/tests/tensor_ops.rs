@@ -151,6 +151,10 @@ tcase!(elu_pos, [(2, 3)], 0.1..3.0, |x| out(x[0].elu() * x[0]));
 tcase!(elu_neg, [(2, 3)], -3.0..-0.1, |x| out(x[0].elu()));
 tcase!(relu_pos, [(2, 3)], 0.1..3.0, |x| out(x[0].relu() * x[0]));
 tcase!(relu_neg, [(2, 3)], -3.0..-0.1, |x| out(x[0].relu() + x[0]));
+tcase!(step_pos, [(2, 3)], 0.1..3.0, |x| out(
+    x[0].step() * x[0].exp()
+));
+tcase!(step_neg, [(2, 3)], -3.0..-0.1, |x| out(x[0].step() + x[0]));
 tcase!(abs, [(2, 3)], 0.1..3.0, |x| out(x[0].abs() * x[0]));
 tcase!(erf, [(2, 3)], -2.0..2.0, |x| out(x[0].erf()));
 tcase!(square, [(2, 3)], -2.0..2.0, |x| out(x[0].square()));
@@ -298,4 +302,11 @@ fn fused_activation_vjps_match_the_recorded_form_bit_for_bit() {
             assert_eq!(u.to_bits(), v.to_bits(), "softplus {softplus}: {u} vs {v}");
         }
     }
+}
+
+#[test]
+fn step_is_one_above_zero_only() {
+    let tape = Tape::new();
+    let x = tape.tensor(&Tensor::row(&[-1.5, -0.0, 0.0, 1e-300, 2.0]));
+    assert_eq!(x.step().value().data(), &[0.0, 0.0, 0.0, 1.0, 1.0]);
 }

@@ -554,6 +554,8 @@ tensor_unary!(
     elu => Elu,
     /// Elementwise ReLU. Its second derivative is zero: unfit where a loss differentiates the network twice.
     relu => Relu,
+    /// Elementwise Heaviside step: 1 for x > 0, else 0 (derivative 0; ReLU's and ELU's slopes are built on it).
+    step => Step,
     /// Elementwise erf.
     erf => Erf,
 );
