@@ -174,6 +174,32 @@ pub fn logaddexp(a: f64, b: f64) -> f64 {
     m + (-(a - b).abs()).exp().ln_1p()
 }
 
+/// eˣ of every entry of `x` into `out`, vectorised for this CPU (AVX-512, AVX2 + FMA or the baseline, chosen
+/// at run time): the tensor exponential's kernel, within 2 ulp of `f64::exp` (tested there). For long runs of
+/// exponentials in plain code — a mixture's responsibilities over many chains, say.
+///
+/// ```
+/// let x = [0.0, 1.0, -700.0, 2.5];
+/// let mut e = [0.0; 4];
+/// stein_autodiff::special::exp_slice(&x, &mut e);
+/// for (a, b) in x.iter().zip(&e) {
+///     assert!((a.exp() - b).abs() <= 4.0 * f64::EPSILON * a.exp());
+/// }
+/// ```
+///
+/// # Panics
+/// When the lengths differ (a programmer error); the message names both.
+pub fn exp_slice(x: &[f64], out: &mut [f64]) {
+    assert_eq!(
+        x.len(),
+        out.len(),
+        "exp_slice: {} inputs for {} outputs",
+        x.len(),
+        out.len()
+    );
+    crate::ops::vmath::map(crate::ops::vmath::Fun::Exp, x, out);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,30 +247,4 @@ mod tests {
         );
         assert!((logaddexp(0.3, -1.2) - (0.3f64.exp() + (-1.2f64).exp()).ln()).abs() < 1e-15);
     }
-}
-
-/// eˣ of every entry of `x` into `out`, vectorised for this CPU (AVX-512, AVX2 + FMA or the baseline, chosen
-/// at run time): the tensor exponential's kernel, within 2 ulp of `f64::exp` (tested there). For long runs of
-/// exponentials in plain code — a mixture's responsibilities over many chains, say.
-///
-/// ```
-/// let x = [0.0, 1.0, -700.0, 2.5];
-/// let mut e = [0.0; 4];
-/// stein_autodiff::special::exp_slice(&x, &mut e);
-/// for (a, b) in x.iter().zip(&e) {
-///     assert!((a.exp() - b).abs() <= 4.0 * f64::EPSILON * a.exp());
-/// }
-/// ```
-///
-/// # Panics
-/// When the lengths differ (a programmer error); the message names both.
-pub fn exp_slice(x: &[f64], out: &mut [f64]) {
-    assert_eq!(
-        x.len(),
-        out.len(),
-        "exp_slice: {} inputs for {} outputs",
-        x.len(),
-        out.len()
-    );
-    crate::ops::vmath::map(crate::ops::vmath::Fun::Exp, x, out);
 }
