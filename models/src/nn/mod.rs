@@ -5,6 +5,7 @@
 //! network functionally on the lifted handles, and reads the gradients back — as in JAX, no module state is
 //! mutated by a forward pass.
 
+pub mod jet;
 pub mod single;
 pub(crate) mod vmath32;
 
@@ -390,6 +391,26 @@ impl Model {
                 let s = sigma.expect("a noise-conditional model needs σ");
                 let h = self.net.forward(p, TVar::concat(&[x, s.ln()], 1));
                 h / s
+            }
+        }
+    }
+
+    /// The [`Jet`](jet::Jet) of the network's output — E for an energy model, s for a score network — in x
+    /// at noise `sigma` (required when conditioned; σ itself is not differentiated): see [`Mlp::jet`].
+    pub fn jet<'t>(
+        &self,
+        p: &[TVar<'t>],
+        x: TVar<'t>,
+        sigma: Option<TVar<'t>>,
+        dirs: &[jet::Direction<'t>],
+        second: &[usize],
+    ) -> jet::Jet<'t> {
+        match self.conditioning {
+            Conditioning::None => self.net.jet(p, x, dirs, second),
+            Conditioning::InputAndScale => {
+                let s = sigma.expect("a noise-conditional model needs σ");
+                let input = TVar::concat(&[x, s.ln()], 1);
+                self.net.jet(p, input, dirs, second).divided(s)
             }
         }
     }
