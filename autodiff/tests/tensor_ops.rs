@@ -1,5 +1,7 @@
 //! Every tensor op against central finite differences: the gradient entry by entry (first order) and a
-//! Hessian-vector product in a random direction (second order, through the recorded backward pass).
+//! Hessian-vector product in a random direction (second order, through the recorded backward pass). The fast
+//! sweep's gradient (its rules fused with their accumulations, ops/accumulate.rs) equals the recorded sweep's
+//! bit for bit.
 
 mod fd;
 use fd::{close, richardson};
@@ -40,6 +42,18 @@ where
     })
 }
 
+/// The gradient by the recorded sweep (every rule a tape op, nothing fused), read as values.
+fn gradient_recorded<F>(f: &F, xs: &[Tensor]) -> Vec<Tensor>
+where
+    F: for<'t> Fn(&[TVar<'t>]) -> Var<'t>,
+{
+    with_tape(|t| {
+        let v: Vec<TVar> = xs.iter().map(|x| t.tensor(x)).collect();
+        let g = t.grad_graph_tensors(f(&v), &v);
+        g.iter().map(|g| g.value()).collect()
+    })
+}
+
 /// H·dir through the recorded gradient: ∇ₓ Σₖ ⟨∇ₖ f, dirₖ⟩.
 fn hvp<F>(f: &F, xs: &[Tensor], dir: &[Tensor]) -> Vec<Tensor>
 where
@@ -69,6 +83,17 @@ where
     let xs = tensors(shapes, vals);
     let dir = tensors(shapes, dirs);
     let g = gradient(&f, &xs);
+    for (k, (a, b)) in g.iter().zip(gradient_recorded(&f, &xs)).enumerate() {
+        let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(
+            bits(a),
+            bits(&b),
+            "x{}: fast {:?} vs recorded {:?}",
+            k,
+            a.data(),
+            b.data()
+        );
+    }
     for (k, x) in xs.iter().enumerate() {
         for e in 0..x.len() {
             let fd = richardson(

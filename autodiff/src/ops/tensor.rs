@@ -2,6 +2,7 @@
 //! these same tensor ops so the recorded sweep can differentiate it again.
 
 use crate::backward::Adjoint;
+use crate::ops::accumulate;
 use crate::ops::kernels as k;
 use crate::ops::unary::{self, UnOp};
 use crate::real::Elem;
@@ -656,7 +657,6 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
 ) {
     let pa = || tape.tvar_at(n.a);
     let pb = || tape.tvar_at(n.b);
-    let mut acc = |p: TVar<'t>, d: TVar<'t>| accumulate_tensor(tape, tadj, p, d);
     // a constant input (data placed with `tensor_const`) takes no adjoint: skip computing it
     let live = |p: TVar<'t>| !matches!(tape.node(p.idx).op, crate::tape::Op::T(TOp::Const));
     let m = me.meta();
@@ -664,36 +664,52 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
         TOp::Leaf | TOp::Const => {}
         TOp::Un(u) => {
             let x = pa();
+            if accumulate::unary_rule(tape, tadj, u, m.c, x, me, g) {
+                return;
+            }
             if let Some(d) = unary::vjp(u, x, me, g, m.c) {
-                acc(x, d)
+                accumulate_tensor(tape, tadj, x, d)
             }
         }
         TOp::Mul if n.a == n.b => {
             // a ⊙ a: one product and one accumulation, 2(g ⊙ a) — the same bits as g⊙a + g⊙a (doubling is
             // exact), at half the passes
             let a = pa();
-            if live(a) {
-                acc(a, (g * a * 2.0).sum_to(a.rows(), a.cols()));
+            if live(a) && !accumulate::fused(tape, tadj, a, g, a, |g, a| g * a * 2.0) {
+                accumulate_tensor(tape, tadj, a, (g * a * 2.0).sum_to(a.rows(), a.cols()));
             }
         }
         TOp::Add | TOp::Sub | TOp::Mul | TOp::Div => {
             let (a, b) = (pa(), pb());
-            if live(a) {
+            // the fast sweep adds a rule's result into an adjoint in the same pass (ops/accumulate.rs)
+            let fa = live(a)
+                && match op {
+                    TOp::Mul => accumulate::fused(tape, tadj, a, g, b, |g, b| g * b),
+                    TOp::Div => accumulate::fused(tape, tadj, a, g, b, |g, b| g / b),
+                    _ => false,
+                };
+            if live(a) && !fa {
                 let da = match op {
                     TOp::Add | TOp::Sub => g,
                     TOp::Mul => g * b,
                     _ => g / b,
                 };
-                acc(a, da.sum_to(a.rows(), a.cols()));
+                accumulate_tensor(tape, tadj, a, da.sum_to(a.rows(), a.cols()));
             }
-            if live(b) {
+            let fb = live(b)
+                && match op {
+                    TOp::Sub => accumulate::fused(tape, tadj, b, g, g, |g, _| -g),
+                    TOp::Mul => accumulate::fused(tape, tadj, b, g, a, |g, a| g * a),
+                    _ => false,
+                };
+            if live(b) && !fb {
                 let db = match op {
                     TOp::Add => g,
                     TOp::Sub => -g,
                     TOp::Mul => g * a,
                     _ => -(g * me / b), // ∂(a/b)/∂b = −(a/b)/b
                 };
-                acc(b, db.sum_to(b.rows(), b.cols()));
+                accumulate_tensor(tape, tadj, b, db.sum_to(b.rows(), b.cols()));
             }
         }
         TOp::MatMul => {
@@ -701,7 +717,9 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
             let (ta, tb) = (m.p[0] != 0, m.p[1] != 0);
             // C = op(A) op(B); e.g. for C = A B: dA = G Bᵀ, dB = Aᵀ G.
             if live(a) {
-                acc(
+                accumulate_tensor(
+                    tape,
+                    tadj,
                     a,
                     match (ta, tb) {
                         (false, false) => g.matmul_t(b, false, true),
@@ -712,7 +730,9 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
                 );
             }
             if live(b) {
-                acc(
+                accumulate_tensor(
+                    tape,
+                    tadj,
                     b,
                     match (ta, tb) {
                         (false, false) => a.matmul_t(g, true, false),
@@ -724,7 +744,7 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
             }
         }
         // d softplus(x)/dx = σ(x), kept as parent b (itself differentiable: higher orders go through it)
-        TOp::SoftplusCached => acc(pa(), g * pb()),
+        TOp::SoftplusCached => accumulate_tensor(tape, tadj, pa(), g * pb()),
         TOp::SiluCached => {
             let (x, s) = (pa(), pb());
             let d = if tape.with(|t| t.no_record) {
@@ -743,32 +763,34 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
             } else {
                 g * s * (x * s.un(UnOp::CSub, 1.0) + 1.0)
             };
-            acc(x, d)
+            accumulate_tensor(tape, tadj, x, d)
         }
-        TOp::Transpose => acc(pa(), g.t()),
+        TOp::Transpose => accumulate_tensor(tape, tadj, pa(), g.t()),
         TOp::Reshape => {
             let a = pa();
-            acc(a, g.reshape(a.rows(), a.cols()))
+            accumulate_tensor(tape, tadj, a, g.reshape(a.rows(), a.cols()))
         }
         TOp::SumTo => {
             let a = pa();
-            acc(a, g.broadcast_to(a.rows(), a.cols()))
+            accumulate_tensor(tape, tadj, a, g.broadcast_to(a.rows(), a.cols()))
         }
         TOp::BroadcastTo => {
             let a = pa();
-            acc(a, g.sum_to(a.rows(), a.cols()))
+            accumulate_tensor(tape, tadj, a, g.sum_to(a.rows(), a.cols()))
         }
         TOp::Slice => {
             let a = pa();
-            let axis = m.p[0] as usize;
-            let total = if axis == 0 { a.rows() } else { a.cols() };
-            acc(a, g.pad(axis, m.p[1] as usize, total))
+            let (axis, start) = (m.p[0] as usize, m.p[1] as usize);
+            if !accumulate::placed(tape, tadj, a, g, axis, start) {
+                let total = if axis == 0 { a.rows() } else { a.cols() };
+                accumulate_tensor(tape, tadj, a, g.pad(axis, start, total))
+            }
         }
         TOp::Pad => {
             let a = pa();
             let axis = m.p[0] as usize;
             let len = if axis == 0 { a.rows() } else { a.cols() };
-            acc(a, g.slice(axis, m.p[1] as usize, len))
+            accumulate_tensor(tape, tadj, a, g.slice(axis, m.p[1] as usize, len))
         }
         TOp::Concat => {
             let (a, b) = (pa(), pb());
@@ -778,14 +800,19 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
             } else {
                 (a.cols(), b.cols())
             };
-            acc(a, g.slice(axis, 0, la));
-            acc(b, g.slice(axis, la, lb));
+            accumulate_tensor(tape, tadj, a, g.slice(axis, 0, la));
+            accumulate_tensor(tape, tadj, b, g.slice(axis, la, lb));
         }
         TOp::Gather => {
             let a = pa();
-            acc(a, g.scatter_raw(m.p[0], m.p[1] as usize, a.cols()))
+            accumulate_tensor(
+                tape,
+                tadj,
+                a,
+                g.scatter_raw(m.p[0], m.p[1] as usize, a.cols()),
+            )
         }
-        TOp::Scatter => acc(pa(), g.gather_raw(m.p[0], m.p[1] as usize)),
+        TOp::Scatter => accumulate_tensor(tape, tadj, pa(), g.gather_raw(m.p[0], m.p[1] as usize)),
         TOp::Fill => {
             let d = S::sum_of(g);
             S::accumulate(&mut adj[n.a as usize], d);

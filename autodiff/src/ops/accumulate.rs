@@ -1,0 +1,117 @@
+//! The first-order sweep's fused accumulations. When nothing is recorded (`grad`, `grad_tensors`: the
+//! backward rules run eagerly), an elementwise rule and the addition of its result into the parent's adjoint
+//! run as one pass: adj[p] ← adj[p] + f(x, y), instead of one pass writing f into a temporary and another
+//! adding it. The same operations in the same order as the general path (`vjp` in `ops/tensor.rs`, then
+//! `accumulate_tensor`), so the same bits — tests/fast_sweep.rs compares the two sweeps bit for bit.
+
+use crate::ops::kernels as k;
+use crate::ops::tensor::TOp;
+use crate::ops::unary::{self, UnOp};
+use crate::tape::{Tape, NONE};
+use crate::tensor::TVar;
+
+/// adj[p] ← adj[p] + f(x, y) elementwise (or f(x, y) when p has no adjoint yet) in one pass. `false` when the
+/// sweep records (its rules must stay differentiable) or a shape differs from p's (a broadcast rule): the
+/// caller takes the general path.
+pub(crate) fn fused<'t>(
+    tape: &'t Tape,
+    tadj: &mut [u32],
+    p: TVar<'t>,
+    x: TVar<'t>,
+    y: TVar<'t>,
+    f: impl Fn(f64, f64) -> f64 + Sync,
+) -> bool {
+    let shape = p.shape();
+    if !tape.with(|t| t.no_record) || x.shape() != shape || y.shape() != shape {
+        return false;
+    }
+    let (mx, my) = (tape.meta(x.slot), tape.meta(y.slot));
+    let (r, c) = shape;
+    let slot = &mut tadj[p.slot as usize];
+    let d = if *slot == NONE {
+        tape.push_tensor(TOp::Const, NONE, NONE, r, c, [0; 2], 0.0, |old, _, out| {
+            k::zip_broadcast(
+                &old[mx.range()],
+                shape,
+                &old[my.range()],
+                shape,
+                out,
+                shape,
+                &f,
+            )
+        })
+    } else {
+        let me = tape.meta(tape.tvar_at(*slot).slot);
+        tape.push_tensor(TOp::Const, NONE, NONE, r, c, [0; 2], 0.0, |old, _, out| {
+            k::zip3(
+                &old[me.range()],
+                &old[mx.range()],
+                &old[my.range()],
+                out,
+                |e, a, b| e + f(a, b),
+            )
+        })
+    };
+    *slot = d.idx;
+    true
+}
+
+/// The fused form of the backward rules of elementwise ops that read only g and one of x, y = op(x):
+/// adj[x] += rule(g, ·) in one pass. `false`: not one of them, or not fusable here (see [`fused`]). Each
+/// closure is the rule of `unary::vjp` written with the same operations in the same order.
+pub(crate) fn unary_rule<'t>(
+    tape: &'t Tape,
+    tadj: &mut [u32],
+    op: UnOp,
+    c: f64,
+    x: TVar<'t>,
+    y: TVar<'t>,
+    g: TVar<'t>,
+) -> bool {
+    use UnOp::*;
+    match op {
+        Neg | CSub => fused(tape, tadj, x, g, g, |g, _| -g),
+        MulC => fused(tape, tadj, x, g, g, |g, _| g * c),
+        DivC => fused(tape, tadj, x, g, g, |g, _| g / c),
+        Exp => fused(tape, tadj, x, g, y, |g, y| g * y),
+        Sigmoid => fused(tape, tadj, x, g, y, |g, y| g * y * (1.0 - y)),
+        Tanh => fused(tape, tadj, x, g, y, |g, y| g * (1.0 - y * y)),
+        // x²'s rule g · x¹ · 2 (powi(x, 1) is x)
+        Powi if c == 2.0 => fused(tape, tadj, x, g, x, |g, x| g * x * 2.0),
+        _ => false,
+    }
+}
+
+/// adj[p] ← adj[p] + pad(g), for the block `g` of p at `start` along `axis`, in one pass (copying adj[p],
+/// adding g into its block) instead of zeros, a copy of g and a full addition. `false` when the sweep records
+/// or p has no adjoint yet (then the padded g itself is the adjoint).
+pub(crate) fn placed<'t>(
+    tape: &'t Tape,
+    tadj: &mut [u32],
+    p: TVar<'t>,
+    g: TVar<'t>,
+    axis: usize,
+    start: usize,
+) -> bool {
+    let slot = &mut tadj[p.slot as usize];
+    if *slot == NONE || !tape.with(|t| t.no_record) {
+        return false;
+    }
+    let (me, mg) = (tape.meta(tape.tvar_at(*slot).slot), tape.meta(g.slot));
+    let ((r, c), (gr, gc)) = (p.shape(), g.shape());
+    let d = tape.push_tensor(TOp::Const, NONE, NONE, r, c, [0; 2], 0.0, |old, _, out| {
+        // e + 0 outside the block, as the sum with zeros gives (−0 + 0 is +0), and e + g inside
+        let (e, g) = (&old[me.range()], &old[mg.range()]);
+        unary::eval_slice(UnOp::AddC, 0.0, e, out);
+        // the block is one run for a block of rows, one run per row for a block of columns
+        let (runs, len) = if axis == 0 { (1, gr * gc) } else { (gr, gc) };
+        for i in 0..runs {
+            let at = if axis == 0 { start * c } else { i * c + start };
+            let (o, e) = (&mut out[at..at + len], &e[at..at + len]);
+            let g = &g[i * len..(i + 1) * len];
+            k::zip_broadcast(e, (1, len), g, (1, len), o, (1, len), |e, v| e + v);
+        }
+    });
+    *slot = d.idx;
+    true
+}
