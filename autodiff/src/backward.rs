@@ -5,7 +5,7 @@
 //! `sweep::<Var>` is the recorded sweep (`create_graph`): every adjoint is itself a node on the same tape, so
 //! the gradient can be differentiated again — to any order.
 
-use crate::ops::{binary, tensor, unary};
+use crate::ops::{binary, tensor, tensor_vjp, unary};
 use crate::real::{Elem, Real};
 use crate::tape::{Node, Op, Tape, NONE};
 use crate::tensor::{TVar, Tensor};
@@ -133,14 +133,14 @@ fn tensor_step<'t, S: Adjoint<'t>>(
         Op::TSum | Op::TGet => {
             let g = adj[i as usize];
             if !g.is_zero_adj() {
-                tensor::bridge_vjp(tape, n, g, tadj);
+                tensor_vjp::bridge_vjp(tape, n, g, tadj);
             }
         }
         Op::T(op) => {
             let g = tadj[n.c as usize];
             if g != NONE {
                 let me = tape.tvar_at(i);
-                tensor::vjp(tape, op, n, me, tape.tvar_at(g), adj, tadj);
+                tensor_vjp::vjp(tape, op, n, me, tape.tvar_at(g), adj, tadj);
             }
         }
         _ => unreachable!("tensor_step on {:?}", n.op),
