@@ -102,15 +102,18 @@ pub(crate) fn placed<'t>(
     let d = tape.push_tensor(TOp::Const, NONE, NONE, r, c, [0; 2], 0.0, |old, _, out| {
         // e + 0 outside the block, as the sum with zeros gives (−0 + 0 is +0), and e + g inside
         let (e, g) = (&old[me.range()], &old[mg.range()]);
-        unary::eval_slice(UnOp::AddC, 0.0, e, out);
-        // the block is one run for a block of rows, one run per row for a block of columns
-        let (runs, len) = if axis == 0 { (1, gr * gc) } else { (gr, gc) };
-        for i in 0..runs {
-            let at = if axis == 0 { start * c } else { i * c + start };
-            let (o, e) = (&mut out[at..at + len], &e[at..at + len]);
-            let g = &g[i * len..(i + 1) * len];
-            k::zip_broadcast(e, (1, len), g, (1, len), o, (1, len), |e, v| e + v);
-        }
+        let total = if axis == 0 { r } else { c };
+        k::block_runs((gr, gc), axis, start, total, |run, from| {
+            let (o, e) = (&mut out[run.clone()], &e[run.clone()]);
+            match from {
+                Some(at) => {
+                    let g = &g[at..at + run.len()];
+                    let n = (1, run.len());
+                    k::zip_broadcast(e, n, g, n, o, n, |e, v| e + v)
+                }
+                None => unary::eval_slice(UnOp::AddC, 0.0, e, o),
+            }
+        });
     });
     *slot = d.idx;
     true

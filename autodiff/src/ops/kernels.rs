@@ -512,7 +512,8 @@ pub(crate) fn slice(
     }
 }
 
-/// Place `src` (r × c) at offset `start` along `axis` of zeros whose size along `axis` is `total`.
+/// Place `src` (r × c) at offset `start` along `axis` of zeros whose size along `axis` is `total`, writing
+/// each entry once.
 pub(crate) fn pad(
     src: &[f64],
     (r, c): (usize, usize),
@@ -521,8 +522,39 @@ pub(crate) fn pad(
     total: usize,
     out: &mut [f64],
 ) {
-    out.fill(0.0);
-    place(src, (r, c), axis, start, total, out);
+    block_runs((r, c), axis, start, total, |run, from| match from {
+        Some(k) => out[run.clone()].copy_from_slice(&src[k..k + run.len()]),
+        None => out[run].fill(0.0),
+    });
+}
+
+/// The runs of a row-major tensor holding a block `(r, c)` at offset `start` along `axis` (its size along
+/// `axis` being `total`), in order: `f(run, Some(k))` for a run of the block starting at its entry k,
+/// `f(run, None)` for a run outside it.
+pub(crate) fn block_runs(
+    (r, c): (usize, usize),
+    axis: usize,
+    start: usize,
+    total: usize,
+    mut f: impl FnMut(std::ops::Range<usize>, Option<usize>),
+) {
+    let mut emit = |lo: usize, hi: usize, from: Option<usize>| {
+        if hi > lo {
+            f(lo..hi, from);
+        }
+    };
+    if axis == 0 {
+        emit(0, start * c, None);
+        emit(start * c, (start + r) * c, Some(0));
+        emit((start + r) * c, total * c, None);
+    } else {
+        for i in 0..r {
+            let row = i * total;
+            emit(row, row + start, None);
+            emit(row + start, row + start + c, Some(i * c));
+            emit(row + start + c, row + total, None);
+        }
+    }
 }
 
 /// Copy `src` (r × c) to offset `start` along `axis` of `out`, whose size along `axis` is `total`; the rest
