@@ -266,30 +266,27 @@ fn the_two_drivers_give_bit_identical_draws() {
 #[test]
 fn draws_do_not_depend_on_the_thread_count() {
     let g = gaussian10();
+    fn on<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+        pool.unwrap().install(f)
+    }
     let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let cfg = Config::default().chains(6).warmup(200).draws(100).seed(6);
-                sample(&Exact(&g), &cfg).unwrap().chains
-            })
+        on(threads, || {
+            let cfg = Config::default().chains(6).warmup(200).draws(100).seed(6);
+            sample(&Exact(&g), &cfg).unwrap().chains
+        })
     };
     assert_eq!(run(1), run(2));
+    // the batched driver, over several blocks of chains
     let batched = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let cfg = Config::new(mala::Params::new(0.1))
-                    .chains(1500)
-                    .warmup(3)
-                    .draws(3)
-                    .seed(6);
-                sample_batched(&Rows(&Exact(&g)), &cfg).unwrap().chains
-            })
+        on(threads, || {
+            let cfg = Config::new(mala::Params::new(0.1))
+                .chains(1500)
+                .warmup(3)
+                .draws(3)
+                .seed(6);
+            sample_batched(&Rows(&Exact(&g)), &cfg).unwrap().chains
+        })
     };
     assert_eq!(batched(1), batched(2));
 }
