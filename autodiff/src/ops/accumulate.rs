@@ -1,8 +1,8 @@
 //! The first-order sweep's fused accumulations. When nothing is recorded (`grad`, `grad_tensors`: the
 //! backward rules run eagerly), an elementwise rule and the addition of its result into the parent's adjoint
 //! run as one pass: adj[p] ← adj[p] + f(x, y), instead of one pass writing f into a temporary and another
-//! adding it. The same operations in the same order as the general path (`vjp` in `ops/tensor.rs`, then
-//! `accumulate_tensor`), so the same bits — tests/fast_sweep.rs compares the two sweeps bit for bit.
+//! adding it. The same operations in the same order as the general path (`vjp` in `ops/tensor_vjp.rs`, then
+//! `accumulate_tensor`), so the same bits — tests/tensor_ops.rs compares the two sweeps bit for bit.
 
 use crate::ops::kernels as k;
 use crate::ops::tensor::TOp;
