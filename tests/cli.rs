@@ -73,6 +73,39 @@ fn train_writes_every_file_with_a_finite_loss() {
 }
 
 #[test]
+fn without_sampler_a_run_samples_its_model_the_way_it_can() {
+    // annealed Langevin is for noise-conditional models (the default --loss ncsn); other runs take MALA
+    // (energy) or ULA (score)
+    for (model, loss, sampler) in [
+        ("energy", "ncsn", "annealed"),
+        ("energy", "ism", "mala"),
+        ("score", "ssm-vr", "ula"),
+    ] {
+        let d = tmp(&format!("default-sampler-{model}-{loss}"));
+        let o = stein(&[
+            "train",
+            "--model",
+            model,
+            "--loss",
+            loss,
+            "--steps",
+            "20",
+            "--samples",
+            "100",
+            "--quiet",
+            "--out",
+            d.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{model} {loss}: {}", text(&o));
+        let summary = std::fs::read_to_string(d.join("summary.txt")).unwrap();
+        assert!(
+            summary.contains(&format!("sampler         {sampler}")),
+            "{model} {loss}: {summary}"
+        );
+    }
+}
+
+#[test]
 fn resume_continues_from_the_checkpoint_step() {
     let d = tmp("resume");
     let o = stein(&[

@@ -71,6 +71,18 @@ pub enum SamplerKind {
 }
 
 impl SamplerKind {
+    /// The sampler a model takes when none is named: annealed Langevin for noise-conditional models, MALA
+    /// for energy models (they have a log-density), ULA for score networks.
+    pub fn default_for(model: &Model) -> Self {
+        if model.conditioning != Conditioning::None {
+            SamplerKind::Annealed
+        } else if model.kind == Kind::Energy {
+            SamplerKind::Mala
+        } else {
+            SamplerKind::Ula
+        }
+    }
+
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {

@@ -47,9 +47,10 @@ pub struct TrainArgs {
     /// The training objective. On --resume: the run's.
     #[arg(long, value_enum, default_value_t = LossArg::Ncsn)]
     pub loss: LossArg,
-    /// The sampler for the samples and pictures.
-    #[arg(long, value_enum, default_value_t = SamplerArg::Annealed)]
-    pub sampler: SamplerArg,
+    /// The sampler for the samples and pictures (default: annealed Langevin for noise-conditional models —
+    /// --loss ncsn —, MALA for energy models, ULA for score networks, the reverse SDE for diffusion models).
+    #[arg(long, value_enum)]
+    pub sampler: Option<SamplerArg>,
     /// Optimiser steps in total (on --resume: the new total).
     #[arg(long, default_value_t = 4000, value_parser = count::<1, MAX_STEPS>)]
     pub steps: usize,
@@ -105,7 +106,8 @@ pub struct SampleArgs {
     /// Number of samples.
     #[arg(long, default_value_t = 1000, value_parser = count::<1, MAX_SAMPLES>)]
     pub n: usize,
-    /// The sampler (default: annealed for noise-conditional models, MALA for energy models, ULA otherwise).
+    /// The sampler (default: annealed Langevin for noise-conditional models, MALA for energy models, ULA for
+    /// score networks, the reverse SDE for diffusion models).
     #[arg(long, value_enum)]
     pub sampler: Option<SamplerArg>,
     /// Output CSV file (a PNG of the samples is written beside it).

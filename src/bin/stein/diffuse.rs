@@ -189,10 +189,11 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
             "--loss does not apply to --model diffusion: it trains by denoising score matching over t".into(),
         ));
     }
-    let kind = match a.sampler.reverse() {
-        Some(k) => k,
-        None if !given("sampler") => ReverseKind::Sde,
-        None => return Err(CliError::Usage(sampler_mismatch(a.sampler, true))),
+    let kind = match a.sampler {
+        None => ReverseKind::Sde,
+        Some(s) => s
+            .reverse()
+            .ok_or_else(|| CliError::Usage(sampler_mismatch(s, true)))?,
     };
     let Start {
         mut model,

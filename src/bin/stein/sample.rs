@@ -6,7 +6,6 @@ use crate::error::CliError;
 use crate::output::{check_output, write_csv, Stdout};
 use crate::pictures::{Pictures, ANIMATION_FRAMES};
 use stein::models::io::ModelFile;
-use stein::models::nn::{Conditioning, Kind};
 use stein::run::{sample_model_with, uniform_init, SampleOptions, SamplerKind};
 
 pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
@@ -46,9 +45,7 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
         Some(s) => s
             .kind()
             .ok_or_else(|| CliError::Usage(sampler_mismatch(s, false)))?,
-        None if model.conditioning != Conditioning::None => SamplerKind::Annealed,
-        None if model.kind == Kind::Energy => SamplerKind::Mala,
-        None => SamplerKind::Ula,
+        None => SamplerKind::default_for(&model),
     };
     sampler.check(&model)?;
     // start uniform on (−2, 2)ᵈ in model coordinates, mapped to the data's

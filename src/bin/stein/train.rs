@@ -47,10 +47,13 @@ impl Plan {
                 flag.replace('_', "-")
             )));
         }
-        let sampler = a
-            .sampler
-            .kind()
-            .ok_or_else(|| CliError::Usage(sampler_mismatch(a.sampler, false)))?;
+        let sampler = match a.sampler {
+            Some(s) => Some(
+                s.kind()
+                    .ok_or_else(|| CliError::Usage(sampler_mismatch(s, false)))?,
+            ),
+            None => None,
+        };
         let model_kind = a
             .model
             .kind()
@@ -112,6 +115,7 @@ impl Plan {
         config.steps = a.steps;
         config.progress = !a.quiet;
         config.checkpoint_every = 500;
+        let sampler = sampler.unwrap_or_else(|| SamplerKind::default_for(&trainer.model));
         sampler.check(&trainer.model)?;
         let (data, reference) = match loaded {
             Some(both) => both,
