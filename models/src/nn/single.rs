@@ -4,7 +4,7 @@
 //! same trade PyTorch's and JAX's default dtype makes.
 //!
 //! The passes are fused by hand rather than recorded on the tape (which is f64): a layer is one GEMM
-//! (`matrixmultiply`) and one pass of bias-add and activation ([`vmath32`](super::vmath32)); the backward pass is
+//! (`matrixmultiply`) and one pass of bias-add and activation (`nn/vmath32.rs`); the backward pass is
 //! two GEMMs, a column sum and a pass of the activation's slope per layer. Both are checked against the
 //! tape's f64 derivatives (tests below).
 //!
