@@ -58,7 +58,9 @@ pub(crate) fn fused<'t>(
 
 /// The fused form of the backward rules of elementwise ops that read only g and one of x, y = op(x):
 /// adj[x] += rule(g, ·) in one pass. `false`: not one of them, or not fusable here (see [`fused`]). Each
-/// closure is the rule of `unary::vjp` written with the same operations in the same order.
+/// closure is the rule of `unary::vjp` written with the same operations in the same order; tests/tensor_ops.rs
+/// holds them to its bits. (Calling `unary::vjp` at f64 inside the loop instead — one place for each rule —
+/// kept the loop from vectorising: an ISM step 2.4–2.9 → 2.9–3.2 ms, alternated.)
 pub(crate) fn unary_rule<'t>(
     tape: &'t Tape,
     tadj: &mut [u32],
