@@ -161,33 +161,33 @@ pub enum SamplerArg {
 }
 
 impl SamplerArg {
-    /// The sampler of a score or energy model, or `None` for a diffusion sampler.
-    pub fn kind(self) -> Option<SamplerKind> {
+    /// The sampler of a score or energy model; for a diffusion sampler, the message saying which to use.
+    pub fn kind(self) -> Result<SamplerKind, String> {
         match self {
-            SamplerArg::Ula => Some(SamplerKind::Ula),
-            SamplerArg::Mala => Some(SamplerKind::Mala),
-            SamplerArg::Hmc => Some(SamplerKind::Hmc),
-            SamplerArg::Nuts => Some(SamplerKind::Nuts),
-            SamplerArg::Annealed => Some(SamplerKind::Annealed),
-            _ => None,
+            SamplerArg::Ula => Ok(SamplerKind::Ula),
+            SamplerArg::Mala => Ok(SamplerKind::Mala),
+            SamplerArg::Hmc => Ok(SamplerKind::Hmc),
+            SamplerArg::Nuts => Ok(SamplerKind::Nuts),
+            SamplerArg::Annealed => Ok(SamplerKind::Annealed),
+            _ => Err(sampler_mismatch(self, false)),
         }
     }
 
-    /// The reverse-time sampler of a diffusion model, or `None` for the others.
-    pub fn reverse(self) -> Option<ReverseKind> {
+    /// The reverse-time sampler of a diffusion model; for the others, the message saying which to use.
+    pub fn reverse(self) -> Result<ReverseKind, String> {
         match self {
-            SamplerArg::Sde => Some(ReverseKind::Sde),
-            SamplerArg::Pc => Some(ReverseKind::Pc),
-            SamplerArg::Ode => Some(ReverseKind::Ode),
-            SamplerArg::Ddim => Some(ReverseKind::Ddim),
-            SamplerArg::Heun => Some(ReverseKind::Heun),
-            _ => None,
+            SamplerArg::Sde => Ok(ReverseKind::Sde),
+            SamplerArg::Pc => Ok(ReverseKind::Pc),
+            SamplerArg::Ode => Ok(ReverseKind::Ode),
+            SamplerArg::Ddim => Ok(ReverseKind::Ddim),
+            SamplerArg::Heun => Ok(ReverseKind::Heun),
+            _ => Err(sampler_mismatch(self, true)),
         }
     }
 }
 
 /// The error for a sampler that does not fit the model.
-pub fn sampler_mismatch(sampler: SamplerArg, diffusion: bool) -> String {
+fn sampler_mismatch(sampler: SamplerArg, diffusion: bool) -> String {
     let name = clap::ValueEnum::to_possible_value(&sampler)
         .map(|v| v.get_name().to_string())
         .unwrap_or_default();

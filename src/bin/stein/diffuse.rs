@@ -1,7 +1,7 @@
 //! Diffusion models on the command line: `stein train --model diffusion`, `stein sample` of a diffusion model
 //! file, `stein likelihood`. The training data, folders, pictures and words are the other runs' own.
 
-use crate::args::{precision_of, sampler_mismatch, PrecisionArg, SampleArgs, SdeArg, TrainArgs};
+use crate::args::{precision_of, PrecisionArg, SampleArgs, SamplerArg, SdeArg, TrainArgs};
 use crate::data::data_and_reference;
 use crate::error::CliError;
 use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
@@ -189,12 +189,8 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
             "--loss does not apply to --model diffusion: it trains by denoising score matching over t".into(),
         ));
     }
-    let kind = match a.sampler {
-        None => ReverseKind::Sde,
-        Some(s) => s
-            .reverse()
-            .ok_or_else(|| CliError::Usage(sampler_mismatch(s, true)))?,
-    };
+    let kind = a.sampler.map_or(Ok(ReverseKind::Sde), SamplerArg::reverse);
+    let kind = kind.map_err(CliError::Usage)?;
     let Start {
         mut model,
         standardization,
@@ -306,12 +302,8 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
 
 pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     let file = DiffusionFile::load(&a.model)?;
-    let kind = match a.sampler {
-        None => ReverseKind::Sde,
-        Some(s) => s
-            .reverse()
-            .ok_or_else(|| CliError::Usage(sampler_mismatch(s, true)))?,
-    };
+    let kind = a.sampler.map_or(Ok(ReverseKind::Sde), SamplerArg::reverse);
+    let kind = kind.map_err(CliError::Usage)?;
     if a.animate && file.model.dim < 2 {
         return Err(CliError::Usage(format!(
             "--animate draws particles in a plane: the model has {} dimension",

@@ -1,7 +1,7 @@
 //! `stein sample`: draw from a saved model into a CSV file, with a picture of the samples beside it and,
 //! on `--animate`, a GIF of the chains moving along the model's score field.
 
-use crate::args::{sampler_mismatch, SampleArgs};
+use crate::args::SampleArgs;
 use crate::error::CliError;
 use crate::output::{check_output, write_csv, Stdout};
 use crate::pictures::{Pictures, ANIMATION_FRAMES};
@@ -42,9 +42,7 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
         )));
     }
     let sampler = match a.sampler {
-        Some(s) => s
-            .kind()
-            .ok_or_else(|| CliError::Usage(sampler_mismatch(s, false)))?,
+        Some(s) => s.kind().map_err(CliError::Usage)?,
         None => SamplerKind::default_for(&model),
     };
     sampler.check(&model)?;

@@ -1,7 +1,7 @@
 //! `stein train`: check every flag and load the data, claim the run folder, train, sample, evaluate, and
 //! write the model, samples, pictures and summary. Nothing is created before the flags are known good.
 
-use crate::args::{sampler_mismatch, LossArg, TrainArgs};
+use crate::args::{LossArg, SamplerArg, TrainArgs};
 use crate::data::{data_and_reference, default_sigmas};
 use crate::error::CliError;
 use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
@@ -47,13 +47,8 @@ impl Plan {
                 flag.replace('_', "-")
             )));
         }
-        let sampler = match a.sampler {
-            Some(s) => Some(
-                s.kind()
-                    .ok_or_else(|| CliError::Usage(sampler_mismatch(s, false)))?,
-            ),
-            None => None,
-        };
+        let sampler = a.sampler.map(SamplerArg::kind).transpose();
+        let sampler = sampler.map_err(CliError::Usage)?;
         let model_kind = a
             .model
             .kind()
