@@ -3,13 +3,11 @@
 mod common;
 
 use common::{stein, text};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A fresh path `stein-cli-<name>-<pid>` in the temporary folder (nothing there yet).
-fn tmp(name: &str) -> PathBuf {
-    let d = common::tmp_dir("cli", name);
-    std::fs::remove_dir(&d).unwrap();
-    d
+/// A fresh path in a temporary folder (nothing there yet), removed when dropped.
+fn tmp(name: &str) -> common::Scratch {
+    common::fresh_path("cli", name)
 }
 
 fn last_step(dir: &Path) -> u64 {

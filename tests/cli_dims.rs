@@ -4,9 +4,9 @@
 mod common;
 
 use common::{csv_shape, stein, text, tmp_dir};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> common::Scratch {
     tmp_dir("dims", name)
 }
 

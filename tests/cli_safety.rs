@@ -4,11 +4,11 @@
 mod common;
 
 use common::{stein_in, tmp_dir};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn tmp(name: &str) -> PathBuf {
+fn tmp(name: &str) -> common::Scratch {
     tmp_dir("safety", name)
 }
 

@@ -7,7 +7,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use stein::autodiff::Tensor;
 use stein::models::data::{Standardization, Toy};
 use stein::models::io::ModelFile;
@@ -16,11 +16,12 @@ use stein::models::nn::{Activation, Conditioning, Kind, Model};
 use stein::models::train::{TrainConfig, Trainer};
 use stein::run::{sample_model, SamplerKind};
 
-fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stein-fuzz-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A new temporary folder, removed with its files when dropped.
+fn dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("stein-fuzz-")
+        .tempdir()
+        .unwrap()
 }
 
 /// A small checkpoint of each kind the loop writes: a noise-conditional energy net with a standardisation,
@@ -202,9 +203,10 @@ fn use_file(path: &Path, data: &Tensor) -> (bool, bool) {
 
 #[test]
 fn mutated_model_files_are_errors_or_usable_never_panics() {
-    let d = dir();
+    let scratch = dir();
+    let d = scratch.path();
     let data = Toy::TwoMoons.sample(64, &mut SmallRng::seed_from_u64(1));
-    let bases = base_files(&d, &data);
+    let bases = base_files(d, &data);
     let mut rng = SmallRng::seed_from_u64(2026);
     let (mut cases, mut loaded, mut resumed) = (0, 0, 0);
     let mut panics: Vec<String> = Vec::new();
@@ -245,7 +247,6 @@ fn mutated_model_files_are_errors_or_usable_never_panics() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&d);
     eprintln!(
         "{cases} mutated files: {loaded} loaded, {resumed} resumed, {} panicked",
         panics.len()

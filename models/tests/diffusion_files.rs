@@ -21,7 +21,8 @@ fn file() -> DiffusionFile {
 #[test]
 fn a_round_trip_keeps_every_bit_and_samples_the_same() {
     let f = file();
-    let path = std::env::temp_dir().join(format!("stein-diffusion-{}.json", std::process::id()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring.json");
     f.save(&path).unwrap();
     let g = DiffusionFile::load(&path).unwrap();
     assert_eq!(f, g);
@@ -32,7 +33,6 @@ fn a_round_trip_keeps_every_bit_and_samples_the_same() {
     let a = reverse::sample(&f.model, &f.model.sde, &m, 50, 1).unwrap();
     let b = reverse::sample(&g.model, &g.model.sde, &m, 50, 1).unwrap();
     assert_eq!(a, b);
-    std::fs::remove_file(&path).unwrap();
 }
 
 /// A model's interval [ε, T] is part of its file (files without one read as the SDE's default), and every
@@ -170,8 +170,9 @@ fn damaged_files_are_named_errors() {
     // a non-finite parameter cannot be saved
     let mut f = file();
     f.model.net.params[0].data_mut()[0] = f64::NAN;
+    let dir = tempfile::tempdir().unwrap();
     let e = f
-        .save(std::env::temp_dir().join("never-written.json"))
+        .save(dir.path().join("never-written.json"))
         .unwrap_err()
         .to_string();
     assert!(e.contains("non-finite"), "{e}");
@@ -193,7 +194,8 @@ fn a_checkpoint_continues_the_run_bit_for_bit() {
         checkpoint_every: 15,
         ..Default::default()
     };
-    let path = std::env::temp_dir().join(format!("stein-diffusion-ck-{}.json", std::process::id()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.json");
     let mut whole = file().model;
     let mut state = FitState::default();
     fit_from(&mut whole, &data, &cfg, &mut state, &mut |m, s| {
@@ -234,5 +236,4 @@ fn a_checkpoint_continues_the_run_bit_for_bit() {
     );
     let err = g.validate().unwrap_err();
     assert!(err.contains("moments"), "{err}");
-    std::fs::remove_file(&path).unwrap();
 }

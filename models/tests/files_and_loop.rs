@@ -2,7 +2,6 @@
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use std::path::PathBuf;
 use stein_autodiff::Tensor;
 use stein_models::data::{load_csv, Toy};
 use stein_models::io::ModelFile;
@@ -11,11 +10,12 @@ use stein_models::nn::{Activation, Conditioning, Kind, Model};
 use stein_models::train::{TrainConfig, Trainer};
 use stein_models::ModelError;
 
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stein-models-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A new temporary folder, removed with its files when dropped.
+fn dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("stein-models-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn model() -> Model {
@@ -29,7 +29,8 @@ fn model() -> Model {
 
 #[test]
 fn save_then_load_is_bit_identical() {
-    let d = dir("roundtrip");
+    let scratch = dir("roundtrip");
+    let d = scratch.path();
     let mut f = ModelFile::new(model());
     f.extra.push((
         "log_z".into(),
@@ -52,7 +53,8 @@ fn save_then_load_is_bit_identical() {
 
 #[test]
 fn bad_files_are_errors_not_panics() {
-    let d = dir("bad");
+    let scratch = dir("bad");
+    let d = scratch.path();
     let p = d.join("m.json");
     ModelFile::new(model()).save(&p).unwrap();
     let text = std::fs::read_to_string(&p).unwrap();
@@ -88,7 +90,8 @@ fn bad_files_are_errors_not_panics() {
 
 #[test]
 fn safetensors_export_has_pytorch_names_and_layout() {
-    let d = dir("st");
+    let scratch = dir("st");
+    let d = scratch.path();
     let f = ModelFile::new(model());
     let p = d.join("m.safetensors");
     f.export_safetensors(&p).unwrap();
@@ -109,12 +112,13 @@ fn safetensors_export_has_pytorch_names_and_layout() {
 
 #[test]
 fn divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
-    let d = dir("nan");
+    let scratch = dir("nan");
+    let d = scratch.path();
     let mut rng = SmallRng::seed_from_u64(2);
     let data = Toy::TwoMoons.sample(500, &mut rng);
     let mut t = Trainer::new(Model::score_net(2, &[16], Activation::Tanh, &mut rng));
     let mut cfg = TrainConfig::new(Loss::Dsm { sigma: 0.1 }, 30);
-    cfg.out = Some(d.clone());
+    cfg.out = Some(d.to_path_buf());
     cfg.checkpoint_every = 10;
     t.fit(&data, &cfg).unwrap();
     let good = std::fs::read(d.join("checkpoint.json")).unwrap();
@@ -158,10 +162,11 @@ fn resume_continues_exactly() {
     let mut a = Trainer::new(start.clone());
     a.fit(&data, &TrainConfig::new(loss.clone(), 40)).unwrap();
     // 25 steps, checkpoint, resume, 15 more
-    let d = dir("resume");
+    let scratch = dir("resume");
+    let d = scratch.path();
     let mut b = Trainer::new(start);
     let mut cfg = TrainConfig::new(loss, 25);
-    cfg.out = Some(d.clone());
+    cfg.out = Some(d.to_path_buf());
     b.fit(&data, &cfg).unwrap();
     let (mut c, saved) = Trainer::resume(d.join("checkpoint.json")).unwrap();
     assert_eq!(c.step, 25);
@@ -179,7 +184,8 @@ fn resume_continues_exactly() {
 
 #[test]
 fn csv_errors_name_the_line_and_column() {
-    let d = dir("csv");
+    let scratch = dir("csv");
+    let d = scratch.path();
     let p = d.join("pts.csv");
     std::fs::write(&p, "x,y\n1.0, 2.0\n3.5,4\n").unwrap();
     let t = load_csv(&p).unwrap();
@@ -252,7 +258,8 @@ fn nce_and_cd_train_without_diverging() {
 
 /// A saved file as JSON, edited by `edit`, loaded back: the error text.
 fn load_edited(name: &str, f: &ModelFile, edit: impl FnOnce(&mut serde_json::Value)) -> String {
-    let d = dir(name);
+    let scratch = dir(name);
+    let d = scratch.path();
     let mut v = serde_json::to_value(f).unwrap();
     edit(&mut v);
     let p = d.join("m.json");
@@ -339,7 +346,8 @@ fn every_field_a_sampler_or_the_loop_relies_on_is_validated() {
 
 #[test]
 fn checkpoints_are_validated_against_their_model() {
-    let d = dir("ckpt-validate");
+    let scratch = dir("ckpt-validate");
+    let d = scratch.path();
     let mut rng = SmallRng::seed_from_u64(8);
     let data = Toy::TwoMoons.sample(200, &mut rng);
     let mut t = Trainer::new(Model::energy(2, &[8], Activation::Silu, &mut rng));
@@ -351,7 +359,7 @@ fn checkpoints_are_validated_against_their_model() {
         },
         5,
     );
-    cfg.out = Some(d.clone());
+    cfg.out = Some(d.to_path_buf());
     t.fit(&data, &cfg).unwrap();
     let f = ModelFile::load(d.join("checkpoint.json")).unwrap();
     type Edit = Box<dyn Fn(&mut serde_json::Value)>;
@@ -417,7 +425,8 @@ fn checkpoints_are_validated_against_their_model() {
 
 #[test]
 fn version_1_files_migrate_or_name_their_version() {
-    let d = dir("v1");
+    let scratch = dir("v1");
+    let d = scratch.path();
     let f = conditioned();
     let mut v = serde_json::to_value(&f).unwrap();
     let sigmas = v["model"]["sigmas"].take();
@@ -476,7 +485,8 @@ fn the_loop_refuses_a_loss_that_cannot_continue_the_model() {
 
 #[test]
 fn a_failed_save_leaves_the_old_file_and_no_temporary_file() {
-    let d = dir("failed-save");
+    let scratch = dir("failed-save");
+    let d = scratch.path();
     let p = d.join("m.json");
     ModelFile::new(model()).save(&p).unwrap();
     let before = std::fs::read(&p).unwrap();

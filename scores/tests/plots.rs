@@ -7,10 +7,32 @@ use stein_scores::plot::{
 };
 use stein_scores::{Banana, Normal, Sample, ScoreError};
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("stein-plot-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A file path in its own temporary folder; the folder goes when this is dropped.
+struct TmpFile {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl std::ops::Deref for TmpFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::path::Path> for TmpFile {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+fn tmp(name: &str) -> TmpFile {
+    let dir = tempfile::Builder::new()
+        .prefix("stein-plot-test-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join(name);
+    TmpFile { _dir: dir, path }
 }
 
 #[test]

@@ -18,12 +18,45 @@ pub fn stein_in(dir: &Path, args: &[&str]) -> Output {
         .expect("the stein binary runs")
 }
 
-/// A new empty folder `stein-<suite>-<name>-<pid>` in the temporary folder (an earlier one is removed).
-pub fn tmp_dir(suite: &str, name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stein-{suite}-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A folder in the temporary folder, removed with everything in it when dropped (also when the test fails).
+/// It dereferences to its [`Path`].
+pub struct Scratch {
+    _root: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn root(suite: &str, name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("stein-{suite}-{name}-"))
+        .tempdir()
+        .expect("a temporary folder")
+}
+
+/// A new empty folder `stein-<suite>-<name>-…` in the temporary folder.
+pub fn tmp_dir(suite: &str, name: &str) -> Scratch {
+    let root = root(suite, name);
+    let path = root.path().to_path_buf();
+    Scratch { _root: root, path }
+}
+
+/// A path `run` inside a new temporary folder, not yet created (for commands that create their folder).
+pub fn fresh_path(suite: &str, name: &str) -> Scratch {
+    let root = root(suite, name);
+    let path = root.path().join("run");
+    Scratch { _root: root, path }
 }
 
 /// Standard output and standard error together.
