@@ -50,6 +50,7 @@ rows = [
     ("T1 rosenbrock d=1000, value+grad (scalar loop)", ("T1", "1000", "value_grad_ns"), ("T1", "1000", "value_grad_ns")),
     ("T1 rosenbrock d=1000, value+grad (compiled)", ("T1", "1000", "compiled_value_grad_ns"), ("T1", "1000", "value_grad_ns")),
     ("T1 rosenbrock d=1000, value+grad (tensor ops)", ("T1", "1000", "tensor_value_grad_ns"), ("T1", "1000", "value_grad_ns")),
+    ("T1 rosenbrock d=1000, value+grad (tensor form compiled)", ("T1", "1000", "compiled_tensor_value_grad_ns"), ("T1", "1000", "value_grad_ns")),
     ("T2 gmm-10, value+grad (autodiff)", ("T2", "10", "value_grad_ns"), ("T2", "10", "value_grad_ns")),
     ("T2 gmm-10, analytic score (scores crate)", ("T2", "10", "scores_analytic_ns"), ("T2", "10", "value_grad_ns")),
     ("T3 logreg, value+grad (tensor ops)", ("T3", "25", "tensor_value_grad_ns"), ("T3", "25", "value_grad_ns")),
@@ -101,6 +102,9 @@ for d in ("10", "100", "1000"):
 k = ("T1", "1000", "tensor_grad_over_primal")
 if k in stein:
     print(f"| T1 d=1000: value+grad (tensor ops) / f64 primal | {stein[k]:.1f}× |")
+k = ("T1", "1000", "compiled_tensor_over_primal")
+if k in stein:
+    print(f"| T1 d=1000: value+grad (tensor form compiled) / f64 primal | {stein[k]:.1f}× |")
 k = ("T1", "1000", "ns_per_node")
 if k in stein:
     print(f"| T1 d=1000: ns per tape node (forward + backward) | {stein[k]:.2f} ns |")

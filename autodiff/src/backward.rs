@@ -45,7 +45,7 @@ impl<'t> Adjoint<'t> for f64 {
         tensor::const_full(tape, rows, cols, self)
     }
     fn sum_of(t: TVar<'t>) -> Self {
-        t.value_sum()
+        t.sum_of_values()
     }
 }
 

@@ -80,7 +80,10 @@ mod tensor;
 mod trace;
 mod var;
 
-pub use compile::{compile, Compiled, Jit, JitStats, TraceError, Workspace};
+pub use compile::{
+    compile, compile_tensor, Compiled, CompiledTensor, Jit, JitStats, TensorWorkspace, TraceError,
+    Workspace,
+};
 pub use error::AdError;
 pub use functional::{
     divergence, grad, hessian, hvp, jacobian, jvp, laplacian, on_pool, try_divergence, try_grad,

@@ -231,6 +231,7 @@ impl<'t> TVar<'t> {
     }
     /// A copy of the values.
     pub fn value(&self) -> Tensor {
+        self.tape.note_read();
         let m = self.tape.meta(self.slot);
         let data = self.tape.with(|t| t.tdata[m.range()].to_vec());
         Tensor {
@@ -241,6 +242,7 @@ impl<'t> TVar<'t> {
     }
     /// Copy the values into `out` (reusing its allocation).
     pub fn value_into(&self, out: &mut Tensor) {
+        self.tape.note_read();
         let m = self.tape.meta(self.slot);
         out.rows = m.rows as usize;
         out.cols = m.cols as usize;
@@ -256,6 +258,11 @@ impl<'t> TVar<'t> {
     }
     /// Sum of the values (no recording).
     pub fn value_sum(&self) -> f64 {
+        self.tape.note_read();
+        self.sum_of_values()
+    }
+    /// [`TVar::value_sum`] for the tape's own use (not a read of the function being traced).
+    pub(crate) fn sum_of_values(&self) -> f64 {
         let m = self.tape.meta(self.slot);
         self.tape
             .with(|t| crate::ops::kernels::sum(&t.tdata[m.range()]))

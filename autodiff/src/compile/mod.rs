@@ -42,8 +42,8 @@
 //!   `integer_decode`, or a gradient recorded inside f whose rule branches) cannot be replayed: what f did
 //!   with the number is invisible. [`compile`] returns [`TraceError::ValueRead`]; [`Jit`] then uses the tape
 //!   for every call. Compare variables instead of reading them.
-//! - **Scalar code only**: tensor operations give [`TraceError::Unsupported`]. Variables f makes on the tape
-//!   itself are constants of the trace.
+//! - **Scalar code only**: tensor operations give [`TraceError::Unsupported`] (functions of one tensor
+//!   compile with [`compile_tensor`]). Variables f makes on the tape itself are constants of the trace.
 //! - **Numbers**: the value is bit-identical to the tape's (the same `f64` functions, `mul_add` fused as on
 //!   the tape). The gradient equals the tape's to rounding: folded partials are multiplied in another order
 //!   (tested to 1e-13 relative on random inputs). First order only: higher orders stay on the tape.
@@ -53,9 +53,11 @@ mod dense;
 mod jit;
 mod program;
 mod schedule;
+pub mod tensor;
 
 pub use jit::{Jit, JitStats, MAX_TRACES};
 pub use program::Workspace;
+pub use tensor::{compile_tensor, CompiledTensor, TensorWorkspace};
 
 use crate::functional::with_tape;
 use crate::trace::Operand;

@@ -56,11 +56,64 @@ pub(crate) fn fused<'t>(
     true
 }
 
-/// The fused form of the backward rules of elementwise ops that read only g and one of x, y = op(x):
-/// adj[x] += rule(g, ·) in one pass. `false`: not one of them, or not fusable here (see [`fused`]). Each
-/// closure is the rule of `unary::vjp` written with the same operations in the same order; tests/tensor_ops.rs
-/// holds them to its bits. (Calling `unary::vjp` at f64 inside the loop instead — one place for each rule —
-/// kept the loop from vectorising: an ISM step 2.4–2.9 → 2.9–3.2 ms, alternated.)
+/// Which value besides g an elementwise backward rule reads (x, y = op(x), or nothing more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reads {
+    G,
+    X,
+    Y,
+}
+
+/// The backward rules of the elementwise ops that read only g and one of x, y = op(x), as closures
+/// `rule(g, v)` the compiler can vectorise: evaluates `$body` with `$reads` (a [`Reads`]) and `$f` bound for
+/// `op` (constant `c`), or `$other` when `op` is not one of them. Each closure is the rule of `unary::vjp`
+/// written with the same operations in the same order; tests/tensor_ops.rs holds them to its bits. (Calling
+/// `unary::vjp` at f64 inside the loop instead — one place for each rule — kept the loop from vectorising:
+/// an ISM step 2.4–2.9 → 2.9–3.2 ms, alternated.) Used by the fast sweep ([`unary_rule`]) and by compiled
+/// tensor functions.
+macro_rules! unary_rules {
+    ($op:expr, $c:expr, |$reads:ident, $f:ident| $body:expr, $other:expr) => {{
+        use $crate::ops::accumulate::Reads;
+        use $crate::ops::unary::UnOp::*;
+        let c: f64 = $c;
+        match $op {
+            Neg | CSub => {
+                let ($reads, $f) = (Reads::G, |g: f64, _: f64| -g);
+                $body
+            }
+            MulC => {
+                let ($reads, $f) = (Reads::G, move |g: f64, _: f64| g * c);
+                $body
+            }
+            DivC => {
+                let ($reads, $f) = (Reads::G, move |g: f64, _: f64| g / c);
+                $body
+            }
+            Exp => {
+                let ($reads, $f) = (Reads::Y, |g: f64, y: f64| g * y);
+                $body
+            }
+            Sigmoid => {
+                let ($reads, $f) = (Reads::Y, |g: f64, y: f64| g * y * (1.0 - y));
+                $body
+            }
+            Tanh => {
+                let ($reads, $f) = (Reads::Y, |g: f64, y: f64| g * (1.0 - y * y));
+                $body
+            }
+            // x²'s rule g · x¹ · 2 (powi(x, 1) is x)
+            Powi if c == 2.0 => {
+                let ($reads, $f) = (Reads::X, |g: f64, x: f64| g * x * 2.0);
+                $body
+            }
+            _ => $other,
+        }
+    }};
+}
+pub(crate) use unary_rules;
+
+/// The fused form of the backward rules of [`unary_rules`]: adj[x] += rule(g, ·) in one pass. `false`: not
+/// one of them, or not fusable here (see [`fused`]).
 pub(crate) fn unary_rule<'t>(
     tape: &'t Tape,
     tadj: &mut [u32],
@@ -70,18 +123,19 @@ pub(crate) fn unary_rule<'t>(
     y: TVar<'t>,
     g: TVar<'t>,
 ) -> bool {
-    use UnOp::*;
-    match op {
-        Neg | CSub => fused(tape, tadj, x, g, g, |g, _| -g),
-        MulC => fused(tape, tadj, x, g, g, |g, _| g * c),
-        DivC => fused(tape, tadj, x, g, g, |g, _| g / c),
-        Exp => fused(tape, tadj, x, g, y, |g, y| g * y),
-        Sigmoid => fused(tape, tadj, x, g, y, |g, y| g * y * (1.0 - y)),
-        Tanh => fused(tape, tadj, x, g, y, |g, y| g * (1.0 - y * y)),
-        // x²'s rule g · x¹ · 2 (powi(x, 1) is x)
-        Powi if c == 2.0 => fused(tape, tadj, x, g, x, |g, x| g * x * 2.0),
-        _ => false,
-    }
+    unary_rules!(
+        op,
+        c,
+        |reads, f| {
+            let v = match reads {
+                Reads::G => g,
+                Reads::X => x,
+                Reads::Y => y,
+            };
+            fused(tape, tadj, x, g, v, f)
+        },
+        false
+    )
 }
 
 /// adj[p] ← adj[p] + pad(g), for the block `g` of p at `start` along `axis`, in one pass (copying adj[p],

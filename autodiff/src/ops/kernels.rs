@@ -157,15 +157,37 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Σ a with eight running sums (vectorisable, and free of one long chain of dependent additions), combined
 /// pairwise: the same bits on every call.
 pub(crate) fn sum(a: &[f64]) -> f64 {
-    let mut acc = [0.0; 8];
-    let chunks = a.chunks_exact(8);
-    let tail: f64 = chunks.remainder().iter().sum();
-    for x in chunks {
-        for l in 0..8 {
-            acc[l] += x[l];
+    let mut s = Sum8::default();
+    let tail = s.add(a);
+    s.finish(tail)
+}
+
+/// The running sums of [`sum`], fed in pieces: a sum over consecutive pieces, each but the last a multiple
+/// of 8 long, has the bits of one `sum` over their concatenation.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sum8 {
+    acc: [f64; 8],
+}
+
+impl Sum8 {
+    /// Add `a`'s whole chunks of 8; returns the remainder (the tail when `a` is the last piece).
+    #[inline]
+    pub(crate) fn add<'a>(&mut self, a: &'a [f64]) -> &'a [f64] {
+        let chunks = a.chunks_exact(8);
+        let rest = chunks.remainder();
+        for x in chunks {
+            for (s, &v) in self.acc.iter_mut().zip(x) {
+                *s += v;
+            }
         }
+        rest
     }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+
+    /// The total, with the last piece's remainder `tail` summed in index order.
+    pub(crate) fn finish(&self, tail: &[f64]) -> f64 {
+        let (acc, tail): (&[f64; 8], f64) = (&self.acc, tail.iter().sum());
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    }
 }
 
 /// y += α x.

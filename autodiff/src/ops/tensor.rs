@@ -329,7 +329,7 @@ impl<'t> TVar<'t> {
 
     /// Sum of every entry, as a scalar variable.
     pub fn sum(self) -> Var<'t> {
-        let v = self.value_sum();
+        let v = self.sum_of_values();
         Var::on(self.tape, self.tape.push(Op::TSum, self.idx, NONE, v), v)
     }
 
