@@ -1,6 +1,7 @@
 //! Posteriors with constraints, sampled by NUTS through `Constrained` on compiled gradients: the draws, mapped back, follow the
 //! known constrained distributions (means and variances within 4 MCSE). Then the particle and minibatch
-//! methods: SVGD and SGLD against exact answers.
+//! methods: SVGD and SGLD against exact answers. Last, tensor densities: compiled when elementwise, on the
+//! tape otherwise.
 
 use stein_autodiff::Real;
 use stein_models::sample::diagnostics::ess_mean;
@@ -280,4 +281,66 @@ fn sgld_agrees_with_nuts_on_the_full_posterior() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("too many transitions"), "{e}");
+}
+
+/// −½ Σ τᵢ (θᵢ − μᵢ)² with μ and τ as data: elementwise, so the density is compiled.
+fn gauss_density() -> stein_models::sample::TensorDensity<
+    impl for<'t> Fn(stein_autodiff::TVar<'t>, &[stein_autodiff::TVar<'t>]) -> stein_autodiff::Var<'t>
+        + Sync,
+> {
+    use stein_autodiff::Tensor;
+    let mu = Tensor::new(3, 1, vec![1.0, -2.0, 0.5]).unwrap();
+    let tau = Tensor::new(3, 1, vec![1.0, 4.0, 0.25]).unwrap();
+    stein_models::sample::TensorDensity::new(3, vec![mu, tau], |theta, d| {
+        let z = theta - d[0];
+        -(z * z * d[1]).sum() * 0.5
+    })
+}
+
+#[test]
+fn an_elementwise_tensor_density_is_compiled_and_keeps_its_posterior() {
+    use stein_autodiff::{Tape, Tensor};
+    use stein_models::sample::Target;
+    let post = gauss_density();
+    assert!(post.compiled().is_ok(), "{:?}", post.compiled());
+    // the compiled density against the same f on a tape: log p to the bit, the score to rounding
+    let x = [0.3, -1.1, 2.0];
+    let mut s = [0.0; 3];
+    let lp = post.eval(&x, &mut s).unwrap();
+    let tape = Tape::new();
+    let theta = tape.tensor(&Tensor::new(3, 1, x.to_vec()).unwrap());
+    let mu = tape.tensor_const(&Tensor::new(3, 1, vec![1.0, -2.0, 0.5]).unwrap());
+    let tau = tape.tensor_const(&Tensor::new(3, 1, vec![1.0, 4.0, 0.25]).unwrap());
+    let z = theta - mu;
+    let y = -(z * z * tau).sum() * 0.5;
+    assert_eq!(lp.to_bits(), y.value().to_bits());
+    let g = tape.grad_tensors(y, &[theta]).remove(0);
+    for (a, b) in s.iter().zip(g.data()) {
+        assert!((a - b).abs() < 1e-14, "{a} vs {b}");
+    }
+    // NUTS on it: means μ and variances 1/τ within 4 MCSE
+    let draws = sample(&post, &Config::default().draws(2000).seed(5)).unwrap();
+    for (i, (m, tau)) in [(1.0, 1.0), (-2.0, 4.0), (0.5, 0.25)]
+        .into_iter()
+        .enumerate()
+    {
+        assert_moments(&draws, i, m, 1.0 / tau, "compiled tensor density");
+    }
+}
+
+#[test]
+fn a_tensor_density_with_a_matrix_product_runs_on_the_tape_and_says_why() {
+    use stein_autodiff::Tensor;
+    use stein_models::sample::{Target, TensorDensity};
+    let x = Tensor::from_fn(4, 2, |i, j| (i + j) as f64 * 0.25);
+    let post = TensorDensity::new(2, vec![x], |beta, d| {
+        let r = d[0].matmul(beta);
+        -(r * r).sum() * 0.5
+    });
+    let e = post.compiled().unwrap_err().to_string();
+    assert!(e.contains("matrix products"), "{e}");
+    let mut s = [0.0; 2];
+    // −½ ‖X β‖² at β = (1, 0): X's first column is (0, .25, .5, .75)
+    let lp = post.eval(&[1.0, 0.0], &mut s).unwrap();
+    assert!((lp + 0.5 * (0.0625 + 0.25 + 0.5625)).abs() < 1e-14, "{lp}");
 }

@@ -3,6 +3,11 @@
 //! each evaluation rewinds to the mark and records only what depends on θ. A logistic regression on 1,000 rows
 //! spent a tenth of each gradient copying its design matrix onto a fresh tape.
 //!
+//! A density built from elementwise ops, slices, broadcasts and sums only (no matrix product) is compiled
+//! when it is made ([`compile_tensor`](stein_autodiff::compile_tensor): its elementwise work fused into
+//! blocks that stay in cache) and evaluated without a tape: the same log p to the bit, its gradient to
+//! rounding. [`TensorDensity::compiled`] says which way a density runs.
+//!
 //! ```
 //! use stein_autodiff::Tensor;
 //! use stein_models::sample::{sample, Config, TensorDensity};
@@ -22,7 +27,10 @@
 use super::target::Target;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use stein_autodiff::{Kept, Mark, TVar, Tape, Tensor, Var};
+use stein_autodiff::{
+    compile_tensor, CompiledTensor, Kept, Mark, TVar, Tape, Tensor, TensorWorkspace, TraceError,
+    Var,
+};
 
 /// A log-density `f(θ, data)` with θ a `dim × 1` tensor and the data fixed tensors (see the module docs).
 pub struct TensorDensity<F> {
@@ -30,6 +38,8 @@ pub struct TensorDensity<F> {
     data: Vec<Tensor>,
     f: F,
     id: u64,
+    /// The compiled density, or why it runs on the tape.
+    compiled: Result<CompiledTensor, TraceError>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -42,6 +52,7 @@ struct Cached {
     mark: Mark,
     theta: Tensor,
     grad: Tensor,
+    ws: TensorWorkspace,
 }
 
 thread_local! {
@@ -52,20 +63,41 @@ impl<F> TensorDensity<F>
 where
     F: for<'t> Fn(TVar<'t>, &[TVar<'t>]) -> Var<'t> + Sync,
 {
-    /// log p(θ) = `f(θ, data)` for θ of dimension `dim`.
+    /// log p(θ) = `f(θ, data)` for θ of dimension `dim`; `f` runs once here, to compile it (a density that
+    /// cannot be compiled runs on the tape).
     pub fn new(dim: usize, data: Vec<Tensor>, f: F) -> Self {
+        let compiled = compile_tensor(
+            |theta| {
+                let t = theta.tape();
+                let d: Vec<TVar> = data.iter().map(|x| t.tensor_const(x)).collect();
+                f(theta, &d)
+            },
+            &Tensor::zeros(dim, 1),
+        );
         TensorDensity {
             dim,
             data,
             f,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            compiled,
         }
     }
 
-    /// log p and its gradient on `c`'s tape (data already there).
+    /// `Ok(())` when the density is evaluated compiled, else why it runs on the tape (a matrix product, a
+    /// comparison, ...: see [`compile_tensor`](stein_autodiff::compile_tensor)).
+    pub fn compiled(&self) -> Result<(), &TraceError> {
+        self.compiled.as_ref().map(|_| ())
+    }
+
+    /// log p and its gradient, compiled or on `c`'s tape (data already there).
     fn run(&self, c: &mut Cached, x: &[f64], score: &mut [f64]) -> f64 {
-        c.tape.truncate(c.mark);
         c.theta.data_mut().copy_from_slice(x);
+        if let Ok(p) = &self.compiled {
+            let lp = p.value_grad(&c.theta, &mut c.grad, &mut c.ws);
+            score.copy_from_slice(c.grad.data());
+            return lp;
+        }
+        c.tape.truncate(c.mark);
         let t = &c.tape;
         let theta = t.tensor(&c.theta);
         let data: Vec<TVar> = c.data.iter().map(|k| t.kept(*k)).collect();
@@ -77,8 +109,13 @@ where
 
     fn fresh(&self) -> Cached {
         let tape = Tape::new();
-        let data = self
-            .data
+        // a compiled density keeps its data in its program
+        let on_tape = if self.compiled.is_ok() {
+            &[][..]
+        } else {
+            &self.data[..]
+        };
+        let data = on_tape
             .iter()
             .map(|d| tape.tensor_const(d).keep())
             .collect();
@@ -90,6 +127,7 @@ where
             mark,
             theta: Tensor::zeros(self.dim, 1),
             grad: Tensor::zeros(self.dim, 1),
+            ws: TensorWorkspace::default(),
         }
     }
 }
