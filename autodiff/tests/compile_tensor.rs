@@ -69,6 +69,11 @@ impl<'t> NoSoftplus<'t> for TVar<'t> {
     }
 }
 
+/// A bare sum as the output (no tail).
+fn sum_of_squares(x: TVar<'_>) -> Var<'_> {
+    (x * x).sum()
+}
+
 type F = for<'t> fn(TVar<'t>) -> Var<'t>;
 
 /// Compile `f` at `x`, call it, and compare with the tape: the value bit for bit, the gradient to rounding.
@@ -139,6 +144,7 @@ fn block_edges_match_the_tape() {
         check(rosenbrock, &tensor(1, d, d as u64));
         check(unary_mix, &tensor(1, d, 7));
         check(fan_out, &tensor(1, d, 8));
+        check(sum_of_squares, &tensor(1, d, 9));
     }
     // rows longer than a block, and columns narrower than one: runs cross rows
     for (r, c) in [(3, 300), (300, 3), (17, 31), (1, 1)] {

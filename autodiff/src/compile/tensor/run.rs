@@ -191,7 +191,7 @@ fn zip(out: &mut [f64], a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) {
 
 /// Where a backward rule's result goes: a block written for the first time, a block added to, or a block
 /// written as another (shared until now) block plus the result.
-enum Into<'a> {
+enum Dest<'a> {
     Fresh(&'a mut [f64]),
     Add(&'a mut [f64]),
     From(&'a mut [f64], &'a [f64]),
@@ -199,19 +199,19 @@ enum Into<'a> {
 
 /// Apply rule `f(a, b, c)` elementwise into `to`.
 #[inline(always)]
-fn acc(to: Into<'_>, a: &[f64], b: &[f64], c: &[f64], f: impl Fn(f64, f64, f64) -> f64) {
+fn acc(to: Dest<'_>, a: &[f64], b: &[f64], c: &[f64], f: impl Fn(f64, f64, f64) -> f64) {
     match to {
-        Into::Fresh(d) => {
+        Dest::Fresh(d) => {
             for (((d, &a), &b), &c) in d.iter_mut().zip(a).zip(b).zip(c) {
                 *d = f(a, b, c);
             }
         }
-        Into::Add(d) => {
+        Dest::Add(d) => {
             for (((d, &a), &b), &c) in d.iter_mut().zip(a).zip(b).zip(c) {
                 *d += f(a, b, c);
             }
         }
-        Into::From(d, e) => {
+        Dest::From(d, e) => {
             for ((((d, &e), &a), &b), &c) in d.iter_mut().zip(e).zip(a).zip(b).zip(c) {
                 *d = e + f(a, b, c);
             }
@@ -247,12 +247,12 @@ fn into<'a>(
     direct: &Direct,
     i: usize,
     a: u32,
-) -> (Into<'a>, &'a [f64]) {
+) -> (Dest<'a>, &'a [f64]) {
     let (a, n) = (a as usize, adj.n);
     let home = adj.home(i);
     if let Some((Src::Input, s)) = direct[a] {
         let gi = &adj.adjs[home * BLOCK..][..n];
-        return (Into::Add(&mut grad[s..s + n]), gi);
+        return (Dest::Add(&mut grad[s..s + n]), gi);
     }
     let fresh = !std::mem::replace(&mut adj.has[a], true);
     let shared = std::mem::replace(&mut adj.alias[a], u32::MAX);
@@ -261,8 +261,8 @@ fn into<'a>(
     let (mine, later) = lo.split_at_mut((a + 1) * BLOCK);
     let dst = &mut mine[a * BLOCK..][..n];
     let to = match (fresh, shared) {
-        (true, _) => Into::Fresh(dst),
-        (false, u32::MAX) => Into::Add(dst),
+        (true, _) => Dest::Fresh(dst),
+        (false, u32::MAX) => Dest::Add(dst),
         (false, t) => {
             let t = t as usize;
             let e: &[f64] = if t >= i {
@@ -270,7 +270,7 @@ fn into<'a>(
             } else {
                 &later[(t - a - 1) * BLOCK..][..n]
             };
-            Into::From(dst, e)
+            Dest::From(dst, e)
         }
     };
     (to, gi)
@@ -348,7 +348,7 @@ fn backward_block(
                         if view.bcast_c {
                             grad[s] += gr.iter().sum::<f64>();
                         } else {
-                            acc(Into::Add(&mut grad[s..s + len]), gr, gr, gr, |g, _, _| g);
+                            acc(Dest::Add(&mut grad[s..s + len]), gr, gr, gr, |g, _, _| g);
                         }
                     });
                 }
@@ -373,9 +373,9 @@ fn backward_block(
                     {
                         let d = |j: usize| unary::vjp(op, x[j], y[j], gi[j], c).unwrap_or(0.0);
                         match to {
-                            Into::Fresh(t) => (0..n).for_each(|j| t[j] = d(j)),
-                            Into::Add(t) => (0..n).for_each(|j| t[j] += d(j)),
-                            Into::From(t, e) => (0..n).for_each(|j| t[j] = e[j] + d(j)),
+                            Dest::Fresh(t) => (0..n).for_each(|j| t[j] = d(j)),
+                            Dest::Add(t) => (0..n).for_each(|j| t[j] += d(j)),
+                            Dest::From(t, e) => (0..n).for_each(|j| t[j] = e[j] + d(j)),
                         }
                     }
                 )
