@@ -169,6 +169,14 @@ fn rosenbrock_has_the_reference_values() {
 }
 
 #[test]
+fn empty_shapes_sum_to_the_tapes_zero() {
+    check(sum_of_squares, &Tensor::zeros(1, 0));
+    check(sum_of_squares, &Tensor::zeros(0, 3));
+    // one column: rosenbrock's slices are empty
+    check(rosenbrock, &tensor(1, 1, 4));
+}
+
+#[test]
 fn a_constant_output_has_a_zero_gradient() {
     let x = tensor(2, 3, 1);
     let c = compile_tensor(|_x| Var::constant(2.5), &x).unwrap();
