@@ -210,5 +210,17 @@ pub(crate) fn decide(test: Test, a: Var<'_>, b: Var<'_>) -> bool {
     r
 }
 
+/// The full recipe of traced `Lin` node `i` (what [`Tape::note_lin_recipe`] kept): base first, then every
+/// term, constants as (`RECIPE_CONST`, value).
+pub(crate) fn recipe<'a>(
+    nodes: &[crate::tape::Node],
+    lin: &'a [(u32, f64)],
+    i: usize,
+) -> &'a [(u32, f64)] {
+    let nd = nodes[i];
+    let start = (nd.a + nd.b) as usize;
+    &lin[start..start + nd.c as usize]
+}
+
 /// A constant that is `NONE`'s partner in a recipe entry.
 pub(crate) const RECIPE_CONST: u32 = NONE;

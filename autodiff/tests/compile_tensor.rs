@@ -39,12 +39,19 @@ fn unary_mix(x: TVar<'_>) -> Var<'_> {
     (s1.exp() + s2.exp()).ln() + s3 * s4 * 0.01
 }
 
-/// Two shapes: sums over a slice of rows and over the whole input.
+/// Two shapes: sums over a slice of rows and over the whole input, combined by `dot_add`.
 fn two_groups(x: TVar<'_>) -> Var<'_> {
     let r = x.rows();
     let top = x.slice_rows(0, r.div_ceil(2));
     let inner = x.slice_cols(1, x.cols() - 2);
-    (top * top).sum() * 0.5 + (inner.abs() + 1.0).ln().sum() - x.sum().powi(2) * 1e-3
+    let (a, b) = ((top * top).sum(), (inner.abs() + 1.0).ln().sum());
+    // a linear combination with a constant term (a `Lin` node with its recipe)
+    let lin = <Var as stein_autodiff::Real>::dot_add(
+        Var::constant(0.25),
+        &[0.5, 1.0, 3.0],
+        &[a, b, Var::constant(2.0)],
+    );
+    lin - x.sum().powi(2) * 1e-3
 }
 
 /// An adjoint passed on by `+`/`−` first and added to by another rule later (a shared block written as

@@ -7,7 +7,7 @@ use super::schedule;
 use super::TraceError;
 use crate::ops::binary::BinOp;
 use crate::tape::{Node, Op, NONE};
-use crate::trace::{Operand, TraceLog, RECIPE_CONST};
+use crate::trace::{recipe, Operand, TraceLog, RECIPE_CONST};
 
 /// A value as the program sees it.
 #[derive(Clone, Copy, PartialEq)]
@@ -348,11 +348,4 @@ fn dense_form(prog: &Program, r: std::ops::Range<usize>, base: usize) -> Option<
         }
     }
     Some(d)
-}
-
-/// The full recipe of a traced `Lin` node: base first, then every term (constants as `RECIPE_CONST`).
-fn recipe<'a>(nodes: &[Node], lin: &'a [(u32, f64)], i: usize) -> &'a [(u32, f64)] {
-    let nd = nodes[i];
-    let start = (nd.a + nd.b) as usize;
-    &lin[start..start + nd.c as usize]
 }

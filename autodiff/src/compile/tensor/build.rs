@@ -6,7 +6,7 @@ use super::program::{Group, Ins, Program, Reg, Scalar, Src, View};
 use crate::compile::TraceError;
 use crate::ops::tensor::TOp;
 use crate::tape::{Inner, Op, NONE};
-use crate::trace::{TraceLog, RECIPE_CONST};
+use crate::trace::{recipe, TraceLog, RECIPE_CONST};
 
 /// What a node of the trace is in the program.
 #[derive(Clone, Copy)]
@@ -101,14 +101,11 @@ pub(crate) fn build(
             Op::Un(op) => Scalar::Un(op, nd.konst(), reg(nd.a)),
             Op::Bin(op) => Scalar::Bin(op, reg(nd.a), reg(nd.b)),
             _ => {
-                // the recipe: the base first, then every term in order
-                let start = (nd.a + nd.b) as usize;
-                let recipe = &t.lin[start..start + nd.c as usize];
                 let entry = |&(p, w): &(u32, f64)| match p {
                     RECIPE_CONST => (Reg::Const(w), 1.0),
                     p => (reg(p), w),
                 };
-                let (base, terms) = recipe
+                let (base, terms) = recipe(&t.nodes, &t.lin, i)
                     .split_first()
                     .expect("a Lin recipe starts with its base");
                 Scalar::Lin(entry(base).0, terms.iter().map(entry).collect())
@@ -140,15 +137,15 @@ fn liveness(t: &Inner, root: u32) -> Vec<bool> {
         };
         match nd.op {
             Op::Leaf | Op::Const => {}
-            Op::Lin => {
-                let start = (nd.a + nd.b) as usize;
-                let n = if nd.c == NONE { 0 } else { nd.c as usize };
-                for &(p, _) in &t.lin[start..start + n] {
+            // (a Lin recorded before the trace has no recipe; `build` refuses it)
+            Op::Lin if nd.c != NONE => {
+                for &(p, _) in recipe(&t.nodes, &t.lin, i) {
                     if p != RECIPE_CONST {
                         mark(p);
                     }
                 }
             }
+            Op::Lin => {}
             Op::T(TOp::Leaf) => {}
             // a scalar map keeps its constant in b, an entry read its index
             Op::Un(_) | Op::TSum | Op::TGet => mark(nd.a),
