@@ -175,11 +175,14 @@ impl Sum8 {
     pub(crate) fn add<'a>(&mut self, a: &'a [f64]) -> &'a [f64] {
         let chunks = a.chunks_exact(8);
         let rest = chunks.remainder();
+        // a local copy stays in registers (the fields, behind `&mut self`, were stored at every chunk)
+        let mut acc = self.acc;
         for x in chunks {
-            for (s, &v) in self.acc.iter_mut().zip(x) {
+            for (s, &v) in acc.iter_mut().zip(x) {
                 *s += v;
             }
         }
+        self.acc = acc;
         rest
     }
 

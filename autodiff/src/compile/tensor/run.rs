@@ -6,7 +6,7 @@ use super::program::{Group, Ins, Program, Src, TensorWorkspace, View, BLOCK};
 use crate::ops::accumulate::unary_rules;
 use crate::ops::kernels::Sum8;
 use crate::ops::tensor::TOp;
-use crate::ops::unary;
+use crate::ops::unary::{self, UnOp};
 
 /// Where each instruction's block of values is: in a source (a direct load) or in `vals`.
 type Direct = [Option<(Src, usize)>];
@@ -353,6 +353,12 @@ fn backward_block(
                     });
                 }
             }
+            Ins::Un(UnOp::AddC, _, a) => {
+                // x + c passes its adjoint on unchanged
+                if g.live[a as usize] {
+                    pass_on(&mut adj, grad, direct, i, a);
+                }
+            }
             Ins::Un(op, c, a) => {
                 if !g.live[a as usize] {
                     continue;
@@ -370,14 +376,7 @@ fn backward_block(
                         };
                         acc(to, gi, v, v, |g, v, _| f(g, v))
                     },
-                    {
-                        let d = |j: usize| unary::vjp(op, x[j], y[j], gi[j], c).unwrap_or(0.0);
-                        match to {
-                            Dest::Fresh(t) => (0..n).for_each(|j| t[j] = d(j)),
-                            Dest::Add(t) => (0..n).for_each(|j| t[j] += d(j)),
-                            Dest::From(t, e) => (0..n).for_each(|j| t[j] = e[j] + d(j)),
-                        }
-                    }
+                    generic_rule(op, c, to, x, y, gi)
                 )
             }
             Ins::Bin(TOp::Mul, a, b) if a == b => {
@@ -417,4 +416,24 @@ fn backward_block(
             }
         }
     }
+}
+
+/// The backward rule of an op outside [`unary_rules`], by `unary::vjp` entry by entry in a loop compiled for
+/// that op alone (the op resolved once per block, not per entry).
+#[inline(always)]
+fn generic_rule(op: UnOp, c: f64, to: Dest<'_>, x: &[f64], y: &[f64], g: &[f64]) {
+    macro_rules! each {
+        ($($v:ident),* $(,)?) => {
+            match op {
+                $(UnOp::$v => acc(to, g, x, y, |g, x, y| {
+                    unary::vjp(UnOp::$v, x, y, g, c).unwrap_or(0.0)
+                }),)*
+            }
+        };
+    }
+    each!(
+        Neg, Exp, Exp2, ExpM1, Ln, Ln1p, Log2, Log10, Sqrt, Cbrt, Recip, Sin, Cos, Tan, Asin, Acos,
+        Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Abs, Sigmoid, Softplus, LogSigmoid, Silu, Elu,
+        Relu, Erf, Lgamma, Polygamma, AddC, MulC, DivC, CSub, CDiv, PowC, Powi, CPow, Step, Sign,
+    )
 }
