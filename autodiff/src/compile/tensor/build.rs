@@ -197,11 +197,15 @@ fn tensor_kind(
             let a = load_or_ins(prog, kind, nd.a)?;
             push(prog, a.0, Ins::Un(u, m.c, a.1))
         }
-        TOp::Add | TOp::Sub | TOp::Mul | TOp::Div => {
+        TOp::Add | TOp::Sub | TOp::Mul | TOp::Div | TOp::SoftplusCached | TOp::SiluCached => {
             let g = group_of(prog, rows, cols);
             let a = operand(prog, kind, nd.a, g)?;
             let b = operand(prog, kind, nd.b, g)?;
-            push(prog, g, Ins::Bin(op, a, b))
+            let ins = match op {
+                TOp::SoftplusCached | TOp::SiluCached => Ins::Cached(op, a, b),
+                _ => Ins::Bin(op, a, b),
+            };
+            push(prog, g, ins)
         }
         _ => {
             return Err(TraceError::Unsupported {
@@ -219,7 +223,6 @@ fn unsupported(op: TOp) -> &'static str {
             "matrix products (compiled tensor functions fuse elementwise ops, slices and sums)"
         }
         TOp::SumTo | TOp::BroadcastTo => "sums along an axis and explicit broadcasts",
-        TOp::SoftplusCached | TOp::SiluCached => "softplus and SiLU of tensors",
         TOp::Fill => "a tensor filled with a scalar variable",
         _ => "transposes, reshapes, pads, concatenations, gathers and scatters",
     }
@@ -303,7 +306,9 @@ fn add(group: &mut Group, ins: Ins) {
     let live = match ins {
         Ins::Load(v) => v.src == Src::Input,
         Ins::Un(_, _, a) => group.live[a as usize],
-        Ins::Bin(_, a, b) => group.live[a as usize] || group.live[b as usize],
+        Ins::Bin(_, a, b) | Ins::Cached(_, a, b) => {
+            group.live[a as usize] || group.live[b as usize]
+        }
     };
     group.ins.push(ins);
     group.live.push(live);

@@ -36,8 +36,8 @@
 //! # The contract
 //! - **f runs once**, at [`compile_tensor`], on a tape; whatever it reads from its environment is a
 //!   constant of the program. The input's shape is fixed: calls with another shape are a programmer error.
-//! - **What compiles**: elementwise maps of tensors (every op of [`TVar`]'s `Real`-like methods except
-//!   `softplus`, `silu` and the piecewise-constant `step`/`sign` of a computed tensor), `+ − × ÷` of tensors
+//! - **What compiles**: elementwise maps of tensors (every op of [`TVar`]'s `Real`-like methods except the
+//!   piecewise-constant `step`/`sign` of a computed tensor), `+ − × ÷` of tensors
 //!   of one shape (the input, constants and their slices may broadcast along an axis of size 1), slices of
 //!   the input and of constants, `sum`/`mean`, and any scalar code on the sums without branches. Matrix
 //!   products, transposes, reshapes, axis sums, gathers, `get`, comparisons and raw reads (`value()`) give a

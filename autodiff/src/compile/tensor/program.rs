@@ -43,6 +43,8 @@ pub(crate) enum Ins {
     Un(UnOp, f64, u32),
     /// a op b for `TOp::{Add, Sub, Mul, Div}`.
     Bin(TOp, u32, u32),
+    /// softplus or SiLU (`TOp::SoftplusCached`, `TOp::SiluCached`) of a, from σ(a) computed as b.
+    Cached(TOp, u32, u32),
 }
 
 /// The instructions of one shape, and the sums `(instruction, register)` that leave it.

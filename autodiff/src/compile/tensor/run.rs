@@ -7,6 +7,7 @@ use crate::ops::accumulate::unary_rules;
 use crate::ops::kernels::Sum8;
 use crate::ops::tensor::TOp;
 use crate::ops::unary::{self, UnOp};
+use crate::ops::vmath;
 
 /// Where each instruction's block of values is: in a source (a direct load) or in `vals`.
 type Direct = [Option<(Src, usize)>];
@@ -146,6 +147,9 @@ fn forward_block(
                 });
             }
             Ins::Un(op, c, a) => unary::eval_slice(op, c, v(a), out),
+            // as the tape computes them (ops/tensor.rs `cached`)
+            Ins::Cached(TOp::SiluCached, a, b) => zip(out, v(a), v(b), |x, s| x * s),
+            Ins::Cached(_, a, b) => vmath::softplus_from_sigmoid(v(a), v(b), out),
             Ins::Bin(op, a, b) => {
                 let (a, b) = (v(a), v(b));
                 match op {
@@ -378,6 +382,18 @@ fn backward_block(
                     },
                     generic_rule(op, c, to, x, y, gi)
                 )
+            }
+            Ins::Cached(op, a, b) => {
+                // the tape's first-order rules: into x only, reading σ (tensor_vjp.rs)
+                if g.live[a as usize] {
+                    let (x, sg) = (val(a), val(b));
+                    let (to, gi) = into(&mut adj, grad, direct, i, a);
+                    if op == TOp::SiluCached {
+                        acc(to, gi, x, sg, |g, x, s| g * s * (x * (1.0 - s) + 1.0));
+                    } else {
+                        acc(to, gi, sg, sg, |g, s, _| g * s);
+                    }
+                }
             }
             Ins::Bin(TOp::Mul, a, b) if a == b => {
                 if g.live[a as usize] {
