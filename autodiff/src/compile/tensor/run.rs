@@ -94,7 +94,8 @@ impl pulp::WithSimd for Blocks<'_> {
         let mut f0 = 0;
         while f0 < len {
             let n = BLOCK.min(len - f0);
-            forward_block(prog, g, x, f0, n, ws);
+            let at = At { prog, g, x, f0, n };
+            forward_block(at, ws);
             if sums {
                 for &(ins, reg) in &g.sums {
                     let v = prog.operand(x, &ws.direct, &ws.vals, ins, n);
@@ -106,23 +107,27 @@ impl pulp::WithSimd for Blocks<'_> {
                 }
             }
             if let Some(gs) = gsum {
-                backward_block(prog, g, x, f0, n, ws, gs, grad);
+                backward_block(at, ws, gs, grad);
             }
             f0 += n;
         }
     }
 }
 
-/// Values of entries `f0..f0 + n` of every instruction of `g`.
-#[inline(always)]
-fn forward_block(
-    prog: &Program,
-    g: &Group,
-    x: &[f64],
+/// One block of a group: entries `f0..f0 + n` of group `g` of `prog`, whose input is `x`.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    prog: &'a Program,
+    g: &'a Group,
+    x: &'a [f64],
     f0: usize,
     n: usize,
-    ws: &mut TensorWorkspace,
-) {
+}
+
+/// Values of the block's entries of every instruction of its group.
+#[inline(always)]
+fn forward_block(at: At<'_>, ws: &mut TensorWorkspace) {
+    let At { prog, g, x, f0, n } = at;
     for (i, ins) in g.ins.iter().enumerate() {
         ws.direct[i] = None;
         let (done, rest) = ws.vals.split_at_mut(i * BLOCK);
@@ -294,20 +299,11 @@ fn pass_on(adj: &mut Adj<'_>, grad: &mut [f64], direct: &Direct, i: usize, a: u3
     acc(to, g, g, g, |g, _, _| g);
 }
 
-/// The adjoints of block `f0..f0 + n` of group `g` (its values as [`forward_block`] left them), from the
-/// sums' adjoints `gsum` down to the input's entries in `grad`.
-#[allow(clippy::too_many_arguments)]
+/// The adjoints of the block (its values as [`forward_block`] left them), from the sums' adjoints `gsum` down
+/// to the input's entries in `grad`.
 #[inline(always)]
-fn backward_block(
-    prog: &Program,
-    g: &Group,
-    x: &[f64],
-    f0: usize,
-    n: usize,
-    ws: &mut TensorWorkspace,
-    gsum: &[f64],
-    grad: &mut [f64],
-) {
+fn backward_block(at: At<'_>, ws: &mut TensorWorkspace, gsum: &[f64], grad: &mut [f64]) {
+    let At { prog, g, x, f0, n } = at;
     let TensorWorkspace {
         vals,
         adjs,
