@@ -162,6 +162,13 @@ if "t11" in extra:
         s32, s64 = sk("f32", m), sk("f64", m)
         ratio = "" if s32 is None else f"{pk(m) / s32:.2f}×"
         print(f"| {name} | {num(s32, '.2f')} s | {num(s64, '.2f')} s | {pk(m):.2f} s | {ratio} |")
+    # the peer states its ODE's right-hand-side evaluations in the note of its timing
+    import re
+    notes = [json.loads(l).get("note", "") for l in open(extra["t11"]) if '"nll_s"' in l]
+    m = re.search(r"([\d,]+) evaluations", notes[0]) if notes else None
+    pe = m.group(1) if m else "–"
+    print(f"| NLL: ODE right-hand-side evaluations | {num(sk('f32', 'nll_evaluations'), '.0f')} | "
+          f"{num(sk('f64', 'nll_evaluations'), '.0f')} | {pe} | |")
     print(f"| NLL − true NLL (nats) | {num(sk('f32', 'nll_gap'), '.3f')} | {num(sk('f64', 'nll_gap'), '.3f')} | "
           f"{pk('nll') - pk('nll_true'):.3f} | |")
     for m, name in (("mmd2_sde", "MMD² of the SDE samples"), ("mmd2_ode", "MMD² of the ODE samples"),

@@ -111,6 +111,7 @@ pub(crate) fn t11(quick: bool) {
         )
         .expect("likelihood runs");
         emit("T11", p, "nll_s", t0.elapsed().as_secs_f64(), "s");
+        emit("T11", p, "nll_evaluations", ll.stats.evaluations as f64, "");
         let nll = -ll.mean_nats();
         emit("T11", p, "nll", nll, "nats");
         emit("T11", p, "nll_true", truth_nll, "nats");
