@@ -10,6 +10,7 @@ The optional files are the outputs of `nuts_blackjax.py` (T10), `torch_bench.py`
 `diffusion_torch.py` (T11) and `quality_torch.py` (Q1), run beside the same `bench_report`.
 """
 import json
+import re
 import sys
 
 args = sys.argv[1:]
@@ -163,7 +164,6 @@ if "t11" in extra:
         ratio = "" if s32 is None else f"{pk(m) / s32:.2f}×"
         print(f"| {name} | {num(s32, '.2f')} s | {num(s64, '.2f')} s | {pk(m):.2f} s | {ratio} |")
     # the peer states its ODE's right-hand-side evaluations in the note of its timing
-    import re
     notes = [json.loads(l).get("note", "") for l in open(extra["t11"]) if '"nll_s"' in l]
     m = re.search(r"([\d,]+) evaluations", notes[0]) if notes else None
     pe = m.group(1) if m else "–"

@@ -123,7 +123,7 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
                         &old[mx.range()],
                         &old[ms.range()],
                         out,
-                        |g, x, s| g * s * (x * (1.0 - s) + 1.0),
+                        silu_rule,
                     )
                 })
             } else {
@@ -184,6 +184,13 @@ pub(crate) fn vjp<'t, S: Adjoint<'t>>(
             S::accumulate(&mut adj[n.a as usize], d);
         }
     }
+}
+
+/// SiLU's backward rule from its kept σ: g σ (1 + x (1 − σ)), for the sweep that does not record and for
+/// compiled tensor functions (the recorded sweep writes the same operations in tensor ops, above).
+#[inline(always)]
+pub(crate) fn silu_rule(g: f64, x: f64, s: f64) -> f64 {
+    g * s * (x * (1.0 - s) + 1.0)
 }
 
 /// Backward rules of the scalar nodes that read a tensor (`TSum`, `TGet`): the tensor adjoint of the parent.

@@ -6,6 +6,7 @@ use super::program::{Group, Ins, Program, Src, TensorWorkspace, View, BLOCK};
 use crate::ops::accumulate::unary_rules;
 use crate::ops::kernels::Sum8;
 use crate::ops::tensor::TOp;
+use crate::ops::tensor_vjp::silu_rule;
 use crate::ops::unary::{self, UnOp};
 use crate::ops::vmath;
 
@@ -385,7 +386,7 @@ fn backward_block(at: At<'_>, ws: &mut TensorWorkspace, gsum: &[f64], grad: &mut
                     let (x, sg) = (val(a), val(b));
                     let (to, gi) = into(&mut adj, grad, direct, i, a);
                     if op == TOp::SiluCached {
-                        acc(to, gi, x, sg, |g, x, s| g * s * (x * (1.0 - s) + 1.0));
+                        acc(to, gi, x, sg, silu_rule);
                     } else {
                         acc(to, gi, sg, sg, |g, s, _| g * s);
                     }
