@@ -19,6 +19,6 @@ fn readme_test_your_sampler() {
     )
     .unwrap();
     let draws = &run.chains[0].draws;
-    let test = KsdTest::default().bootstrap(Bootstrap::for_chain(draws));
+    let test = KsdTest::default().bootstrap(Bootstrap::for_chain(draws).unwrap());
     assert_samples_from_with(&test, &target, draws, 0.01);
 }

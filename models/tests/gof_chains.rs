@@ -28,7 +28,7 @@ fn a_correlated_chain_passes_the_markov_bootstrap_and_fails_the_independent_one(
             .chains
             .remove(0)
             .draws;
-        taus.push(autocorrelation_time(&draws));
+        taus.push(autocorrelation_time(&draws).unwrap());
         let iid = KsdTest::default()
             .replicates(300)
             .seed(k)
@@ -37,7 +37,7 @@ fn a_correlated_chain_passes_the_markov_bootstrap_and_fails_the_independent_one(
         let markov = KsdTest::default()
             .replicates(300)
             .seed(k)
-            .bootstrap(Bootstrap::for_chain(&draws))
+            .bootstrap(Bootstrap::for_chain(&draws).unwrap())
             .run(&target, &draws)
             .unwrap();
         iid_rejects += usize::from(iid.rejects(0.05));

@@ -27,7 +27,12 @@ use stein_autodiff::{with_tape, Real, Var};
 pub trait LogDensity: Sync {
     /// Dimension of x.
     fn dim(&self) -> usize;
-    /// log p(x) up to an additive constant.
+    /// log p(x) up to an additive constant: −∞ outside the support; NaN only for a NaN point or where the
+    /// density's own parameters are invalid (the `lpdf` rule), which samplers treat as a rejection.
+    ///
+    /// # Panics
+    /// Implementations may panic when `x` does not have `dim` values (a programmer error); the catalogue's
+    /// densities and [`crate::transform::Constrained`] do, naming both lengths.
     fn log_prob<S: Real>(&self, x: &[S]) -> S;
 }
 

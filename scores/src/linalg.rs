@@ -55,10 +55,11 @@ impl Cholesky {
             for j in 0..=i {
                 let s = cov[i][j] - (0..j).map(|k| l[i * d + k] * l[j * d + k]).sum::<f64>();
                 if i == j {
-                    if s <= 0.0 || !s.is_finite() {
+                    // a subnormal pivot would make 1/Lᵢᵢ² (the precision) infinite
+                    if !(s >= f64::MIN_POSITIVE && s.is_finite() && (1.0 / s).is_finite()) {
                         return Err(ScoreError::NotPositiveDefinite {
                             param,
-                            reason: format!("pivot {i} is {s:e} (not positive)"),
+                            reason: format!("pivot {i} is {s:e} (not a positive normal number)"),
                         });
                     }
                     l[i * d + i] = s.sqrt();

@@ -2,33 +2,8 @@
 //! samples (Fisher divergence, kernel Stein discrepancy) or between two samples (MMD).
 
 use crate::density::Score;
-use crate::error::ScoreError;
+use crate::error::{check_dims, finite_result, need, ScoreError};
 use rayon::prelude::*;
-
-pub(crate) fn need(what: &'static str, need: usize, got: usize) -> Result<(), ScoreError> {
-    if got >= need {
-        Ok(())
-    } else {
-        Err(ScoreError::TooFewSamples { what, need, got })
-    }
-}
-
-pub(crate) fn check_dims(
-    what: &'static str,
-    d: usize,
-    samples: &[Vec<f64>],
-) -> Result<(), ScoreError> {
-    for (i, x) in samples.iter().enumerate() {
-        if x.len() != d {
-            return Err(ScoreError::Dimension {
-                param: what,
-                expected: format!("points of dimension {d}"),
-                got: format!("point {i} of dimension {}", x.len()),
-            });
-        }
-    }
-    Ok(())
-}
 
 /// A Monte Carlo mean with its standard error, per coordinate.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +34,7 @@ pub fn expected_score<S: Score + ?Sized>(
     let d = score.score_dim();
     need("expected_score", 2, samples.len())?;
     check_dims("samples", d, samples)?;
+    crate::gof::check_draws("expected_score samples", samples, d, 2)?;
     let n = samples.len() as f64;
     let scores: Vec<Vec<f64>> = samples.par_iter().map(|x| score.score(x)).collect();
     let mut mean = vec![0.0; d];
@@ -73,6 +49,10 @@ pub fn expected_score<S: Score + ?Sized>(
             *v += (x - m) * (x - m) / (n - 1.0);
         }
     }
+    for (m, v) in mean.iter().zip(&var) {
+        finite_result("expected_score mean", *m)?;
+        finite_result("expected_score variance", *v)?;
+    }
     Ok(MonteCarlo {
         std_err: var.iter().map(|v| (v / n).sqrt()).collect(),
         mean,
@@ -85,8 +65,7 @@ pub fn fisher_information<S: Score + ?Sized>(
     samples: &[Vec<f64>],
 ) -> Result<Vec<Vec<f64>>, ScoreError> {
     let d = score.score_dim();
-    need("fisher_information", 1, samples.len())?;
-    check_dims("samples", d, samples)?;
+    crate::gof::check_draws("fisher_information samples", samples, d, 1)?;
     let n = samples.len() as f64;
     let scores: Vec<Vec<f64>> = samples.par_iter().map(|x| score.score(x)).collect();
     let mut f = vec![vec![0.0; d]; d];
@@ -95,6 +74,11 @@ pub fn fisher_information<S: Score + ?Sized>(
             for j in 0..d {
                 f[i][j] += s[i] * s[j] / n;
             }
+        }
+    }
+    for row in &f {
+        for v in row {
+            finite_result("fisher_information entry", *v)?;
         }
     }
     Ok(f)
@@ -108,8 +92,7 @@ pub fn fisher_divergence<A: Score + ?Sized, B: Score + ?Sized>(
 ) -> Result<f64, ScoreError> {
     let d = s1.score_dim();
     crate::error::dim_eq("second score", d, s2.score_dim())?;
-    need("fisher_divergence", 1, samples.len())?;
-    check_dims("samples", d, samples)?;
+    crate::gof::check_draws("fisher_divergence samples", samples, d, 1)?;
     let total: f64 = samples
         .par_iter()
         .map(|x| {
@@ -122,7 +105,7 @@ pub fn fisher_divergence<A: Score + ?Sized, B: Score + ?Sized>(
         .collect::<Vec<_>>()
         .iter()
         .sum();
-    Ok(0.5 * total / samples.len() as f64)
+    finite_result("fisher_divergence", 0.5 * total / samples.len() as f64)
 }
 
 /// Which estimator of a squared discrepancy over n samples.
@@ -149,24 +132,20 @@ pub fn kernel_stein_discrepancy<S: Score + ?Sized>(
     let d = score.score_dim();
     need("kernel_stein_discrepancy", 2, samples.len())?;
     check_dims("samples", d, samples)?;
+    crate::gof::check_draws("kernel_stein_discrepancy samples", samples, d, 2)?;
     let n = samples.len();
-    let scores: Vec<Vec<f64>> = samples.par_iter().map(|x| score.score(x)).collect();
-    let imq = crate::gof::KsdKernel::default();
+    let refs: Vec<&Vec<f64>> = samples.iter().collect();
+    // in coordinates rescaled by a power of two (see `gof`): no overflow at any scale
+    let (frame, points, scores) =
+        crate::gof::framed("score at a kernel_stein_discrepancy sample", score, &refs)?;
+    let (kernel, log2_factor) =
+        crate::gof::SteinKernel::new(&crate::gof::KsdKernel::default(), &frame, 1.0);
     let rows: Vec<f64> = (0..n)
         .into_par_iter()
         .map(|i| {
             (0..n)
                 .filter(|&j| statistic == Statistic::V || i != j)
-                .map(|j| {
-                    crate::gof::stein_kernel(
-                        &imq,
-                        1.0,
-                        &samples[i],
-                        &scores[i],
-                        &samples[j],
-                        &scores[j],
-                    )
-                })
+                .map(|j| kernel.eval(&points[i], &scores[i], &points[j], &scores[j]))
                 .sum::<f64>()
         })
         .collect();
@@ -175,11 +154,17 @@ pub fn kernel_stein_discrepancy<S: Score + ?Sized>(
         Statistic::U => (n * (n - 1)) as f64,
         Statistic::V => (n * n) as f64,
     };
-    Ok(total / pairs)
+    finite_result(
+        "kernel Stein discrepancy",
+        crate::gof::scale_pow2(total / pairs, log2_factor),
+    )
 }
 
 /// The squared maximum mean discrepancy between two samples (unbiased U-statistic) with a Gaussian kernel
-/// exp(−‖x − y‖² / (2h²)), h the median pairwise distance of the pooled samples (the median heuristic).
+/// exp(−‖x − y‖² / (2h²)), h the median pairwise distance of the pooled samples (the median heuristic). The
+/// distances are taken in coordinates rescaled by a power of two, so the value is the same for samples at
+/// any scale (10⁻¹⁵⁰ … 10¹⁵⁰); an error for fewer than two points, points of different lengths or a
+/// non-finite coordinate.
 pub fn mmd(x: &[Vec<f64>], y: &[Vec<f64>]) -> Result<f64, ScoreError> {
     mmd_with(x, y, None, Statistic::U)
 }
@@ -201,14 +186,17 @@ pub fn mmd_with(
     bandwidth: Option<f64>,
     statistic: Statistic,
 ) -> Result<f64, ScoreError> {
-    need("mmd (first sample)", 2, x.len())?;
-    need("mmd (second sample)", 2, y.len())?;
-    let d = x[0].len();
-    check_dims("x", d, x)?;
-    check_dims("y", d, y)?;
-    let dist2 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum::<f64>();
+    let d = x.first().map_or(0, Vec::len);
+    crate::gof::check_draws("mmd first sample", x, d, 2)?;
+    crate::gof::check_draws("mmd second sample", y, d, 2)?;
+    // in coordinates rescaled by a power of two (see `gof`): the same kernel values at every scale
+    let frame = crate::gof::Frame::of(x.iter().chain(y).map(|p| p.as_slice()));
+    let (x, y) = (
+        frame.points(x.iter().map(|p| p.as_slice())),
+        frame.points(y.iter().map(|p| p.as_slice())),
+    );
     let h2 = match bandwidth {
-        Some(h) if h > 0.0 && h.is_finite() => h * h,
+        Some(h) if h > 0.0 && h.is_finite() => frame.length(h).powi(2),
         Some(h) => {
             return Err(ScoreError::BadParameter {
                 param: "bandwidth",
@@ -216,12 +204,9 @@ pub fn mmd_with(
                 value: h,
             })
         }
-        None => {
-            let pool: Vec<&Vec<f64>> = x.iter().chain(y).collect();
-            crate::gof::median_bandwidth2(&pool)
-        }
+        None => crate::gof::median_bandwidth2(&x.iter().chain(&y).collect::<Vec<_>>()),
     };
-    let k = |a: &[f64], b: &[f64]| (-dist2(a, b) / (2.0 * h2)).exp();
+    let k = |a: &[f64], b: &[f64]| crate::gof::gaussian(crate::gof::dist2(a, b), h2);
     let within = |s: &[Vec<f64>]| {
         let n = s.len();
         let t: f64 = (0..n)
@@ -247,5 +232,5 @@ pub fn mmd_with(
         .iter()
         .sum::<f64>()
         / (x.len() * y.len()) as f64;
-    Ok(within(x) + within(y) - 2.0 * cross)
+    finite_result("MMD²", within(&x) + within(&y) - 2.0 * cross)
 }

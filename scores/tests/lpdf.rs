@@ -109,11 +109,12 @@ fn multivariate_densities_match_scipy_and_their_gradients_match_finite_differenc
     check("multi_normal_cholesky", &args, -5.718333710362902, |p| {
         lpdf::multi_normal_cholesky(&p[0..3], &p[3..6], &p[6..15])
     });
+    // the point stays on the simplex as the differences move it: x = (p₀, p₁, 1 − p₀ − p₁)
     check(
         "dirichlet",
-        &[0.2, 0.5, 0.3, 1.5, 2.0, 0.7],
+        &[0.2, 0.5, 1.5, 2.0, 0.7],
         0.7717963325849542,
-        |p| lpdf::dirichlet(&p[0..3], &p[3..6]),
+        |p| lpdf::dirichlet(&[p[0], p[1], (p[0] + p[1]).rsub(1.0)], &p[2..5]),
     );
     // the generic Cholesky on the tape: N(μ, Σ) through cholesky(Σ) equals the factor given directly
     let sigma = [1.69, 0.52, -0.65, 0.52, 0.97, -0.02, -0.65, -0.02, 0.78];

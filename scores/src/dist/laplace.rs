@@ -1,5 +1,5 @@
 use crate::density::{Analytic, LogDensity, Sample};
-use crate::error::{finite_all, positive, ScoreError};
+use crate::error::{finite_all, ScoreError};
 use rand::{Rng, RngExt};
 use stein_autodiff::Real;
 
@@ -35,7 +35,7 @@ impl Laplace {
         finite_all("loc", &loc)?;
         Ok(Laplace {
             loc,
-            scale: positive("scale", scale)?,
+            scale: crate::error::scale("scale", scale)?,
         })
     }
 }
@@ -45,6 +45,7 @@ impl LogDensity for Laplace {
         self.loc.len()
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("Laplace::log_prob", x.len(), LogDensity::dim(self));
         let s: S = x
             .iter()
             .zip(&self.loc)
@@ -67,7 +68,8 @@ impl Analytic for Laplace {
             };
         }
     }
-    fn laplacian(&self, _x: &[f64]) -> f64 {
+    fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("Laplace::laplacian", x.len(), LogDensity::dim(self));
         0.0
     }
     fn log_normalizer(&self) -> Option<f64> {

@@ -1,5 +1,5 @@
 use crate::density::{Analytic, LogDensity, Sample};
-use crate::error::{finite_all, positive, ScoreError};
+use crate::error::{finite_all, ScoreError};
 use rand::{Rng, RngExt};
 use stein_autodiff::Real;
 
@@ -23,7 +23,7 @@ impl Logistic {
         finite_all("loc", &loc)?;
         Ok(Logistic {
             loc,
-            scale: positive("scale", scale)?,
+            scale: crate::error::scale("scale", scale)?,
         })
     }
 }
@@ -33,6 +33,7 @@ impl LogDensity for Logistic {
         self.loc.len()
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("Logistic::log_prob", x.len(), LogDensity::dim(self));
         x.iter()
             .zip(&self.loc)
             .map(|(&xi, &m)| {
@@ -50,6 +51,7 @@ impl Analytic for Logistic {
         }
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("Logistic::laplacian", x.len(), LogDensity::dim(self));
         x.iter()
             .zip(&self.loc)
             .map(|(&xi, &m)| {

@@ -129,6 +129,7 @@ impl<D: Analytic> LogDensity for Mixture<D> {
         self.comps[0].dim()
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("Mixture::log_prob", x.len(), LogDensity::dim(self));
         let terms: Vec<S> = self
             .comps
             .iter()
@@ -178,6 +179,7 @@ impl<D: Analytic> Analytic for Mixture<D> {
         m + total.ln()
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("Mixture::laplacian", x.len(), LogDensity::dim(self));
         let (r, s) = self.responsibilities(x);
         let mut mean = vec![0.0; x.len()];
         let mut acc = 0.0;

@@ -1,5 +1,5 @@
 use crate::density::{Analytic, LogDensity, Sample};
-use crate::error::{finite_all, positive, ScoreError};
+use crate::error::{finite_all, ScoreError};
 use crate::linalg::Cholesky;
 use rand::Rng;
 use rand_distr::{Distribution as _, StandardNormal};
@@ -43,7 +43,7 @@ impl MultivariateNormal {
         finite_all("mean", &mean)?;
         crate::error::dim_eq("var", mean.len(), var.len())?;
         for &v in &var {
-            positive("var", v)?;
+            crate::error::positive_normal("var", v)?;
         }
         Ok(MultivariateNormal {
             chol: Cholesky::diagonal(&var),
@@ -53,7 +53,7 @@ impl MultivariateNormal {
 
     /// Isotropic covariance σ² I.
     pub fn isotropic(mean: Vec<f64>, sigma: f64) -> Result<Self, ScoreError> {
-        positive("sigma", sigma)?;
+        crate::error::scale("sigma", sigma)?;
         let var = vec![sigma * sigma; mean.len()];
         Self::diagonal(mean, var)
     }
@@ -87,6 +87,7 @@ impl LogDensity for MultivariateNormal {
         self.mean.len()
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("MultivariateNormal::log_prob", x.len(), LogDensity::dim(self));
         self.quad(x)
     }
 }
@@ -103,7 +104,8 @@ impl Analytic for MultivariateNormal {
         out.iter_mut().for_each(|o| *o = -*o);
         -0.5 * q
     }
-    fn laplacian(&self, _x: &[f64]) -> f64 {
+    fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("MultivariateNormal::laplacian", x.len(), LogDensity::dim(self));
         -self.chol.trace_inverse()
     }
     fn log_normalizer(&self) -> Option<f64> {

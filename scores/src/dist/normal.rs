@@ -1,5 +1,5 @@
 use crate::density::{Analytic, LogDensity, Sample};
-use crate::error::{positive, ScoreError};
+use crate::error::ScoreError;
 use rand::Rng;
 use rand_distr::{Distribution as _, StandardNormal};
 use std::f64::consts::PI;
@@ -27,12 +27,13 @@ pub struct Normal {
 }
 
 impl Normal {
-    /// N(μ, σ²); errors unless σ > 0 and both are finite.
+    /// N(μ, σ²); errors unless μ is finite and σ is a usable scale (σ² and 1/σ² finite normal numbers:
+    /// about 1.5·10⁻¹⁵⁴ ≤ σ ≤ 1.3·10¹⁵⁴).
     pub fn new(mu: f64, sigma: f64) -> Result<Self, ScoreError> {
         crate::error::finite_all("mu", &[mu])?;
         Ok(Normal {
             mu,
-            sigma: positive("sigma", sigma)?,
+            sigma: crate::error::scale("sigma", sigma)?,
         })
     }
     /// μ.
@@ -50,6 +51,7 @@ impl LogDensity for Normal {
         1
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("Normal::log_prob", x.len(), LogDensity::dim(self));
         let z = (x[0] - self.mu) / self.sigma;
         -(z * z) * 0.5
     }
@@ -59,7 +61,8 @@ impl Analytic for Normal {
     fn analytic_score_into(&self, x: &[f64], out: &mut [f64]) {
         out[0] = -(x[0] - self.mu) / (self.sigma * self.sigma);
     }
-    fn laplacian(&self, _x: &[f64]) -> f64 {
+    fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("Normal::laplacian", x.len(), LogDensity::dim(self));
         -1.0 / (self.sigma * self.sigma)
     }
     fn log_normalizer(&self) -> Option<f64> {

@@ -27,7 +27,7 @@ impl Banana {
     pub fn new(a: f64, b: f64) -> Result<Self, ScoreError> {
         crate::error::finite_all("b", &[b])?;
         Ok(Banana {
-            a: positive("a", a)?,
+            a: crate::error::scale("a", a)?,
             b,
         })
     }
@@ -38,6 +38,7 @@ impl LogDensity for Banana {
         2
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("Banana::log_prob", x.len(), LogDensity::dim(self));
         let u = x[1] - (x[0] * x[0] - self.a * self.a) * self.b;
         -(x[0] * x[0]) / (2.0 * self.a * self.a) - u * u * 0.5
     }
@@ -50,6 +51,7 @@ impl Analytic for Banana {
         out[1] = -u;
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("Banana::laplacian", x.len(), LogDensity::dim(self));
         let u = x[1] - self.b * (x[0] * x[0] - self.a * self.a);
         -1.0 / (self.a * self.a) + 2.0 * self.b * u - 4.0 * self.b * self.b * x[0] * x[0] - 1.0
     }
@@ -93,7 +95,7 @@ impl Funnel {
         }
         Ok(Funnel {
             dim,
-            sigma_v: positive("sigma_v", sigma_v)?,
+            sigma_v: crate::error::scale("sigma_v", sigma_v)?,
         })
     }
 }
@@ -103,6 +105,7 @@ impl LogDensity for Funnel {
         self.dim
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("Funnel::log_prob", x.len(), LogDensity::dim(self));
         let v = x[0];
         let ss: S = x[1..].iter().map(|&xi| xi * xi).sum();
         -(v * v) / (2.0 * self.sigma_v * self.sigma_v)
@@ -121,6 +124,7 @@ impl Analytic for Funnel {
         }
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("Funnel::laplacian", x.len(), LogDensity::dim(self));
         let e = (-x[0]).exp();
         let ss: f64 = x[1..].iter().map(|t| t * t).sum();
         -1.0 / (self.sigma_v * self.sigma_v) - e * ss * 0.5 - (self.dim - 1) as f64 * e
@@ -164,7 +168,7 @@ impl Ring {
     pub fn new(radius: f64, width: f64) -> Result<Self, ScoreError> {
         Ok(Ring {
             radius: positive("radius", radius)?,
-            width: positive("width", width)?,
+            width: crate::error::scale("width", width)?,
         })
     }
 }
@@ -174,6 +178,7 @@ impl LogDensity for Ring {
         2
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("Ring::log_prob", x.len(), LogDensity::dim(self));
         let rho = (x[0] * x[0] + x[1] * x[1]).sqrt();
         -(rho - self.radius).powi(2) / (2.0 * self.width * self.width)
     }
@@ -192,6 +197,7 @@ impl Analytic for Ring {
         out[1] = f * x[1];
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("Ring::laplacian", x.len(), LogDensity::dim(self));
         let rho = x[0].hypot(x[1]);
         -(2.0 * rho - self.radius) / (self.width * self.width * rho)
     }

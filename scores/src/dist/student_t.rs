@@ -36,7 +36,7 @@ impl StudentT {
         finite_all("loc", &[loc])?;
         Ok(StudentT {
             loc,
-            scale: positive("scale", scale)?,
+            scale: crate::error::scale("scale", scale)?,
             nu: positive("nu", nu)?,
         })
     }
@@ -47,6 +47,7 @@ impl LogDensity for StudentT {
         1
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("StudentT::log_prob", x.len(), LogDensity::dim(self));
         let z = (x[0] - self.loc) / self.scale;
         -((z * z) / self.nu).ln_1p() * ((self.nu + 1.0) * 0.5)
     }
@@ -58,6 +59,7 @@ impl Analytic for StudentT {
         out[0] = -(self.nu + 1.0) * r / (self.nu * self.scale * self.scale + r * r);
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("StudentT::laplacian", x.len(), LogDensity::dim(self));
         let r = x[0] - self.loc;
         let a = self.nu * self.scale * self.scale;
         -(self.nu + 1.0) * (a - r * r) / ((a + r * r) * (a + r * r))
@@ -118,6 +120,7 @@ impl LogDensity for MultivariateStudentT {
         self.mean.len()
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("MultivariateStudentT::log_prob", x.len(), LogDensity::dim(self));
         let d = self.mean.len();
         let r: Vec<S> = x.iter().zip(&self.mean).map(|(&xi, &m)| xi - m).collect();
         let mut z = vec![S::cst(0.0); d];
@@ -136,6 +139,7 @@ impl Analytic for MultivariateStudentT {
         }
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("MultivariateStudentT::laplacian", x.len(), LogDensity::dim(self));
         let (w, q) = self.parts(x);
         let a = self.nu + q;
         let w2: f64 = w.iter().map(|v| v * v).sum();

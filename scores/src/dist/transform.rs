@@ -4,7 +4,7 @@ use crate::density::{Analytic, LogDensity, Sample};
 use crate::dist::mixture::Mixture;
 use crate::dist::mvn::MultivariateNormal;
 use crate::dist::normal::Normal;
-use crate::error::{positive, ScoreError};
+use crate::error::ScoreError;
 use rand::Rng;
 use stein_autodiff::Real;
 
@@ -29,7 +29,7 @@ impl<D> Tempered<D> {
     pub fn new(inner: D, temperature: f64) -> Result<Self, ScoreError> {
         Ok(Tempered {
             inner,
-            temperature: positive("temperature", temperature)?,
+            temperature: crate::error::positive_normal("temperature", temperature)?,
         })
     }
     /// T.
@@ -47,6 +47,7 @@ impl<D: LogDensity> LogDensity for Tempered<D> {
         self.inner.dim()
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("Tempered::log_prob", x.len(), LogDensity::dim(self));
         self.inner.log_prob(x) / self.temperature
     }
 }
@@ -57,6 +58,7 @@ impl<D: Analytic> Analytic for Tempered<D> {
         out.iter_mut().for_each(|o| *o /= self.temperature);
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("Tempered::laplacian", x.len(), LogDensity::dim(self));
         self.inner.laplacian(x) / self.temperature
     }
 }
@@ -69,14 +71,14 @@ pub trait GaussianConvolution: Sized {
 
 impl GaussianConvolution for Normal {
     fn convolve_gaussian(&self, sigma: f64) -> Result<Self, ScoreError> {
-        positive("sigma", sigma)?;
+        crate::error::scale("sigma", sigma)?;
         Normal::new(self.mean(), self.std_dev().hypot(sigma))
     }
 }
 
 impl GaussianConvolution for MultivariateNormal {
     fn convolve_gaussian(&self, sigma: f64) -> Result<Self, ScoreError> {
-        positive("sigma", sigma)?;
+        crate::error::scale("sigma", sigma)?;
         let mut cov = self.covariance();
         for (i, row) in cov.iter_mut().enumerate() {
             row[i] += sigma * sigma;
@@ -129,6 +131,7 @@ impl<D: LogDensity> LogDensity for NoisePerturbed<D> {
         self.exact.dim()
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        crate::density::check_len("NoisePerturbed::log_prob", x.len(), LogDensity::dim(self));
         self.exact.log_prob(x)
     }
 }
@@ -138,6 +141,7 @@ impl<D: Analytic> Analytic for NoisePerturbed<D> {
         self.exact.analytic_score_into(x, out)
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
+        crate::density::check_len("NoisePerturbed::laplacian", x.len(), LogDensity::dim(self));
         self.exact.laplacian(x)
     }
     fn log_normalizer(&self) -> Option<f64> {

@@ -88,13 +88,17 @@ impl FssdTest {
                 got: format!("{d} × {}", self.locations),
             });
         }
+        // every length in coordinates rescaled by a power of two (scores by its inverse): no overflow at any
+        // scale; in native units the features are 2⁻ᵏ times these and FSSD² 2⁻²ᵏ times
+        let refs: Vec<&Vec<f64>> = draws.iter().collect();
+        let (frame, points, scores) = super::framed("score at an FSSD test draw", score, &refs)?;
         let mut rng = replicate_rng(self.seed, usize::MAX);
         let mean: Vec<f64> = (0..d)
-            .map(|j| draws.iter().map(|x| x[j]).sum::<f64>() / n as f64)
+            .map(|j| points.iter().map(|x| x[j]).sum::<f64>() / n as f64)
             .collect();
         let sd: Vec<f64> = (0..d)
             .map(|j| {
-                (draws.iter().map(|x| (x[j] - mean[j]).powi(2)).sum::<f64>() / (n - 1) as f64)
+                (points.iter().map(|x| (x[j] - mean[j]).powi(2)).sum::<f64>() / (n - 1) as f64)
                     .sqrt()
             })
             .collect();
@@ -105,17 +109,16 @@ impl FssdTest {
                     .collect()
             })
             .collect();
-        let refs: Vec<&Vec<f64>> = draws.iter().collect();
-        let h2 = super::median_bandwidth2(&refs);
+        let h2 = super::median_bandwidth2(&points.iter().collect::<Vec<_>>());
         let scale = 1.0 / (dj as f64).sqrt();
-        let features: Vec<Vec<f64>> = draws
+        let features: Vec<Vec<f64>> = points
             .par_iter()
-            .map(|x| {
-                let s = score.score(x);
+            .zip(&scores)
+            .map(|(x, s)| {
                 let mut tau = Vec::with_capacity(dj);
                 for v in &locations {
                     let rho: f64 = x.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum();
-                    let k = (-rho / (2.0 * h2)).exp();
+                    let k = super::gaussian(rho, h2);
                     tau.extend((0..d).map(|j| scale * k * (s[j] - (x[j] - v[j]) / h2)));
                 }
                 tau
@@ -138,7 +141,10 @@ impl FssdTest {
             .iter()
             .map(|t| t.iter().map(|v| v * v).sum::<f64>())
             .sum();
-        let statistic = (sum.iter().map(|v| v * v).sum::<f64>() - norms) / (n * (n - 1)) as f64;
+        let statistic = crate::error::finite_result(
+            "FSSD² (in the draws' frame)",
+            (sum.iter().map(|v| v * v).sum::<f64>() - norms) / (n * (n - 1)) as f64,
+        )?;
         // the features' covariance, its Cholesky factor (jittered until positive definite)
         let mu: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
         let mut cov = vec![0.0; dj * dj];
@@ -189,7 +195,10 @@ impl FssdTest {
             })
             .collect();
         Ok(TestResult {
-            statistic,
+            statistic: crate::error::finite_result(
+                "FSSD²",
+                super::ldexp(statistic, -2 * frame.log2 as i64),
+            )?,
             p_value: p_value(n as f64 * statistic, &null),
             n,
             replicates: self.simulations,

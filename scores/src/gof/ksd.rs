@@ -2,6 +2,7 @@
 //! sample follow the density whose score is given? The U-statistic KSD² with an IMQ or Gaussian kernel, and a
 //! wild-bootstrap p-value (independent or Markov-chain signs).
 
+use super::frame::{ldexp, scale_pow2, Frame};
 use super::{check_draws, check_replicates, p_value, replicate_rng, Bootstrap, TestResult};
 use crate::density::Score;
 use crate::error::ScoreError;
@@ -35,40 +36,101 @@ impl Default for KsdKernel {
     }
 }
 
-/// The Stein kernel h_p(x, y) = s(x)·s(y) k + s(x)·∇_y k + s(y)·∇_x k + tr ∇_x∇_y k of a radial kernel, at
-/// draws x, y with scores sx, sy; `h2` is the Gaussian kernel's h² (unused by IMQ). With r = x − y, ρ = ‖r‖²:
-/// IMQ (u = c² + ρ): s(x)·s(y) uᵝ + 2β u^{β−1} (s(y) − s(x))·r − 2βd u^{β−1} − 4β(β − 1) u^{β−2} ρ;
-/// Gaussian: k [s(x)·s(y) + (s(x) − s(y))·r / h² + d / h² − ρ / h⁴].
-pub(crate) fn stein_kernel(
-    kernel: &KsdKernel,
-    h2: f64,
-    x: &[f64],
-    sx: &[f64],
-    y: &[f64],
-    sy: &[f64],
-) -> f64 {
-    let d = x.len() as f64;
-    let (mut rho, mut ss, mut dr) = (0.0, 0.0, 0.0);
-    for k in 0..x.len() {
-        let r = x[k] - y[k];
-        rho += r * r;
-        ss += sx[k] * sy[k];
-        dr += (sy[k] - sx[k]) * r;
+/// A kernel made ready for points and scores in a [`Frame`] (x̂ = (x − c)/2ᵏ, ŝ = 2ᵏ s), so no squared
+/// distance or score product over- or underflows whatever the draws' scale. In native units the Stein kernel
+/// is h = 2^`log2_factor` · ĥ: the IMQ kernel (c² + ‖r‖²)^β becomes 2^{2βk}(ĉ² + ‖r̂‖²)^β with ĉ = c/2ᵏ, and
+/// when ĉ is large its m = 2ʲ ≈ ĉ² is factored out as well (ũ = û/m), so draws far smaller than c stay exact.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum SteinKernel {
+    /// IMQ: ũ = `c2` + ρ̂·`inv_m`.
+    Imq { c2: f64, beta: f64, inv_m: f64 },
+    /// Gaussian with ĥ² = `h2`.
+    Rbf { h2: f64 },
+}
+
+impl SteinKernel {
+    /// The kernel in `frame`, with the log₂ of the factor that turns its values into native units; `h2` is the
+    /// Gaussian kernel's h² in the frame (unused by IMQ).
+    pub(crate) fn new(kernel: &KsdKernel, frame: &Frame, h2: f64) -> (SteinKernel, f64) {
+        let k = frame.log2 as f64;
+        match *kernel {
+            KsdKernel::Imq { c, beta } => {
+                // log₂ ĉ without forming ĉ (which over- or underflows for extreme frames)
+                let lc = c.log2() - k;
+                let j = 2.0 * lc.floor().max(0.0);
+                let kernel = SteinKernel::Imq {
+                    c2: (2.0 * lc - j).exp2(),
+                    beta,
+                    inv_m: ldexp(1.0, -(j as i64)),
+                };
+                (kernel, (2.0 * beta - 2.0) * k + beta * j)
+            }
+            KsdKernel::Rbf { .. } => (SteinKernel::Rbf { h2 }, -2.0 * k),
+        }
     }
+
+    /// h_p(x, y) = s(x)·s(y) k + s(x)·∇_y k + s(y)·∇_x k + tr ∇_x∇_y k of the radial kernel at draws x, y with
+    /// scores sx, sy (in the frame). With r = x − y, ρ = ‖r‖²: IMQ (u = c² + ρ):
+    /// s(x)·s(y) uᵝ + 2β u^{β−1} (s(y) − s(x))·r − 2βd u^{β−1} − 4β(β − 1) u^{β−2} ρ, here divided by mᵝ;
+    /// Gaussian: k [s(x)·s(y) + (s(x) − s(y))·r / h² + d / h² − ρ / h⁴].
+    pub(crate) fn eval(&self, x: &[f64], sx: &[f64], y: &[f64], sy: &[f64]) -> f64 {
+        let d = x.len() as f64;
+        let (mut rho, mut ss, mut dr) = (0.0, 0.0, 0.0);
+        for k in 0..x.len() {
+            let r = x[k] - y[k];
+            rho += r * r;
+            ss += sx[k] * sy[k];
+            dr += (sy[k] - sx[k]) * r;
+        }
+        match *self {
+            SteinKernel::Imq { c2, beta, inv_m } => {
+                let u = c2 + rho * inv_m;
+                let ub = u.powf(beta);
+                let ub1 = ub / u;
+                let ub2 = ub1 / u;
+                ss * ub + (2.0 * beta * ub1 * dr - 2.0 * beta * d * ub1) * inv_m
+                    - 4.0 * beta * (beta - 1.0) * ub2 * rho * inv_m * inv_m
+            }
+            SteinKernel::Rbf { h2 } => {
+                if h2 == 0.0 {
+                    // the frame's bandwidth underflowed: only coincident draws see each other
+                    return if rho == 0.0 { ss } else { 0.0 };
+                }
+                let k = (-rho / (2.0 * h2)).exp();
+                k * (ss - dr / h2 + d / h2 - rho / (h2 * h2))
+            }
+        }
+    }
+}
+
+/// Draws and their scores in a frame fitted to the draws, for the KSD statistics; errors name the first draw
+/// whose score is not finite.
+pub(crate) fn framed(
+    what: &'static str,
+    score: &(impl Score + ?Sized),
+    draws: &[&Vec<f64>],
+) -> Result<(Frame, Vec<Vec<f64>>, Vec<Vec<f64>>), ScoreError> {
+    let frame = Frame::of(draws.iter().map(|x| x.as_slice()));
+    let scores: Vec<Vec<f64>> = draws.par_iter().map(|x| score.score(x)).collect();
+    let scores = scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| frame.score(what, i, s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let points = frame.points(draws.iter().map(|x| x.as_slice()));
+    Ok((frame, points, scores))
+}
+
+/// The Gaussian kernel's h² in the frame: the given one, rescaled, or the median heuristic of the points.
+pub(crate) fn frame_bandwidth2(kernel: &KsdKernel, frame: &Frame, points: &[Vec<f64>]) -> f64 {
     match *kernel {
-        KsdKernel::Imq { c, beta } => {
-            let u = c * c + rho;
-            let ub = u.powf(beta);
-            let ub1 = ub / u;
-            let ub2 = ub1 / u;
-            ss * ub + 2.0 * beta * ub1 * dr
-                - 2.0 * beta * d * ub1
-                - 4.0 * beta * (beta - 1.0) * ub2 * rho
+        KsdKernel::Rbf {
+            bandwidth2: Some(h2),
+        } => ldexp(h2, -2 * frame.log2 as i64),
+        KsdKernel::Rbf { bandwidth2: None } => {
+            super::median_bandwidth2(&points.iter().collect::<Vec<_>>())
         }
-        KsdKernel::Rbf { .. } => {
-            let k = (-rho / (2.0 * h2)).exp();
-            k * (ss - dr / h2 + d / h2 - rho / (h2 * h2))
-        }
+        KsdKernel::Imq { .. } => 1.0,
     }
 }
 
@@ -169,7 +231,9 @@ impl KsdTest {
     }
 
     /// Test whether `draws` (in order, for a Markov bootstrap) follow the density with this `score`. The
-    /// statistic is the unbiased KSD²; the p-value counts the bootstrap replicates (1/(n(n−1))) Σ_{i≠j} wᵢwⱼ h(xᵢ, xⱼ)
+    /// statistic is the unbiased KSD² (computed in coordinates rescaled by a power of two, so draws at any
+    /// scale from 10⁻¹⁵⁰ to 10¹⁵⁰ give the same p-value; an error when KSD² itself is beyond f64's range); the
+    /// p-value counts the bootstrap replicates (1/(n(n−1))) Σ_{i≠j} wᵢwⱼ h(xᵢ, xⱼ)
     /// at least as large. O(n²) Stein-kernel evaluations (in parallel), then O(R n²) for R replicates.
     pub fn run<S: Score + ?Sized>(
         &self,
@@ -195,26 +259,10 @@ impl KsdTest {
                 got: format!("{n} draws"),
             });
         }
-        let scores: Vec<Vec<f64>> = kept.par_iter().map(|x| score.score(x)).collect();
-        if let Some((i, v)) = scores
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| s.iter().find(|v| !v.is_finite()).map(|v| (i, *v)))
-        {
-            return Err(ScoreError::NonFinite {
-                what: "score at a KSD test draw",
-                index: i,
-                value: v,
-            });
-        }
-        let h2 = match self.kernel {
-            KsdKernel::Rbf {
-                bandwidth2: Some(h2),
-            } => h2,
-            KsdKernel::Rbf { bandwidth2: None } => super::median_bandwidth2(&kept),
-            KsdKernel::Imq { .. } => 1.0,
-        };
-        // the Stein-kernel matrix, diagonal zero (the U-statistic leaves it out)
+        let (frame, points, scores) = framed("score at a KSD test draw", score, &kept)?;
+        let h2 = frame_bandwidth2(&self.kernel, &frame, &points);
+        let (kernel, log2_factor) = SteinKernel::new(&self.kernel, &frame, h2);
+        // the Stein-kernel matrix in the frame, diagonal zero (the U-statistic leaves it out)
         let h: Vec<Vec<f64>> = (0..n)
             .into_par_iter()
             .map(|i| {
@@ -223,7 +271,7 @@ impl KsdTest {
                         if i == j {
                             0.0
                         } else {
-                            stein_kernel(&self.kernel, h2, kept[i], &scores[i], kept[j], &scores[j])
+                            kernel.eval(&points[i], &scores[i], &points[j], &scores[j])
                         }
                     })
                     .collect()
@@ -238,7 +286,7 @@ impl KsdTest {
                 / pairs
         };
         let ones = vec![1.0; n];
-        let statistic = quadratic(&ones);
+        let framed_statistic = crate::error::finite_result("KSD² (in the draws' frame)", quadratic(&ones))?;
         let replicates: Vec<f64> = (0..self.replicates)
             .into_par_iter()
             .map(|b| {
@@ -247,8 +295,11 @@ impl KsdTest {
             })
             .collect();
         Ok(TestResult {
-            statistic,
-            p_value: p_value(statistic, &replicates),
+            statistic: crate::error::finite_result(
+                "KSD²",
+                scale_pow2(framed_statistic, log2_factor),
+            )?,
+            p_value: p_value(framed_statistic, &replicates),
             n,
             replicates: self.replicates,
         })

@@ -1,6 +1,7 @@
 //! The MMD two-sample test (Gretton et al. 2012): do two samples come from one law? The unbiased MMD² with a
 //! Gaussian kernel (median heuristic) and a permutation p-value.
 
+use super::frame::Frame;
 use super::{check_draws, check_replicates, p_value, replicate_rng, TestResult};
 use crate::error::ScoreError;
 use rand::seq::SliceRandom;
@@ -25,7 +26,16 @@ pub(crate) fn median_bandwidth2(points: &[&Vec<f64>]) -> f64 {
     ds.get(ds.len() / 2).copied().unwrap_or(1.0).max(1e-12)
 }
 
-fn dist2(a: &[f64], b: &[f64]) -> f64 {
+/// The Gaussian kernel exp(−ρ / (2h²)) of a squared distance ρ; with h² = 0 (a bandwidth that underflowed in
+/// its frame) only coincident points see each other.
+pub(crate) fn gaussian(rho: f64, h2: f64) -> f64 {
+    if h2 == 0.0 {
+        return if rho == 0.0 { 1.0 } else { 0.0 };
+    }
+    (-rho / (2.0 * h2)).exp()
+}
+
+pub(crate) fn dist2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
 }
 
@@ -74,7 +84,8 @@ impl MmdTest {
     }
 
     /// Test whether `x` and `y` come from one law. The statistic is the unbiased MMD² with the Gaussian kernel
-    /// of the pooled median heuristic; the p-value counts the relabellings of the pooled draws (x and y sizes
+    /// of the pooled median heuristic (computed in coordinates rescaled by a power of two, so it is the same at
+    /// every scale from 10⁻¹⁵⁰ to 10¹⁵⁰); the p-value counts the relabellings of the pooled draws (x and y sizes
     /// kept) whose MMD² is at least as large. O(N²) kernel evaluations, then O(P N²) for P permutations.
     pub fn run(&self, x: &[Vec<f64>], y: &[Vec<f64>]) -> Result<TestResult, ScoreError> {
         check_replicates("MmdTest::permutations", self.permutations)?;
@@ -89,18 +100,16 @@ impl MmdTest {
                 got: format!("{n} + {m}"),
             });
         }
-        let pool: Vec<&Vec<f64>> = x.iter().chain(y).collect();
-        let h2 = median_bandwidth2(&pool);
+        // in coordinates rescaled by a power of two: the same kernel values at every scale
+        let pool = Frame::of(x.iter().chain(y).map(|p| p.as_slice()))
+            .points(x.iter().chain(y).map(|p| p.as_slice()));
+        let h2 = median_bandwidth2(&pool.iter().collect::<Vec<_>>());
         let k: Vec<Vec<f64>> = pool
             .par_iter()
-            .map(|a| {
-                pool.iter()
-                    .map(|b| (-dist2(a, b) / (2.0 * h2)).exp())
-                    .collect()
-            })
+            .map(|a| pool.iter().map(|b| gaussian(dist2(a, b), h2)).collect())
             .collect();
         let labels: Vec<bool> = (0..n + m).map(|i| i < n).collect();
-        let statistic = mmd2(&k, &labels, n, m);
+        let statistic = crate::error::finite_result("MMD²", mmd2(&k, &labels, n, m))?;
         let replicates: Vec<f64> = (0..self.permutations)
             .into_par_iter()
             .map(|b| {

@@ -23,14 +23,16 @@
 //! assert!(test.run(&target, &bad).unwrap().p_value < 0.01);
 //! ```
 
+mod frame;
 mod fssd;
 mod ksd;
 mod mmd;
 
+pub(crate) use frame::{ldexp, scale_pow2, Frame};
 pub use fssd::FssdTest;
-pub(crate) use ksd::stein_kernel;
+pub(crate) use ksd::{framed, SteinKernel};
 pub use ksd::{KsdKernel, KsdTest};
-pub(crate) use mmd::median_bandwidth2;
+pub(crate) use mmd::{dist2, gaussian, median_bandwidth2};
 pub use mmd::MmdTest;
 
 use crate::error::ScoreError;
@@ -75,12 +77,12 @@ pub enum Bootstrap {
 impl Bootstrap {
     /// A Markov bootstrap for the draws of one chain (in order): signs stay together over about twice the
     /// chain's integrated autocorrelation time τ (largest over coordinates; Sokal's window), so
-    /// flip = 1 / (2τ), at most 0.5.
-    pub fn for_chain(draws: &[Vec<f64>]) -> Bootstrap {
-        let tau = autocorrelation_time(draws);
-        Bootstrap::Markov {
+    /// flip = 1 / (2τ), at most 0.5. An error for draws of different lengths or with a non-finite value.
+    pub fn for_chain(draws: &[Vec<f64>]) -> Result<Bootstrap, ScoreError> {
+        let tau = autocorrelation_time(draws)?;
+        Ok(Bootstrap::Markov {
             flip: (0.5 / tau).clamp(1.0 / draws.len().max(2) as f64, 0.5),
-        }
+        })
     }
 
     fn check(&self) -> Result<(), ScoreError> {
@@ -115,17 +117,23 @@ impl Bootstrap {
 }
 
 /// The integrated autocorrelation time of a chain's draws, the largest over coordinates: τ = 1 + 2 Σ ρ_k over
-/// lags k < M, with Sokal's window (the smallest M ≥ 5τ(M)); 1 for fewer than 4 draws.
-pub fn autocorrelation_time(draws: &[Vec<f64>]) -> f64 {
+/// lags k < M, with Sokal's window (the smallest M ≥ 5τ(M)); 1 for fewer than 4 draws. Each coordinate is
+/// rescaled by a power of two first, so draws at any scale give the same τ. An error for draws of different
+/// lengths or with a non-finite value.
+pub fn autocorrelation_time(draws: &[Vec<f64>]) -> Result<f64, ScoreError> {
     let n = draws.len();
     let d = draws.first().map_or(0, Vec::len);
+    check_draws("autocorrelation_time draws", draws, d, 0)?;
     if n < 4 {
-        return 1.0;
+        return Ok(1.0);
     }
-    (0..d)
+    let tau = (0..d)
         .map(|j| {
-            let mean = draws.iter().map(|x| x[j]).sum::<f64>() / n as f64;
-            let c: Vec<f64> = draws.iter().map(|x| x[j] - mean).collect();
+            let column: Vec<f64> = draws.iter().map(|x| x[j]).collect();
+            let frame = Frame::of(column.iter().map(std::slice::from_ref));
+            let column: Vec<f64> = column.iter().map(|v| frame.point(&[*v])[0]).collect();
+            let mean = column.iter().sum::<f64>() / n as f64;
+            let c: Vec<f64> = column.iter().map(|x| x - mean).collect();
             let var = c.iter().map(|v| v * v).sum::<f64>() / n as f64;
             if var <= 0.0 {
                 return 1.0;
@@ -145,7 +153,8 @@ pub fn autocorrelation_time(draws: &[Vec<f64>]) -> f64 {
             }
             tau.max(1.0)
         })
-        .fold(1.0, f64::max)
+        .fold(1.0, f64::max);
+    Ok(tau)
 }
 
 /// The p-value of `stat` against `replicates` of its null distribution: (1 + #{r ≥ stat}) / (1 + R).
@@ -164,14 +173,14 @@ fn replicate_rng(seed: u64, b: usize) -> SmallRng {
 }
 
 /// Check draws: at least `need`, all of dimension `d` (as every property checks them), all finite.
-fn check_draws(
+pub(crate) fn check_draws(
     what: &'static str,
     draws: &[Vec<f64>],
     d: usize,
     need: usize,
 ) -> Result<(), ScoreError> {
-    crate::properties::need(what, need, draws.len())?;
-    crate::properties::check_dims(what, d, draws)?;
+    crate::error::need(what, need, draws.len())?;
+    crate::error::check_dims(what, d, draws)?;
     for (i, x) in draws.iter().enumerate() {
         if let Some(v) = x.iter().find(|v| !v.is_finite()) {
             return Err(ScoreError::NonFinite {

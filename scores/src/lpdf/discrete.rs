@@ -22,8 +22,15 @@ pub fn binomial_logit<S: Real>(k: u64, n: u64, alpha: S) -> S {
     alpha.log_sigmoid() * kf + (-alpha).log_sigmoid() * (nf - kf) + choose
 }
 
-/// Poisson with log-rate η: k η − e^η − log k!.
+/// Poisson with log-rate η: k η − e^η − log k!. η = −∞ is the rate 0 (all mass at k = 0), η = +∞ an
+/// infinite rate (−∞ for every k).
 pub fn poisson_log<S: Real>(k: u64, eta: S) -> S {
     let kf = k as f64;
+    if eta == S::cst(f64::NEG_INFINITY) {
+        return S::cst(if k == 0 { 0.0 } else { f64::NEG_INFINITY });
+    }
+    if eta == S::cst(f64::INFINITY) {
+        return S::cst(f64::NEG_INFINITY);
+    }
     eta * kf - eta.exp() - stein_autodiff::special::lgamma(kf + 1.0)
 }

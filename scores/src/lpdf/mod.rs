@@ -1,7 +1,17 @@
 //! Log-densities with variable parameters, as Stan's `_lpdf` / `_lpmf` functions: every argument but
 //! discrete data is generic over [`Real`](stein_autodiff::Real), so a parameter can be a tape variable and
-//! the gradient flows to it. Each is normalised (constants included, so values match scipy's `logpdf`);
-//! outside the support a density is −∞. Constants enter as `S::cst(v)`.
+//! the gradient flows to it. Each is normalised (constants included, so values match scipy's `logpdf`).
+//! Constants enter as `S::cst(v)`.
+//!
+//! # Invalid values: −∞ and NaN
+//! - A point **outside the support** (x < 0 for a gamma, x off the simplex for a Dirichlet, x = ±∞) gives
+//!   **−∞**: probability zero, a legitimate value of a log-density.
+//! - **Invalid parameters** (a scale or shape that is not positive and finite, a location that is not finite,
+//!   a Cholesky factor with a non-positive diagonal) give **NaN**, as Stan's functions *reject*: every Stein
+//!   sampler treats a non-finite log-density at a proposal as a rejection (a divergence for HMC and NUTS), so
+//!   a posterior whose parameters wander outside their domain is never moved there, and a NaN cannot be
+//!   mistaken for a probability. A NaN point gives NaN too.
+//! - Parameters are checked before the point: `gamma(-1.0, -0.5, 1.0)` is NaN, not −∞.
 //!
 //! | function | density |
 //! |---|---|
@@ -35,6 +45,28 @@
 //! let plain: f64 = log_post(&[1.0, 0.0]);
 //! assert!(plain.is_finite());
 //! ```
+
+use stein_autodiff::Real;
+
+/// The value of a building block whose parameters are invalid (Stan's reject).
+fn reject<S: Real>() -> S {
+    S::cst(f64::NAN)
+}
+
+/// The value outside the support.
+fn neg_inf<S: Real>() -> S {
+    S::cst(f64::NEG_INFINITY)
+}
+
+/// A parameter that must be positive and finite (a scale, a rate, a shape, a concentration).
+fn positive<S: Real>(v: S) -> bool {
+    v > S::cst(0.0) && v.is_finite()
+}
+
+/// A parameter that must be finite (a location).
+fn finite<S: Real>(v: S) -> bool {
+    v.is_finite()
+}
 
 mod continuous;
 mod discrete;

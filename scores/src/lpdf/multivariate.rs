@@ -1,10 +1,17 @@
 //! Multivariate densities: the normal through a Cholesky factor, the Dirichlet, the LKJ prior.
 
+use super::{finite, neg_inf, positive, reject};
 use crate::linalg::solve_lower_tri;
 use stein_autodiff::Real;
 
-/// log N(x; μ, L Lᵀ) with L lower triangular (K × K row-major, positive diagonal):
-/// −½ ‖L⁻¹(x − μ)‖² − Σ log Lᵢᵢ − (K/2) log 2π. The solve records on the tape, so L can be a parameter.
+/// How far a simplex point's sum, or a correlation factor's row norm, may be from 1 (Stan's
+/// `CONSTRAINT_TOLERANCE`).
+const TOLERANCE: f64 = 1e-8;
+
+/// log N(x; μ, L Lᵀ) with L lower triangular (K × K row-major, positive diagonal; the upper triangle is not
+/// read): −½ ‖L⁻¹(x − μ)‖² − Σ log Lᵢᵢ − (K/2) log 2π. The solve records on the tape, so L can be a
+/// parameter. NaN (a rejection) when μ or L's lower triangle is not finite or a diagonal entry is not
+/// positive.
 ///
 /// # Panics
 /// When the lengths disagree (naming them).
@@ -17,6 +24,10 @@ pub fn multi_normal_cholesky<S: Real>(x: &[S], mu: &[S], l: &[S]) -> S {
         l.len(),
         k * k
     );
+    let lower_ok = (0..k).all(|i| positive(l[i * k + i]) && (0..i).all(|j| finite(l[i * k + j])));
+    if !(lower_ok && mu.iter().all(|&m| finite(m))) {
+        return reject();
+    }
     let r: Vec<S> = x.iter().zip(mu).map(|(&a, &b)| a - b).collect();
     let z = solve_lower_tri(l, &r);
     let quad = z.iter().fold(S::cst(0.0), |a, &v| a + v * v);
@@ -24,7 +35,8 @@ pub fn multi_normal_cholesky<S: Real>(x: &[S], mu: &[S], l: &[S]) -> S {
     -quad * 0.5 - log_det - 0.5 * k as f64 * (2.0 * std::f64::consts::PI).ln()
 }
 
-/// Dirichlet(α) on the simplex: log Γ(Σ αᵢ) − Σ log Γ(αᵢ) + Σ (αᵢ − 1) log xᵢ.
+/// Dirichlet(α) on the simplex: log Γ(Σ αᵢ) − Σ log Γ(αᵢ) + Σ (αᵢ − 1) log xᵢ. NaN (a rejection) when an
+/// αᵢ is not positive and finite; −∞ when x is off the simplex (an xᵢ ≤ 0, or Σ xᵢ more than 10⁻⁸ from 1).
 ///
 /// # Panics
 /// When the lengths disagree (naming them).
@@ -36,8 +48,15 @@ pub fn dirichlet<S: Real>(x: &[S], alpha: &[S]) -> S {
         x.len(),
         alpha.len()
     );
-    if x.iter().any(|v| v.is_nan() || *v <= S::cst(0.0)) {
-        return S::cst(f64::NEG_INFINITY);
+    if !alpha.iter().all(|&a| positive(a)) {
+        return reject();
+    }
+    if let Some(&v) = x.iter().find(|v| v.is_nan()) {
+        return v;
+    }
+    let sum = x.iter().fold(S::cst(0.0), |a, &v| a + v);
+    if x.iter().any(|v| *v <= S::cst(0.0)) || (sum - 1.0).abs() > S::cst(TOLERANCE) {
+        return neg_inf();
     }
     let total = alpha.iter().fold(S::cst(0.0), |a, &v| a + v);
     x.iter().zip(alpha).fold(total.lgamma(), |acc, (&xi, &ai)| {
@@ -48,7 +67,11 @@ pub fn dirichlet<S: Real>(x: &[S], alpha: &[S]) -> S {
 /// log of the LKJ normalising constant c(K, η) = ∫ det(R)^{η−1} dR over K × K correlation matrices
 /// (Lewandowski, Kurowicka & Joe 2009, eq. 16): Σₖ₌₁^{K−1} (K − k) log B(βₖ, βₖ) + (2η − 2 + K − k)(K − k) log 2,
 /// βₖ = η + (K − k − 1)/2. For K = 3, η = 1 it is log(π²/2), the volume of the 3 × 3 correlation matrices.
+/// NaN unless η is positive and finite.
 pub fn lkj_log_normalizer<S: Real>(k: usize, eta: S) -> S {
+    if !positive(eta) {
+        return reject();
+    }
     (1..k).fold(S::cst(0.0), |acc, i| {
         let d = (k - i) as f64;
         let b = eta + 0.5 * (d - 1.0);
@@ -60,6 +83,8 @@ pub fn lkj_log_normalizer<S: Real>(k: usize, eta: S) -> S {
 /// LKJ(η) on a correlation matrix R = L Lᵀ, as a density of its Cholesky factor L (K × K row-major, the free
 /// entries being the strictly lower triangle): Σᵢ₌₁^{K−1} (K − i − 1 + 2η − 2) log Lᵢᵢ − log c(K, η)
 /// (Stan's `lkj_corr_cholesky_lpdf`). η = 1 is uniform over correlation matrices; η > 1 favours the identity.
+/// NaN (a rejection) unless η is positive and finite; −∞ when L is not the Cholesky factor of a correlation
+/// matrix (an entry above the diagonal not 0, a diagonal entry not positive, a row's norm more than 10⁻⁸ from 1).
 ///
 /// # Panics
 /// When `l` is not K × K for some K (naming its length).
@@ -71,6 +96,21 @@ pub fn lkj_corr_cholesky<S: Real>(l: &[S], eta: S) -> S {
         "lkj_corr_cholesky: L has {} entries, not K²",
         l.len()
     );
+    if !positive(eta) {
+        return reject();
+    }
+    if let Some(&v) = l.iter().find(|v| v.is_nan()) {
+        return v;
+    }
+    let factor = (0..k).all(|i| {
+        let norm2 = (0..=i).fold(S::cst(0.0), |a, j| a + l[i * k + j] * l[i * k + j]);
+        l[i * k + i] > S::cst(0.0)
+            && (i + 1..k).all(|j| l[i * k + j] == S::cst(0.0))
+            && (norm2 - 1.0).abs() <= S::cst(TOLERANCE)
+    });
+    if !factor {
+        return neg_inf();
+    }
     let body = (1..k).fold(S::cst(0.0), |acc, i| {
         acc + l[i * k + i].ln() * (eta * 2.0 + (k as f64 - i as f64 - 3.0))
     });

@@ -229,7 +229,13 @@ impl<M: ConstrainedDensity> LogDensity for Constrained<M> {
     fn dim(&self) -> usize {
         self.u_offsets[self.params.len()]
     }
+    /// log p(x(u)) + log|det J(u)|.
+    ///
+    /// # Panics
+    /// When `u` does not have [`LogDensity::dim`] values (a programmer error, as for every density; the
+    /// message names both lengths).
     fn log_prob<S: Real>(&self, u: &[S]) -> S {
+        crate::density::check_len("Constrained::log_prob", u.len(), self.dim());
         let (x, log_det) = self.forward(u);
         let blocks = Blocks {
             values: &x,

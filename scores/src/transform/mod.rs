@@ -149,13 +149,21 @@ impl Transform {
             n: size("n", n, 1)?,
         })
     }
-    /// n values in (lower, upper), both finite, lower < upper.
+    /// n values in (lower, upper), both finite, lower < upper, and the width upper − lower a finite normal
+    /// number (so x = lower + (upper − lower) σ(u) and its log-Jacobian stay finite).
     pub fn interval(lower: f64, upper: f64, n: usize) -> Result<Self, ScoreError> {
         finite("lower", lower)?;
         if finite("upper", upper)? <= lower {
             return Err(ScoreError::BadParameter {
                 param: "upper",
                 requirement: "above `lower`",
+                value: upper,
+            });
+        }
+        if !(upper - lower).is_normal() {
+            return Err(ScoreError::BadParameter {
+                param: "upper",
+                requirement: "such that upper − lower is a finite normal number (at most 1.8e308)",
                 value: upper,
             });
         }
