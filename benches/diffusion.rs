@@ -16,7 +16,7 @@ use stein::models::diffusion::{Sde, TimeScore};
 fn model() -> TimeModel {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
     let sde = Sde::vp(0.1, 20.0).expect("valid");
-    let mut m = TimeModel::new(2, &[128, 128], Output::Noise, sde, &mut rng);
+    let mut m = TimeModel::new(2, &[128, 128], Output::Noise, sde, &mut rng).unwrap();
     m.frequencies = (0..16)
         .map(|_| 16.0 * rng.sample::<f64, _>(StandardNormal))
         .collect();

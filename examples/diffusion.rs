@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         let truth = PerturbedMixture::new(data_law.clone(), sde);
         let mut model =
-            TimeModel::new(2, &[128, 128], output, sde, &mut SmallRng::seed_from_u64(4));
+            TimeModel::new(2, &[128, 128], output, sde, &mut SmallRng::seed_from_u64(4)).unwrap();
         // the per-t Fisher divergence to the exact perturbed score, before and after training
         let fisher_curve = |m: &TimeModel| -> Vec<(f64, f64)> {
             (0..20)
@@ -258,7 +258,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Output::Noise,
         sde,
         &mut SmallRng::seed_from_u64(4),
-    );
+    ).unwrap();
     let t0 = Instant::now();
     let cfg = DiffusionConfig {
         steps,

@@ -436,7 +436,7 @@ fn training_on_the_ring_lowers_the_per_t_fisher_divergence_tenfold() {
     ] {
         let truth = PerturbedMixture::new(data_law.clone(), sde);
         let mut model =
-            TimeModel::new(2, &[128, 128], output, sde, &mut SmallRng::seed_from_u64(2));
+            TimeModel::new(2, &[128, 128], output, sde, &mut SmallRng::seed_from_u64(2)).unwrap();
         let times = [0.1, 0.3, 0.5, 0.8];
         let draws: Vec<Tensor> = times
             .iter()

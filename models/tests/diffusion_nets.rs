@@ -16,7 +16,7 @@ fn the_divergence_and_the_probes_match_finite_differences() {
         (Output::Noise, Sde::sub_vp(0.1, 20.0).unwrap()),
         (Output::Denoised, Sde::ve(0.01, 20.0).unwrap()),
     ] {
-        let m = TimeModel::new(3, &[24, 24], output, sde, &mut SmallRng::seed_from_u64(1));
+        let m = TimeModel::new(3, &[24, 24], output, sde, &mut SmallRng::seed_from_u64(1)).unwrap();
         let t = 0.4;
         let mut div = vec![0.0; 3];
         m.divergence_at(&x, t, &mut div);
@@ -67,7 +67,7 @@ fn blocked_evaluations_do_not_depend_on_the_thread_count() {
         Output::Noise,
         sde,
         &mut SmallRng::seed_from_u64(5),
-    );
+    ).unwrap();
     let n = 1001;
     let x = Tensor::from_fn(n, 2, |i, j| ((i * 2 + j) as f64 * 0.7).sin() * 2.0);
     let z = Tensor::from_fn(n, 2, |i, j| if (i + j) % 3 == 0 { 1.0 } else { -1.0 });

@@ -67,7 +67,7 @@ impl ReverseKind {
 /// use stein::run::diffusion::{sample_diffusion, ReverseKind};
 ///
 /// let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
-/// let model = TimeModel::new(2, &[16], Output::Noise, Sde::vp(0.1, 20.0).unwrap(), &mut rng);
+/// let model = TimeModel::new(2, &[16], Output::Noise, Sde::vp(0.1, 20.0).unwrap(), &mut rng).unwrap();
 /// let file = DiffusionFile::new(model, None, "untrained");
 /// let (x, frames) = sample_diffusion(&file, ReverseKind::Ddim, 10, 1, 5, Precision::F32).unwrap();
 /// assert_eq!(x.shape(), (10, 2));

@@ -22,7 +22,7 @@ pub const VERSION: u32 = 1;
 /// use stein_models::diffusion::Sde;
 ///
 /// let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
-/// let model = TimeModel::new(2, &[16], Output::Noise, Sde::vp(0.1, 20.0).unwrap(), &mut rng);
+/// let model = TimeModel::new(2, &[16], Output::Noise, Sde::vp(0.1, 20.0).unwrap(), &mut rng).unwrap();
 /// let path = std::env::temp_dir().join(format!("diffusion-doc-{}.json", std::process::id()));
 /// DiffusionFile::new(model.clone(), None, "ring").save(&path).unwrap();
 /// assert_eq!(DiffusionFile::load(&path).unwrap().model, model);

@@ -123,6 +123,13 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
                 ),
             });
         }
+        if let Some(i) = x.data().iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::BadParameter {
+                param: "x",
+                reason: format!("point {} has a non-finite coordinate", i / d),
+            });
+        }
+        tol.check()?;
         let probes: Vec<Tensor> = match divergence {
             Divergence::Exact => Vec::new(),
             Divergence::Hutchinson { probes, rademacher } => {
@@ -182,6 +189,16 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
         let nats: Vec<f64> = (0..n)
             .map(|i| terminal(&y[i * d..(i + 1) * d]) + y[n * d + i])
             .collect();
+        if let Some(i) = nats.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::BadParameter {
+                param: "x",
+                reason: format!(
+                    "the log-likelihood of point {i} came out {}: it lies where the model's flow cannot carry it (at T it reached |x| = {:e})",
+                    nats[i],
+                    y[i * d..(i + 1) * d].iter().fold(0.0f64, |m, v| m.max(v.abs()))
+                ),
+            });
+        }
         let bits_per_dim = nats
             .iter()
             .map(|l| -l / (d as f64 * std::f64::consts::LN_2))

@@ -29,7 +29,7 @@ pub mod single;
 pub mod train;
 mod truth;
 
-pub use sde::{Schedule, Sde};
+pub use sde::{Schedule, Sde, MAX_BETA, VE_SIGMA_RANGE};
 pub use truth::PerturbedMixture;
 
 use crate::ModelError;
@@ -41,6 +41,11 @@ pub trait TimeScore: Sync {
     /// The dimension of the points.
     fn dim(&self) -> usize;
     /// The scores of the rows of `x` at time `t`, into `out` (resized to the shape of `x`).
+    ///
+    /// # Panics
+    /// When `x` does not have [`TimeScore::dim`] columns, or `t` is not a time the score is defined at (outside
+    /// [0, 1], NaN, or — for a network that reads its output as noise — a time where σ(t) = 0): programmer
+    /// errors, since the samplers and the likelihood only ask within [ε, T]. The message names both.
     fn score_at(&self, x: &Tensor, t: f64, out: &mut Tensor);
     /// The earliest time ε the score is meant for — a trained model's interval [ε, T] (samplers end there,
     /// the likelihood starts there); `None` (the default): the SDE's own, [`Sde::time_range`].
@@ -67,6 +72,21 @@ pub trait TimeScore: Sync {
 pub fn time_span<S: TimeScore + ?Sized>(score: &S, sde: &Sde) -> (f64, f64) {
     let (eps, big_t) = sde.time_range();
     (score.t_min().unwrap_or(eps), big_t)
+}
+
+/// Panic, naming both, when the points `x` do not have the score's dimension or `t` is outside [0, 1]
+/// ([`TimeScore::score_at`]'s contract).
+#[track_caller]
+pub(crate) fn check_score_args(what: &str, x: &Tensor, dim: usize, t: f64) {
+    assert!(
+        x.cols() == dim,
+        "{what}: the points have {} columns, the score's dimension is {dim}",
+        x.cols()
+    );
+    assert!(
+        (0.0..=1.0).contains(&t),
+        "{what}: t = {t} is outside [0, 1], the SDE's times"
+    );
 }
 
 /// The smallest start time ε a score may have: below it σ(ε) (10⁻⁴ for VP at 10⁻⁷) is so small that the

@@ -54,6 +54,9 @@ pub fn convert(from: Output, to: Output, v: &[f64], x: &[f64], alpha: f64, sigma
     }
 }
 
+/// The largest |ω| of a Fourier feature sin(2π ω t) a model may hold (the features are drawn N(0, 4²)).
+pub const MAX_FREQUENCY: f64 = 1_000.0;
+
 /// A time-conditional score model for an SDE.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimeModel {
@@ -83,9 +86,9 @@ impl TimeModel {
         }
         self.net.validate()?;
         let f = self.frequencies.len();
-        if f > 256 || self.frequencies.iter().any(|w| !w.is_finite()) {
+        if f > 256 || self.frequencies.iter().any(|w| !(w.abs() <= MAX_FREQUENCY)) {
             return Err(format!(
-                "{f} Fourier frequencies; need at most 256, all finite"
+                "{f} Fourier frequencies; need at most 256, each of size at most {MAX_FREQUENCY} (a feature that turns more often over [0, 1] is noise to the network and makes the ODE samplers and the likelihood crawl)"
             ));
         }
         let w = &self.net.widths;
@@ -100,14 +103,16 @@ impl TimeModel {
         Ok(())
     }
 
-    /// A model for d-dimensional data: F = 16 Fourier pairs, hidden widths as given, SiLU.
+    /// A model for d-dimensional data: F = 16 Fourier pairs, hidden widths as given, SiLU; an error for d = 0,
+    /// no hidden layer, a hidden width of 0, or sizes beyond [`crate::nn::limits`].
     pub fn new<R: Rng + ?Sized>(
         dim: usize,
         hidden: &[usize],
         output: Output,
         sde: Sde,
         rng: &mut R,
-    ) -> Self {
+    ) -> Result<Self, crate::ModelError> {
+        crate::nn::check_widths(dim, hidden, dim)?;
         let f = 16;
         let frequencies = (0..f)
             .map(|_| 4.0 * rng.sample::<f64, _>(StandardNormal))
@@ -115,14 +120,14 @@ impl TimeModel {
         let mut widths = vec![dim + 2 * f];
         widths.extend_from_slice(hidden);
         widths.push(dim);
-        TimeModel {
+        Ok(TimeModel {
             net: Mlp::new(&widths, Activation::Silu, rng),
             dim,
             frequencies,
             output,
             sde,
             t_min: None,
-        }
+        })
     }
 
     /// The same model on the interval [`t_min`, T] ([`TimeModel::t_min`]); an error unless [`super::MIN_T`] ≤ ε ≤ T/2.
@@ -134,9 +139,10 @@ impl TimeModel {
     ///
     /// let sde = Sde::vp(0.1, 20.0).unwrap();
     /// let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
-    /// let model = TimeModel::new(2, &[16], Output::Noise, sde, &mut rng).with_t_min(1e-3).unwrap();
+    /// let model = TimeModel::new(2, &[16], Output::Noise, sde, &mut rng).unwrap().with_t_min(1e-3).unwrap();
     /// assert_eq!(time_span(&model, &sde), (1e-3, 1.0));
-    /// assert!(TimeModel::new(2, &[16], Output::Noise, sde, &mut rng).with_t_min(0.0).is_err());
+    /// assert!(TimeModel::new(2, &[16], Output::Noise, sde, &mut rng).unwrap().with_t_min(0.0).is_err());
+    /// assert!(TimeModel::new(0, &[16], Output::Noise, sde, &mut rng).is_err());
     /// ```
     pub fn with_t_min(mut self, t_min: f64) -> Result<Self, crate::ModelError> {
         super::check_t_min(&self.sde, t_min)?;
@@ -307,6 +313,13 @@ impl TimeScore for TimeModel {
     }
 
     fn score_at(&self, x: &Tensor, t: f64, out: &mut Tensor) {
+        super::check_score_args("TimeModel::score_at", x, self.dim, t);
+        assert!(
+            self.output == Output::Score || self.sde.sigma(t) > 0.0,
+            "TimeModel::score_at: t = {t} has σ(t) = 0, where a network read as {:?} has no score (use t ≥ ε = {})",
+            self.output,
+            super::time_span(self, &self.sde).0
+        );
         out.set_zeros(x.rows(), x.cols());
         blocked(x, x.cols(), out.data_mut(), |_, xb, o| {
             self.on_tape(&block(xb, self.dim), t, false, |_, _, s| {

@@ -33,8 +33,23 @@ fn axpy(y: &[f64], h: f64, k: &[&[f64]], c: &[f64], out: &mut [f64]) {
     }
 }
 
+/// The most steps of an integration ([`fixed`]'s `steps`, [`Tolerance::max_steps`]).
+pub const MAX_STEPS: usize = 1_000_000;
+
+fn check_span(t0: f64, t1: f64) -> Result<(), ModelError> {
+    if t0.is_finite() && t1.is_finite() {
+        Ok(())
+    } else {
+        Err(ModelError::BadParameter {
+            param: "span",
+            reason: format!("from {t0} to {t1}: both ends must be finite"),
+        })
+    }
+}
+
 /// Integrate from t0 to t1 (either direction) in `steps` equal steps; `observe(k, t, y)` sees the state after
-/// every step.
+/// every step. An error for `steps` outside 1 to [`MAX_STEPS`], a non-finite end, or a state that turns
+/// non-finite (naming the time).
 pub fn fixed(
     f: &mut Rhs<'_>,
     y: &mut [f64],
@@ -42,9 +57,16 @@ pub fn fixed(
     steps: usize,
     solver: Fixed,
     observe: &mut dyn FnMut(usize, f64, &[f64]),
-) -> Stats {
+) -> Result<Stats, ModelError> {
+    if !(1..=MAX_STEPS).contains(&steps) {
+        return Err(ModelError::BadParameter {
+            param: "steps",
+            reason: format!("{steps}: must be 1 to {MAX_STEPS}"),
+        });
+    }
+    check_span(t0, t1)?;
     let n = y.len();
-    let h = (t1 - t0) / steps.max(1) as f64;
+    let h = (t1 - t0) / steps as f64;
     let (mut k1, mut k2, mut k3, mut k4, mut tmp) = (
         vec![0.0; n],
         vec![0.0; n],
@@ -84,9 +106,15 @@ pub fn fixed(
             }
         }
         stats.accepted += 1;
+        if y.iter().any(|v| !v.is_finite()) {
+            return Err(ModelError::BadParameter {
+                param: "ODE",
+                reason: format!("the state turned non-finite at t = {}", t + h),
+            });
+        }
         observe(s + 1, t + h, y);
     }
-    stats
+    Ok(stats)
 }
 
 /// Tolerances of the adaptive solver: a step is accepted when the error estimate eᵢ satisfies
@@ -97,7 +125,8 @@ pub struct Tolerance {
     pub rtol: f64,
     /// Absolute tolerance (10⁻⁵).
     pub atol: f64,
-    /// The most steps before giving up (100,000).
+    /// The most steps, accepted and rejected, before giving up (10,000; the likelihood of a trained 2-D model
+    /// takes about 100): every integration's work is bounded by it.
     pub max_steps: usize,
 }
 
@@ -106,8 +135,30 @@ impl Default for Tolerance {
         Tolerance {
             rtol: 1e-5,
             atol: 1e-5,
-            max_steps: 100_000,
+            max_steps: 10_000,
         }
+    }
+}
+
+impl Tolerance {
+    /// An error unless rtol and atol are positive and finite and max_steps is 1 to [`MAX_STEPS`].
+    pub fn check(&self) -> Result<(), ModelError> {
+        if !(self.rtol > 0.0 && self.rtol.is_finite() && self.atol > 0.0 && self.atol.is_finite()) {
+            return Err(ModelError::BadParameter {
+                param: "tolerance",
+                reason: format!(
+                    "rtol {} and atol {} must be positive and finite",
+                    self.rtol, self.atol
+                ),
+            });
+        }
+        if !(1..=MAX_STEPS).contains(&self.max_steps) {
+            return Err(ModelError::BadParameter {
+                param: "Tolerance::max_steps",
+                reason: format!("{}: must be 1 to {MAX_STEPS}", self.max_steps),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -155,14 +206,16 @@ const E: [f64; 7] = [
 ];
 
 /// Integrate from t0 to t1 (either direction) with Dormand–Prince 5(4), first-same-as-last, step size from the
-/// error estimate (safety 0.9, factors in [0.2, 10]). An error when the steps run out or the state turns
-/// non-finite.
+/// error estimate (safety 0.9, factors in [0.2, 10]). An error for bad tolerances ([`Tolerance::check`]), when
+/// the steps run out or the state turns non-finite.
 pub fn dopri5(
     f: &mut Rhs<'_>,
     y: &mut [f64],
     (t0, t1): (f64, f64),
     tol: &Tolerance,
 ) -> Result<Stats, ModelError> {
+    tol.check()?;
+    check_span(t0, t1)?;
     let n = y.len();
     let dir = (t1 - t0).signum();
     let span = (t1 - t0).abs();

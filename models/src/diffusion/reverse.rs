@@ -121,7 +121,15 @@ pub fn sample_with<S: TimeScore + ?Sized>(
         let d = score.dim();
         let n = match &start {
             Start::Prior(n) => *n,
-            Start::Points(p) if p.cols() == d => p.rows(),
+            Start::Points(p) if p.cols() == d => {
+                if let Some(i) = p.data().iter().position(|v| !v.is_finite()) {
+                    return Err(ModelError::BadParameter {
+                        param: "start",
+                        reason: format!("point {} has a non-finite coordinate", i / d.max(1)),
+                    });
+                }
+                p.rows()
+            }
             Start::Points(p) => {
                 return Err(ModelError::BadParameter {
                     param: "start",
@@ -208,7 +216,7 @@ pub fn sample_with<S: TimeScore + ?Sized>(
                     steps,
                     solver,
                     &mut |k, t, y| observe(k, t, &Tensor::new(n, d, y.to_vec()).expect("n × d")),
-                );
+                )?;
                 x = Tensor::new(n, d, y).expect("n × d");
             }
             Method::Ddim { steps, eta } => {
@@ -289,9 +297,10 @@ fn edm_heun<S: TimeScore + ?Sized>(
     const RHO: f64 = 7.0;
     let ratio = |t: f64| sde.sigma(t) / sde.alpha(t);
     let (hi, lo) = (ratio(big_t).powf(1.0 / RHO), ratio(eps).powf(1.0 / RHO));
-    let n = steps.max(2);
+    // N levels from σ̃_max to σ̃_min (one level: σ̃_max alone, then a single Euler step to 0)
+    let n = steps;
     let mut levels: Vec<f64> = (0..n)
-        .map(|i| (hi + i as f64 / (n - 1) as f64 * (lo - hi)).powf(RHO))
+        .map(|i| (hi + i as f64 / (n - 1).max(1) as f64 * (lo - hi)).powf(RHO))
         .collect();
     levels.push(0.0);
     let times: Vec<f64> = levels
@@ -367,6 +376,11 @@ pub(crate) fn flow_drift(sde: &Sde, t: f64, x: &[f64], s: &[f64], out: &mut [f64
     }
 }
 
+/// The most steps (or noise levels) of a reverse sampler.
+pub const MAX_STEPS: usize = 1_000_000;
+
+/// Check a method before any allocation: every count in 1 to [`MAX_STEPS`], η in [0, 1], tolerances positive
+/// and finite.
 fn check(method: &Method, n: usize, d: usize) -> Result<(), ModelError> {
     let bad = |param, reason: String| Err(ModelError::BadParameter { param, reason });
     if n == 0 || d == 0 {
@@ -381,29 +395,41 @@ fn check(method: &Method, n: usize, d: usize) -> Result<(), ModelError> {
             format!("{n} particles × {d} dimensions is too many to hold"),
         );
     }
-    match *method {
-        Method::EulerMaruyama { steps } | Method::ProbabilityFlow { steps, .. }
-            if steps == 0 || steps > 1_000_000 =>
-        {
-            bad("steps", format!("{steps}: must be 1 to 1,000,000"))
+    let steps = match *method {
+        Method::EulerMaruyama { steps }
+        | Method::ProbabilityFlow { steps, .. }
+        | Method::Ddim { steps, .. }
+        | Method::EdmHeun { steps }
+        | Method::PredictorCorrector { steps, .. } => Some(steps),
+        Method::ProbabilityFlowAdaptive(_) => None,
+    };
+    if let Some(steps) = steps {
+        if !(1..=MAX_STEPS).contains(&steps) {
+            return bad("steps", format!("{steps}: must be 1 to {MAX_STEPS}"));
         }
+    }
+    match *method {
         Method::PredictorCorrector {
-            steps,
             corrector_steps,
             snr,
+            ..
         } => {
-            if steps == 0 || steps > 1_000_000 || corrector_steps > 100 {
-                bad("steps", format!("{steps} predictor and {corrector_steps} corrector steps: 1 to 1,000,000 and 0 to 100"))
+            if corrector_steps > 100 {
+                bad(
+                    "corrector_steps",
+                    format!("{corrector_steps}: must be 0 to 100"),
+                )
             } else if !(snr > 0.0 && snr.is_finite()) {
-                bad("snr", format!("{snr}: must be positive"))
+                bad("snr", format!("{snr}: must be positive and finite"))
             } else {
                 Ok(())
             }
         }
-        Method::ProbabilityFlowAdaptive(t) if !(t.rtol > 0.0 && t.atol > 0.0) => bad(
-            "tolerance",
-            format!("rtol {} and atol {} must be positive", t.rtol, t.atol),
+        Method::Ddim { eta, .. } if !(0.0..=1.0).contains(&eta) => bad(
+            "eta",
+            format!("{eta}: must be in [0, 1] (0: deterministic DDIM, 1: DDPM's ancestral sampler)"),
         ),
+        Method::ProbabilityFlowAdaptive(t) => t.check(),
         _ => Ok(()),
     }
 }

@@ -93,11 +93,19 @@ fn bad(param: &'static str, reason: String) -> ModelError {
     ModelError::BadParameter { param, reason }
 }
 
+/// The largest β_max of a linear schedule: B(1) ≤ 1,000 keeps α(1) = e^{−B/2} a normal number, and the
+/// probability-flow ODE's drift −β/2 within what an explicit solver crosses in a bounded number of steps
+/// (DDPM's β_max is 20).
+pub const MAX_BETA: f64 = 1_000.0;
+
+/// The range of a VE SDE's σ_min and σ_max: [10⁻¹², 10¹²] (data far outside it are standardised first).
+pub const VE_SIGMA_RANGE: (f64, f64) = (1e-12, 1e12);
+
 fn check_linear(beta_min: f64, beta_max: f64) -> Result<Schedule, ModelError> {
-    if !(beta_min > 0.0 && beta_max > beta_min && beta_max.is_finite()) {
+    if !(beta_min > 0.0 && beta_max > beta_min && beta_max <= MAX_BETA) {
         return Err(bad(
             "beta_min/beta_max",
-            format!("need 0 < β_min < β_max < ∞, got {beta_min} and {beta_max}"),
+            format!("need 0 < β_min < β_max ≤ {MAX_BETA}, got {beta_min} and {beta_max}"),
         ));
     }
     Ok(Schedule::Linear { beta_min, beta_max })
@@ -121,12 +129,14 @@ impl Sde {
         }
     }
 
-    /// VE with σ_min < σ_max (Song et al.: 0.01 and 50 for 2-D toys of unit scale use σ_max ≈ 10).
+    /// VE with σ_min < σ_max, both in [`VE_SIGMA_RANGE`] (Song et al.: 0.01 and 50; 2-D toys of unit scale use
+    /// σ_max ≈ 10).
     pub fn ve(sigma_min: f64, sigma_max: f64) -> Result<Sde, ModelError> {
-        if !(sigma_min > 0.0 && sigma_max > sigma_min && sigma_max.is_finite()) {
+        let (lo, hi) = VE_SIGMA_RANGE;
+        if !(sigma_min >= lo && sigma_max > sigma_min && sigma_max <= hi) {
             return Err(bad(
                 "sigma_min/sigma_max",
-                format!("need 0 < σ_min < σ_max < ∞, got {sigma_min} and {sigma_max}"),
+                format!("need {lo:e} ≤ σ_min < σ_max ≤ {hi:e}, got {sigma_min} and {sigma_max}"),
             ));
         }
         Ok(Sde::Ve {
@@ -156,16 +166,37 @@ impl Sde {
         Ok(Sde::SubVp(check_linear(beta_min, beta_max)?))
     }
 
+    /// An error unless `t` is a time of the SDE, in [0, 1].
+    pub fn check_time(t: f64) -> Result<f64, ModelError> {
+        if (0.0..=1.0).contains(&t) {
+            Ok(t)
+        } else {
+            Err(bad(
+                "t",
+                format!("{t}: the SDE's times lie in [0, 1] (t = 0 is the data, t = 1 the prior)"),
+            ))
+        }
+    }
+
     /// The drift coefficient a(t) of dx = a(t) x dt + g(t) dw.
+    ///
+    /// The coefficients ([`Sde::drift`], [`Sde::diffusion`], [`Sde::alpha`], [`Sde::sigma`]) are defined
+    /// for t ∈ [0, 1]; at any other t, and at NaN, they are NaN ([`Sde::check_time`] gives the error instead).
     pub fn drift(&self, t: f64) -> f64 {
+        if !(0.0..=1.0).contains(&t) {
+            return f64::NAN;
+        }
         match self {
             Sde::Ve { .. } => 0.0,
             Sde::Vp(s) | Sde::SubVp(s) => -0.5 * s.beta(t),
         }
     }
 
-    /// The diffusion coefficient g(t).
+    /// The diffusion coefficient g(t) (NaN outside [0, 1]; see [`Sde::drift`]).
     pub fn diffusion(&self, t: f64) -> f64 {
+        if !(0.0..=1.0).contains(&t) {
+            return f64::NAN;
+        }
         match self {
             Sde::Ve {
                 sigma_min,
@@ -179,16 +210,23 @@ impl Sde {
         }
     }
 
-    /// The marginal mean coefficient α(t): x_t | x₀ ~ N(α(t) x₀, σ(t)² I).
+    /// The marginal mean coefficient α(t): x_t | x₀ ~ N(α(t) x₀, σ(t)² I) (NaN outside [0, 1]; see
+    /// [`Sde::drift`]).
     pub fn alpha(&self, t: f64) -> f64 {
+        if !(0.0..=1.0).contains(&t) {
+            return f64::NAN;
+        }
         match self {
             Sde::Ve { .. } => 1.0,
             Sde::Vp(s) | Sde::SubVp(s) => (-0.5 * s.integral(t)).exp(),
         }
     }
 
-    /// The marginal standard deviation σ(t).
+    /// The marginal standard deviation σ(t) (NaN outside [0, 1]; see [`Sde::drift`]).
     pub fn sigma(&self, t: f64) -> f64 {
+        if !(0.0..=1.0).contains(&t) {
+            return f64::NAN;
+        }
         match self {
             Sde::Ve {
                 sigma_min,
@@ -207,7 +245,7 @@ impl Sde {
     pub fn prior_std(&self) -> f64 {
         match self {
             Sde::Ve { sigma_max, .. } => *sigma_max,
-            _ => 1.0,
+            Sde::Vp(_) | Sde::SubVp(_) => 1.0,
         }
     }
 
@@ -218,7 +256,9 @@ impl Sde {
             Sde::Vp(Schedule::Cosine { .. }) | Sde::SubVp(Schedule::Cosine { .. }) => {
                 (1e-3, 1.0 - 1e-3)
             }
-            _ => (1e-5, 1.0),
+            Sde::Ve { .. }
+            | Sde::Vp(Schedule::Linear { .. })
+            | Sde::SubVp(Schedule::Linear { .. }) => (1e-5, 1.0),
         }
     }
 

@@ -12,7 +12,7 @@
 //! use stein_models::diffusion::{net::{Output, TimeModel}, single::TimeModel32, Sde, TimeScore};
 //!
 //! let sde = Sde::vp(0.1, 20.0).unwrap();
-//! let model = TimeModel::new(2, &[32, 32], Output::Noise, sde, &mut rand::rngs::SmallRng::seed_from_u64(0));
+//! let model = TimeModel::new(2, &[32, 32], Output::Noise, sde, &mut rand::rngs::SmallRng::seed_from_u64(0)).unwrap();
 //! let fast = TimeModel32::new(&model);
 //! let x = Tensor::from_fn(100, 2, |i, j| (i as f64 * 0.1 + j as f64).sin());
 //! let (mut a, mut b) = (Tensor::zeros(0, 0), Tensor::zeros(0, 0));
@@ -215,7 +215,7 @@ mod tests {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(5);
         let sde = Sde::vp(0.1, 20.0).unwrap();
         for output in [Output::Score, Output::Noise, Output::Denoised] {
-            let model = TimeModel::new(2, &[48, 48], output, sde, &mut rng);
+            let model = TimeModel::new(2, &[48, 48], output, sde, &mut rng).unwrap();
             let fast = TimeModel32::new(&model);
             let x = Tensor::from_fn(1000, 2, |i, j| 3.0 * ((i * 2 + j) as f64 * 0.37).sin());
             for t in [1e-3, 0.3, 1.0] {

@@ -198,7 +198,7 @@ pub fn fit(
 ///
 /// let data = Tensor::from_fn(64, 2, |i, j| ((i * 2 + j) as f64).sin());
 /// let mut model = TimeModel::new(2, &[8], Output::Noise, Sde::vp(0.1, 20.0).unwrap(),
-///                                &mut rand::rngs::SmallRng::seed_from_u64(1));
+///                                &mut rand::rngs::SmallRng::seed_from_u64(1)).unwrap();
 /// let cfg = DiffusionConfig { steps: 30, batch: 16, checkpoint_every: 10, ..Default::default() };
 /// let mut at_10 = None; // what a checkpoint file would keep
 /// let mut state = FitState::default();

@@ -57,8 +57,9 @@ impl PerturbedMixture {
         &self.sde
     }
 
-    /// p_t as a mixture: means α(t) μₖ, covariances α(t)² Σₖ + σ(t)² I.
+    /// p_t as a mixture: means α(t) μₖ, covariances α(t)² Σₖ + σ(t)² I; an error for t outside [0, 1].
     pub fn at(&self, t: f64) -> Result<GaussianMixture, ModelError> {
+        Sde::check_time(t)?;
         let (a, s) = (self.sde.alpha(t), self.sde.sigma(t));
         let comps = self
             .data
@@ -77,15 +78,28 @@ impl PerturbedMixture {
         Ok(GaussianMixture::new(self.data.weights(), comps)?)
     }
 
-    /// The normalised log p_t(x).
+    /// The normalised log p_t(x); an error for t outside [0, 1] or x of another dimension.
     pub fn log_prob_at(&self, x: &[f64], t: f64) -> Result<f64, ModelError> {
+        self.check_point(x)?;
         let p = self.at(t)?;
         Ok(p.log_pdf(x).unwrap_or_else(|| p.log_prob(x)))
     }
 
-    /// The Laplacian tr ∇² log p_t(x) (the divergence of the score).
+    /// The Laplacian tr ∇² log p_t(x) (the divergence of the score); errors as [`PerturbedMixture::log_prob_at`].
     pub fn laplacian_at(&self, x: &[f64], t: f64) -> Result<f64, ModelError> {
+        self.check_point(x)?;
         Ok(self.at(t)?.laplacian(x))
+    }
+
+    fn check_point(&self, x: &[f64]) -> Result<(), ModelError> {
+        let d = TimeScore::dim(self);
+        if x.len() != d {
+            return Err(ModelError::BadParameter {
+                param: "x",
+                reason: format!("a point of dimension {}; the mixture has dimension {d}", x.len()),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -95,6 +109,7 @@ impl TimeScore for PerturbedMixture {
     }
 
     fn score_at(&self, x: &Tensor, t: f64, out: &mut Tensor) {
+        super::check_score_args("PerturbedMixture::score_at", x, TimeScore::dim(self), t);
         let p = self
             .at(t)
             .expect("α² Σ + σ² I of a valid mixture is positive definite");

@@ -26,6 +26,40 @@ pub mod limits {
     pub const MAX_SIGMAS: usize = 10_000;
 }
 
+/// Check the widths of a network `input → hidden… → output` before building it: every width 1 to
+/// [`limits::MAX_WIDTH`], at most [`limits::MAX_LAYERS`] layers and [`limits::MAX_PARAMS`] parameters.
+pub fn check_widths(input: usize, hidden: &[usize], output: usize) -> Result<(), crate::ModelError> {
+    use limits::*;
+    let widths: Vec<usize> = std::iter::once(input)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(output))
+        .collect();
+    let bad = |reason: String| crate::ModelError::BadParameter {
+        param: "widths",
+        reason,
+    };
+    if let Some(&w) = widths.iter().find(|&&w| w == 0 || w > MAX_WIDTH) {
+        return Err(bad(format!(
+            "a layer of width {w} in {widths:?}: widths (the data's dimension included) must be 1 to {MAX_WIDTH}"
+        )));
+    }
+    if widths.len() > MAX_LAYERS + 1 {
+        return Err(bad(format!(
+            "{} layers; at most {MAX_LAYERS}",
+            widths.len() - 1
+        )));
+    }
+    let params = widths
+        .windows(2)
+        .fold(0usize, |n, w| n.saturating_add((w[0] + 1).saturating_mul(w[1])));
+    if params > MAX_PARAMS {
+        return Err(bad(format!(
+            "{widths:?} has {params} parameters; at most {MAX_PARAMS}"
+        )));
+    }
+    Ok(())
+}
+
 /// Elementwise non-linearity between layers.
 ///
 /// Energy models trained with derivative losses (implicit / sliced score matching, energy-based denoising)
@@ -308,6 +342,10 @@ impl Model {
     }
 
     /// Any combination of kind and conditioning.
+    ///
+    /// # Panics
+    /// When `dim` or a hidden width is 0 (a programmer error, as [`Mlp::new`]; the message names the widths).
+    /// Check widths from user input with [`check_widths`] first.
     pub fn build<R: Rng + ?Sized>(
         kind: Kind,
         conditioning: Conditioning,

@@ -154,7 +154,7 @@ fn fresh(a: &TrainArgs, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError>
         output,
         sde,
         &mut rand::rngs::SmallRng::seed_from_u64(a.seed),
-    );
+    )?;
     if let Some(t) = a.t_min {
         model = model.with_t_min(t)?;
     }
