@@ -186,7 +186,15 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
         ),
         (
             vec!["train", "--resume", run.to_str().unwrap(), "--steps", "30"],
-            "the run is at step 30 already",
+            "is complete (step 30)",
+        ),
+        (
+            vec!["train", "--resume", run.to_str().unwrap()],
+            "is complete (step 30)",
+        ),
+        (
+            vec!["train", "--resume", run.to_str().unwrap(), "--steps", "20"],
+            "is at step 30 already",
         ),
         (
             vec![

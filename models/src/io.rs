@@ -35,6 +35,119 @@ pub const MAX_FILE_BYTES: u64 = 4 << 30;
 /// The most extra learned tensors a file may hold.
 pub const MAX_EXTRA: usize = 16;
 
+/// The kinds of file Stein writes that hold a model, told apart by their `format` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A score or energy model, or its checkpoint ([`FORMAT`]).
+    Model,
+    /// A diffusion model, or its checkpoint ([`crate::diffusion::file::FORMAT`]).
+    Diffusion,
+}
+
+impl FileKind {
+    /// The kind whose `format` field reads `format`.
+    pub fn from_format(format: &str) -> Option<FileKind> {
+        match format {
+            FORMAT => Some(FileKind::Model),
+            crate::diffusion::file::FORMAT => Some(FileKind::Diffusion),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of the Stein file at `path`: the top-level `format` field of the parsed JSON (pretty-printed or
+/// not, wherever the field stands). A file that does not parse but whose first 64 KiB hold a `"format"` naming
+/// a Stein format (a damaged or truncated model) counts as that kind, so it is never taken for anything else
+/// and its loader reports what is wrong with it. `None` for any other file, a folder or an unreadable path.
+///
+/// ```
+/// use stein_models::io::{file_kind, FileKind};
+/// let dir = std::env::temp_dir().join(format!("stein-kind-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("a.json"), "{\n  \"version\": 9,\n  \"format\": \"stein-diffusion\"\n}").unwrap();
+/// std::fs::write(dir.join("b.json"), "{\"format\": \"stein-model\", \"model\": [1, 2,").unwrap();
+/// std::fs::write(dir.join("c.csv"), "x0,x1\n1,2\n").unwrap();
+/// assert_eq!(file_kind(&dir.join("a.json")), Some(FileKind::Diffusion));
+/// assert_eq!(file_kind(&dir.join("b.json")), Some(FileKind::Model));
+/// assert_eq!(file_kind(&dir.join("c.csv")), None);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn file_kind(path: &Path) -> Option<FileKind> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 << 10)
+        .read_to_end(&mut head)
+        .ok()?;
+    if !head.iter().any(|b| !b.is_ascii_whitespace()) || head.trim_ascii_start()[0] != b'{' {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Head {
+        format: Option<String>,
+    }
+    let parsed = if meta.len() <= MAX_FILE_BYTES {
+        std::fs::File::open(path).ok().and_then(|f| {
+            serde_json::from_reader::<_, Head>(std::io::BufReader::new(f)).ok()
+        })
+    } else {
+        None
+    };
+    match parsed {
+        Some(h) => h.format.as_deref().and_then(FileKind::from_format),
+        None => format_in_head(&head),
+    }
+}
+
+/// The step a checkpoint of either kind was written at (its training state's `step`); `None` for a file that
+/// is not a readable checkpoint.
+pub fn checkpoint_step(path: &Path) -> Option<usize> {
+    #[derive(Deserialize)]
+    struct Step {
+        step: usize,
+    }
+    #[derive(Deserialize)]
+    struct Diffusion {
+        state: Step,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Training {
+        Model(Step),
+        Diffusion(Diffusion),
+    }
+    #[derive(Deserialize)]
+    struct Head {
+        training: Option<Training>,
+    }
+    file_kind(path)?;
+    let f = std::fs::File::open(path).ok()?;
+    let head: Head = serde_json::from_reader(std::io::BufReader::new(f)).ok()?;
+    match head.training? {
+        Training::Model(s) => Some(s.step),
+        Training::Diffusion(d) => Some(d.state.step),
+    }
+}
+
+/// The Stein format named by a `"format": "…"` pair in the bytes of a file that does not parse.
+fn format_in_head(head: &[u8]) -> Option<FileKind> {
+    let text = String::from_utf8_lossy(head);
+    let mut rest = text.as_ref();
+    while let Some(i) = rest.find("\"format\"") {
+        rest = &rest[i + 8..];
+        let value = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+        if let Some(kind) = value.split('"').next().and_then(FileKind::from_format) {
+            return Some(kind);
+        }
+    }
+    None
+}
+
 /// What a model file holds: the model (with its σ ladder and standardisation), and for checkpoints the
 /// training state needed to resume.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,6 +185,10 @@ pub struct TrainingState {
     /// The loss and settings of the steps taken (absent in version 1 files).
     #[serde(default)]
     pub settings: Option<RunSettings>,
+    /// The total of steps the run was asked for (absent in files written before it was kept): a run
+    /// continued without a new total goes on to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_steps: Option<usize>,
 }
 
 impl PartialEq for TrainingState {
@@ -369,6 +486,25 @@ impl RunFolder {
             reason: e.to_string(),
         })?;
         writeln!(self.metrics, "{line}").map_err(|e| io_error(&self.metrics_path, &e))
+    }
+
+    /// The (step, loss) pairs of `dir/metrics.jsonl`, in order: the loss curve of the whole run, across
+    /// resumptions. Lines that do not parse are skipped; a missing file gives none.
+    pub fn losses(dir: &Path) -> Result<Vec<(usize, f64)>, ModelError> {
+        let path = dir.join("metrics.jsonl");
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error(&path, &e)),
+        };
+        let mut out = Vec::new();
+        for line in std::io::BufReader::new(f).lines() {
+            let line = line.map_err(|e| io_error(&path, &e))?;
+            if let Ok(r) = serde_json::from_str::<LogRecord>(&line) {
+                out.push((r.step, r.loss));
+            }
+        }
+        Ok(out)
     }
 
     /// Write the checkpoint atomically.

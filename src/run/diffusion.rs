@@ -117,7 +117,14 @@ pub fn sample_diffusion(
     if frames > 0 && snaps.last() != Some(&x) {
         snaps.push(x.clone());
     }
-    Ok((to_data(x), snaps.into_iter().map(to_data).collect()))
+    let x = to_data(x);
+    if let Some(i) = x.data().iter().position(|v| !v.is_finite()) {
+        return Err(RunError::Usage(format!(
+            "sample {} is not finite in data coordinates (the model's standardisation maps it beyond f64)",
+            i / x.cols().max(1)
+        )));
+    }
+    Ok((x, snaps.into_iter().map(to_data).collect()))
 }
 
 /// log p(x) of each row of `x` (data coordinates) under a diffusion model, through the probability-flow ODE:

@@ -32,8 +32,9 @@ pub struct Evaluation {
     /// Unbiased squared MMD between the samples and the reference (Gaussian kernel, median heuristic).
     /// An unbiased estimate: it can be slightly negative when the two sets match.
     pub mmd2: f64,
-    /// Unbiased squared KSD (IMQ kernel) of the samples under the model's score at its smallest σ: how
-    /// well the sampler followed the model, whatever the model learnt. Can be slightly negative too.
+    /// Unbiased squared KSD (IMQ kernel) of the samples under the model's score at its smallest σ, in the
+    /// model's own (standardised) coordinates: how well the sampler followed the model, whatever the model
+    /// learnt. Can be slightly negative too.
     pub ksd2: f64,
     /// Samples used (at most [`MAX_EVAL_POINTS`]).
     pub samples_used: usize,
@@ -72,8 +73,15 @@ pub fn evaluate_with(
     let mmd2 = mmd(&sv, &rv).inspect_err(|_| bar.abandon())?;
     bar.set(1);
     bar.message("KSD² under the model's score".into());
-    let kv = subsample_rows(samples, MAX_EVAL_POINTS / 10);
-    let ksd2 = kernel_stein_discrepancy(&model.as_score(None), &kv, Statistic::U)
+    // in the model's own coordinates: where it was trained, at scale 1 (a score in data coordinates at
+    // scales far from 1 leaves f64)
+    let mut z = samples.clone();
+    let mut own = model.clone();
+    if let Some(st) = own.standardization.take() {
+        st.to_model(&mut z);
+    }
+    let kv = subsample_rows(&z, MAX_EVAL_POINTS / 10);
+    let ksd2 = kernel_stein_discrepancy(&own.as_score(None), &kv, Statistic::U)
         .inspect_err(|_| bar.abandon())?;
     bar.finish();
     Ok(Evaluation {

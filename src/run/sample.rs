@@ -107,8 +107,15 @@ pub fn sample_model_with(
         t
     };
     let last: Vec<Vec<f64>> = draws.chains.iter().map(|c| c.draws[0].clone()).collect();
+    let samples = to_data(&last);
+    if let Some(i) = samples.data().iter().position(|v| !v.is_finite()) {
+        return Err(RunError::Usage(format!(
+            "chain {} ended at a non-finite point in data coordinates (the sampler diverged, or the model's standardisation maps it beyond f64)",
+            i / model.dim.max(1)
+        )));
+    }
     Ok(Sampled {
-        samples: to_data(&last),
+        samples,
         run: draws,
         frames: snapshots.iter().map(|f| to_data(f)).collect(),
     })

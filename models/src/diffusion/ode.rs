@@ -249,6 +249,16 @@ pub fn dopri5(
             });
         }
         h = h.min((t1 - t).abs());
+        // a step f64 cannot resolve at t: the solution is far too stiff, or the state far out of range
+        if h <= 4.0 * f64::EPSILON * t.abs().max(1e-3 * span) {
+            return Err(ModelError::BadParameter {
+                param: "ODE",
+                reason: format!(
+                    "the step size fell to {h:e} at t = {t}, below what f64 resolves: the state (largest |y| = {:e}) is too far out or the flow too stiff to integrate",
+                    y.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+                ),
+            });
+        }
         for s in 1..7 {
             for i in 0..n {
                 tmp[i] = y[i] + dir * h * (0..s).map(|j| A[s][j] * k[j][i]).sum::<f64>();

@@ -185,8 +185,8 @@ pub fn fit(
     Ok(state.losses)
 }
 
-/// [`fit`] from `state` to `cfg.steps` in total, handing the model and state to `checkpoint` every
-/// `cfg.checkpoint_every` steps and at the end (a run interrupted after a checkpoint continues from it with
+/// [`fit`] from `state` to `cfg.steps` in total, handing the model and state to `checkpoint` at the start of a
+/// fresh run (step 0), every `cfg.checkpoint_every` steps and at the end (a run interrupted after a checkpoint continues from it with
 /// the same bits). The learning rate follows the cosine schedule over `cfg.steps`.
 ///
 /// ```
@@ -283,6 +283,10 @@ fn fit_here(
         Precision::F32 => 2 * crate::shard::SHARD_ROWS,
     };
     let shard = crate::shard::shard_rows_up_to(b, most);
+    if state.step == 0 {
+        // a fresh run hands its state over at once, so a run folder holds a checkpoint from the start
+        checkpoint(model, state)?;
+    }
     while state.step < cfg.steps {
         let step = state.step;
         let mut rng = crate::train::step_rng(cfg.seed, step);

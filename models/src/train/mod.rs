@@ -227,6 +227,8 @@ pub struct Trainer {
     pub settings: Option<RunSettings>,
     /// The training data's name or path, kept in model files for the record.
     pub data: String,
+    /// The total of steps the run was last asked for (kept in checkpoints).
+    pub target_steps: Option<usize>,
 }
 
 /// The RNG of step `k`: a stream that depends only on (seed, k).
@@ -250,6 +252,7 @@ impl Trainer {
             buffer: None,
             settings: None,
             data: String::new(),
+            target_steps: None,
         }
     }
 
@@ -279,6 +282,7 @@ impl Trainer {
                 buffer: state.buffer,
                 settings: state.settings,
                 data: f.data,
+                target_steps: state.target_steps,
             },
             config,
         ))
@@ -297,6 +301,7 @@ impl Trainer {
                 extra_optimizer: self.extra_optimizer.clone(),
                 buffer: self.buffer.clone(),
                 settings: self.settings.clone(),
+                target_steps: self.target_steps,
             });
         }
         f
@@ -376,6 +381,7 @@ impl Trainer {
             }
         }
         self.settings = Some(config.settings());
+        self.target_steps = Some(config.steps);
         Ok(())
     }
 
@@ -397,6 +403,12 @@ impl Trainer {
             Some(dir) => Some(crate::io::RunFolder::open(dir, self.step)?),
             None => None,
         };
+        // a run folder holds a checkpoint from the start, so a run killed before its first periodic one
+        // continues (from step 0) with the same command as any other
+        #[cfg(feature = "io")]
+        if let Some(f) = folder.as_mut().filter(|f| f.last_checkpoint().is_none()) {
+            f.checkpoint(&self.to_file(true))?;
+        }
         #[cfg(feature = "io")]
         let last_checkpoint = |f: &Option<crate::io::RunFolder>| {
             f.as_ref()

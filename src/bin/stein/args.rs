@@ -52,16 +52,16 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub sampler: Option<SamplerArg>,
     /// Optimiser steps in total (on --resume: the new total).
-    #[arg(long, default_value_t = 4000, value_parser = count::<1, MAX_STEPS>)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 4000, value_parser = count::<1, MAX_STEPS>)]
     pub steps: usize,
     /// Minibatch size. On --resume: the run's.
-    #[arg(long, default_value_t = 256, value_parser = count::<1, { 1 << 20 }>)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 256, value_parser = count::<1, { 1 << 20 }>)]
     pub batch: usize,
     /// Learning rate (cosine-decayed to 5%). On --resume: the run's.
-    #[arg(long, default_value_t = 2e-3, value_parser = positive_real)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 2e-3, value_parser = positive_real)]
     pub lr: f64,
     /// Seed of every random draw (negative values wrap: −1 is 2⁶⁴ − 1). On --resume: the run's.
-    #[arg(long, default_value_t = 0, value_parser = seed)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
     /// Run folder (default: a new folder runs/<data>-<date>-<time>). Must be empty unless --force.
     #[arg(long, conflicts_with = "resume")]
@@ -73,7 +73,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub force: bool,
     /// Samples drawn at the end.
-    #[arg(long, default_value_t = 1000, value_parser = count::<2, MAX_SAMPLES>)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 1000, value_parser = count::<2, MAX_SAMPLES>)]
     pub samples: usize,
     /// Train on the data as they are, without standardising each coordinate to mean 0 and scale 1.
     #[arg(long)]
@@ -86,7 +86,7 @@ pub struct TrainArgs {
     pub sde: SdeArg,
     /// The earliest time ε of a diffusion model's interval [ε, 1]: training draws t there, sampling ends there,
     /// the likelihood starts there: 10⁻⁷ to 0.5 (default: the SDE's, 10⁻⁵).
-    #[arg(long, value_parser = positive_real)]
+    #[arg(long, allow_hyphen_values = true, value_parser = positive_real)]
     pub t_min: Option<f64>,
     /// The arithmetic of --model diffusion's training passes and samplers (default f32; parameters and the
     /// optimiser stay f64). On --resume: the run's.
@@ -104,7 +104,7 @@ pub struct SampleArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// Number of samples.
-    #[arg(long, default_value_t = 1000, value_parser = count::<1, MAX_SAMPLES>)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 1000, value_parser = count::<1, MAX_SAMPLES>)]
     pub n: usize,
     /// The sampler (default: annealed Langevin for noise-conditional models, MALA for energy models, ULA for
     /// score networks, the reverse SDE for diffusion models).
@@ -123,7 +123,7 @@ pub struct SampleArgs {
     #[arg(long)]
     pub force: bool,
     /// Seed (negative values wrap).
-    #[arg(long, default_value_t = 0, value_parser = seed)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
     /// The arithmetic of a diffusion model's network in the sampler (default f32).
     #[arg(long, value_enum)]
@@ -136,14 +136,16 @@ pub struct LikelihoodArgs {
     /// A diffusion model.json written by `stein train --model diffusion`.
     #[arg(long)]
     pub model: PathBuf,
-    /// A built-in data set or a CSV file with the model's number of columns.
+    /// A built-in data set (scored on a fresh draw, never the points a training run drew) or a CSV file with
+    /// the model's number of columns (its own test points: every row is used, no split).
     #[arg(long)]
     pub data: String,
-    /// Points used (evenly spaced rows).
-    #[arg(long, default_value_t = 500, value_parser = count::<1, 100_000>)]
+    /// Points used: a fresh draw of this many from a built-in set; of a CSV file, all its rows, or this many
+    /// evenly spaced ones when it has more.
+    #[arg(long, allow_hyphen_values = true, default_value_t = 500, value_parser = count::<1, 100_000>)]
     pub n: usize,
     /// Seed (of a built-in data set's draw, and Hutchinson's probes above 8 dimensions).
-    #[arg(long, default_value_t = 0, value_parser = seed)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
 }
 
@@ -163,7 +165,7 @@ pub struct PlotArgs {
     #[arg(long, value_enum)]
     pub animate: Option<AnimateArg>,
     /// Frames of an animation.
-    #[arg(long, default_value_t = 30, value_parser = count::<2, { stein::scores::plot::MAX_FRAMES }>)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 30, value_parser = count::<2, { stein::scores::plot::MAX_FRAMES }>)]
     pub frames: usize,
     /// Replace an existing output file.
     #[arg(long)]

@@ -28,6 +28,19 @@ fn load_data(name: &str, n: usize, seed: u64) -> Result<Tensor, CliError> {
     Ok(toy.sample(n, &mut rand::rngs::SmallRng::seed_from_u64(seed)))
 }
 
+/// Points to score a trained model on: `n` points of a fresh draw of a built-in set (the held-out stream of
+/// `seed`, never the points a run with that seed trained on), or every row of a CSV file (the user's own test
+/// data: no split is applied). Returns the points and a phrase saying what they are.
+pub fn evaluation_data(name: &str, seed: u64, n: usize) -> Result<(Tensor, String), CliError> {
+    if Toy::parse(name).is_ok() && !Path::new(name).exists() {
+        let x = load_data(name, n, seed.wrapping_add(HELD_OUT_SEED))?;
+        return Ok((x, format!("a fresh draw of {name} (seed {seed}, held-out stream)")));
+    }
+    let x = load_data(name, 0, seed)?;
+    let what = format!("{name} (all {} rows)", x.rows());
+    Ok((x, what))
+}
+
 /// Training data and reference data: a toy set's fresh draw of `samples` points, or a tenth of the rows of a
 /// CSV file of at least 200 rows, picked by a hash of the row number so that no period in the file decides
 /// (the rest trains); a smaller file is its own reference.

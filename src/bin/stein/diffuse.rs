@@ -4,7 +4,9 @@
 use crate::args::{precision_of, PrecisionArg, SampleArgs, SamplerArg, SdeArg, TrainArgs};
 use crate::data::data_and_reference;
 use crate::error::CliError;
-use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
+use crate::lifecycle::{final_loss, loss_chart, steps_line, Claimed, Dest};
+use crate::output::{check_run_dir, write_csv, write_text, Stdout};
+use crate::staging::Staging;
 use crate::pictures::ANIMATION_FRAMES;
 use crate::pictures::{animate_over_data, samples_picture};
 use crate::resume;
@@ -21,7 +23,6 @@ use stein::models::diffusion::train::{fit_from, DiffusionConfig, FitState};
 use stein::models::diffusion::Sde;
 use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
 use stein::run::subsample_rows;
-use stein::scores::plot;
 
 /// Held-out points whose likelihood the summary reports.
 const LIKELIHOOD_POINTS: usize = 500;
@@ -55,16 +56,13 @@ struct Start {
     reference: Tensor,
     cfg: DiffusionConfig,
     state: FitState,
-    dir: Option<std::path::PathBuf>,
+    dest: Dest,
 }
 
-/// The checkpoint of a run folder is a diffusion run's (its first field names the format).
+/// The checkpoint of a run folder is a diffusion run's (its parsed `format` field says so).
 pub fn is_diffusion_run(dir: &Path) -> bool {
-    let mut head = [0u8; 64];
-    std::fs::File::open(dir.join("checkpoint.json"))
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .map(|n| String::from_utf8_lossy(&head[..n]).contains(r#""format":"stein-diffusion""#))
-        .unwrap_or(false)
+    stein::models::io::file_kind(&dir.join("checkpoint.json"))
+        == Some(stein::models::io::FileKind::Diffusion)
 }
 
 /// A run continued from `dir`'s checkpoint; flags that would change it are refused.
@@ -98,32 +96,41 @@ fn resumed(a: &TrainArgs, dir: &Path, given: &dyn Fn(&str) -> bool) -> Result<St
             )));
         }
     }
-    resume::refuse_changes(
-        a,
-        given,
-        dir,
-        &resume::Kept {
-            data: &file.data,
-            batch: tr.config.batch,
-            lr: tr.config.lr,
-            seed: tr.config.seed,
-            standardized: file.standardization.is_some(),
-            step: tr.state.step,
-        },
-    )?;
+    let kept = resume::Kept {
+        data: &file.data,
+        batch: tr.config.batch,
+        lr: tr.config.lr,
+        seed: tr.config.seed,
+        standardized: file.standardization.is_some(),
+        step: tr.state.step,
+        target: Some(tr.config.steps),
+    };
+    resume::refuse_changes(a, given, dir, &kept)?;
+    let total = resume::total_steps(a, given, dir, &kept)?;
     let (mut z, reference) = data_and_reference(&file.data, tr.config.seed, a.samples)?;
+    if z.cols() != file.model.dim {
+        return Err(CliError::Usage(format!(
+            "--resume {}: its data {} now have {} columns; the run was trained on {} (restore the file, or start a new run)",
+            dir.display(),
+            file.data,
+            z.cols(),
+            file.model.dim
+        )));
+    }
     if let Some(st) = &file.standardization {
         st.to_model(&mut z);
     }
+    let mut cfg = tr.config;
+    cfg.steps = total;
     Ok(Start {
         model: file.model,
         standardization: file.standardization,
         data_name: file.data,
         z,
         reference,
-        cfg: tr.config,
+        cfg,
         state: tr.state,
-        dir: Some(dir.to_path_buf()),
+        dest: Dest::Resume(dir.to_path_buf()),
     })
 }
 
@@ -178,7 +185,10 @@ fn fresh(a: &TrainArgs, given: &dyn Fn(&str) -> bool) -> Result<Start, CliError>
         reference,
         cfg,
         state: FitState::default(),
-        dir: a.out.clone(),
+        dest: match &a.out {
+            Some(o) => Dest::Out(o.clone()),
+            None => Dest::New(a.data.replace(['/', '.', '\\'], "_")),
+        },
     })
 }
 
@@ -190,7 +200,8 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
         ));
     }
     let kind = a.sampler.map_or(Ok(ReverseKind::Sde), SamplerArg::reverse);
-    let kind = kind.map_err(CliError::Usage)?;
+    // checked before any folder is claimed
+    kind.map_err(CliError::Usage)?;
     let Start {
         mut model,
         standardization,
@@ -199,24 +210,21 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
         reference,
         mut cfg,
         mut state,
-        dir,
+        dest,
     } = match &a.resume {
         Some(dir) => resumed(a, dir, &given)?,
         None => fresh(a, &given)?,
     };
-    cfg.steps = a.steps;
+    if a.resume.is_none() {
+        cfg.steps = a.steps;
+    }
     cfg.progress = !a.quiet;
     // every input is known good: claim the folder
-    let dir = match dir {
-        Some(o) => {
-            std::fs::create_dir_all(&o).map_err(|e| crate::output::io_err(&o, &e))?;
-            o
-        }
-        None => claim_new_dir(Path::new("runs"), &data_name.replace(['/', '.', '\\'], "_"))?,
-    };
+    let claimed = Claimed::new(dest)?;
+    let dir = claimed.dir.clone();
     let t0 = Instant::now();
     let from_step = state.step;
-    // checkpoints every 500 steps and at the end: an interrupted run continues with --resume
+    // checkpoints at the start, every 500 steps and at the end: an interrupted run continues with --resume
     let ck = dir.join("checkpoint.json");
     fit_from(&mut model, &z, &cfg, &mut state, &mut |m, s| {
         let mut f = DiffusionFile::new(m.clone(), standardization.clone(), &data_name);
@@ -225,15 +233,39 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
             state: s.clone(),
         });
         f.save(&ck)
-    })?;
-    let losses = state.losses;
+    })
+    .map_err(|e| claimed.training_failed(e.into()))?;
     let train_s = t0.elapsed().as_secs_f64();
     let file = DiffusionFile::new(model, standardization, &data_name);
     file.save(dir.join("model.json"))?;
+    let lines = finish(&file, a, &cfg, &state.losses, &reference, train_s, &dir)
+        .map_err(|e| claimed.finishing_failed(e, state.step))?;
+    out.line(format!("run folder   {}", dir.display()))?;
+    out.line(steps_line(from_step, state.step, train_s))?;
+    for l in lines {
+        out.line(l)?;
+    }
+    Ok(())
+}
+
+/// Sample a trained diffusion model, measure the samples and write them, the pictures and the summary, all
+/// at once at the end (nothing is written when any of it fails). Returns the lines to print.
+fn finish(
+    file: &DiffusionFile,
+    a: &TrainArgs,
+    cfg: &DiffusionConfig,
+    losses: &[(usize, f64)],
+    reference: &Tensor,
+    train_s: f64,
+    dir: &Path,
+) -> Result<Vec<String>, CliError> {
+    let kind = a.sampler.map_or(Ok(ReverseKind::Sde), SamplerArg::reverse);
+    let kind = kind.map_err(CliError::Usage)?;
+    let d = file.model.dim;
     let t1 = Instant::now();
-    let frames = if z.cols() >= 2 { ANIMATION_FRAMES } else { 0 };
+    let frames = if d >= 2 { ANIMATION_FRAMES } else { 0 };
     let (samples, snaps) = sample_diffusion(
-        &file,
+        file,
         kind,
         a.samples,
         cfg.seed ^ 0x5EED,
@@ -241,34 +273,40 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
         cfg.precision,
     )?;
     let sample_s = t1.elapsed().as_secs_f64();
-    write_csv(&dir.join("samples.csv"), &samples)?;
     let (sv, rv) = (
         subsample_rows(&samples, 5000),
-        subsample_rows(&reference, 5000),
+        subsample_rows(reference, 5000),
     );
     let mmd2 = stein::scores::mmd(&sv, &rv)?;
-    let held: Vec<f64> = subsample_rows(&reference, LIKELIHOOD_POINTS).concat();
-    let held = Tensor::new(held.len() / z.cols(), z.cols(), held).expect("whole rows");
-    let ll = likelihood(&file, &held, cfg.seed)?;
+    let held: Vec<f64> = subsample_rows(reference, LIKELIHOOD_POINTS).concat();
+    let held = Tensor::new(held.len() / d, d, held).expect("whole rows");
+    let ll = likelihood(file, &held, cfg.seed)?;
     let nll = -ll.mean_nats();
     let bits = ll.bits_per_dim.iter().sum::<f64>() / ll.bits_per_dim.len().max(1) as f64;
-    let mut written = crate::diffuse_pictures::pictures(
-        &dir, &file, a.view, &samples, &reference, &snaps, cfg.seed,
-    )?;
-    let pts: Vec<(f64, f64)> = losses.iter().map(|(s, l)| (*s as f64, *l)).collect();
-    plot::line_chart(
-        dir.join("loss.png"),
+    let mut stage = Staging::new(dir)?;
+    write_csv(&stage.path("samples.csv"), &samples)?;
+    let mut skipped = None;
+    let mut written = match crate::diffuse_pictures::pictures(
+        &mut stage, file, a.view, &samples, reference, &snaps, cfg.seed,
+    ) {
+        Err(CliError::Undrawable(why)) => {
+            skipped = Some(why);
+            Vec::new()
+        }
+        other => other?,
+    };
+    if loss_chart(
+        &stage.path("loss.png"),
         "training loss (denoising score matching over t)",
-        ("step", "loss"),
-        &[("loss", &pts)],
-        (720, 400),
-    )?;
-    written.push("loss.png");
+        losses,
+    )? {
+        written.push("loss.png");
+    }
     let verdict = crate::summary::verdict_of(mmd2);
     let text = [
-        format!("data            {} ({} dimensions)", data_name, z.cols()),
-        format!("model           diffusion, {:?} SDE, output read as {:?}, {} parameters", file.model.sde, file.model.output, file.model.net.num_params()),
-        format!("training        {} steps of denoising score matching, final loss {:.5}", a.steps, losses.last().map_or(f64::NAN, |l| l.1)),
+        format!("data            {} ({} dimensions)", file.data, d),
+        format!("model           diffusion, {} SDE, output read as {}, {} parameters", sde_words(&file.model.sde), output_words(file.model.output), file.model.net.num_params()),
+        format!("training        {} steps of denoising score matching, final loss {}", cfg.steps, final_loss(losses)),
         format!("sampler         {} ({} samples)", kind.name(), a.samples),
         format!("MMD²            {mmd2:.5} to held-out data (Gaussian kernel, median heuristic; {} vs {} points)", sv.len(), rv.len()),
         "                an unbiased estimate: values slightly below 0 are noise around a match".into(),
@@ -279,25 +317,42 @@ pub fn train(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliE
     ]
     .join("\n")
         + "\n";
-    write_text(&dir.join("summary.txt"), &text)?;
-    out.line(format!("run folder   {}", dir.display()))?;
-    out.line(if from_step > 0 {
+    write_text(&stage.path("summary.txt"), &text)?;
+    stage.commit()?;
+    Ok(vec![
         format!(
-            "steps        {from_step} → {} in {train_s:.1} s (resumed)",
-            a.steps
-        )
-    } else {
-        format!("steps        {} in {train_s:.1} s", a.steps)
-    })?;
-    out.line(format!(
-        "samples      {} with {} in {sample_s:.1} s, {verdict}; NLL {nll:.4} nats",
-        a.samples,
-        kind.name()
-    ))?;
-    out.line(format!(
-        "pictures     {}; summary.txt, model.json, samples.csv",
-        written.join(", ")
-    ))
+            "samples      {} with {} in {sample_s:.1} s, {verdict}; NLL {nll:.4} nats",
+            a.samples,
+            kind.name()
+        ),
+        crate::lifecycle::pictures_line(&written, skipped.as_deref(), ""),
+    ])
+}
+
+/// The SDE in words, for the summary (no Rust `Debug` text).
+fn sde_words(sde: &Sde) -> String {
+    use stein::models::diffusion::Schedule;
+    let schedule = |s: &Schedule| match *s {
+        Schedule::Linear { beta_min, beta_max } => format!("β from {beta_min} to {beta_max}"),
+        Schedule::Cosine { s } => format!("cosine schedule, offset {s}"),
+    };
+    match sde {
+        Sde::Ve {
+            sigma_min,
+            sigma_max,
+        } => format!("VE (σ from {sigma_min} to {sigma_max:.4})"),
+        Sde::Vp(s) => format!("VP ({})", schedule(s)),
+        Sde::SubVp(s) => format!("sub-VP ({})", schedule(s)),
+    }
+}
+
+/// What the network's output stands for, in words.
+fn output_words(o: Output) -> &'static str {
+    match o {
+        Output::Score => "the score",
+        Output::Noise => "the noise ε",
+        Output::Denoised => "the denoised x₀ (EDM)",
+    }
 }
 
 pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
@@ -318,9 +373,18 @@ pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     let frames = if a.animate { ANIMATION_FRAMES } else { 0 };
     let precision = precision_of(a.precision);
     let (samples, snaps) = sample_diffusion(&file, kind, a.n, a.seed, frames, precision)?;
-    write_csv(csv, &samples)?;
     let curve = crate::diffuse_pictures::curve_1d(&file, &samples, a.seed)?;
-    samples_picture(&png, &file.data, a.view, &samples, None, curve)?;
+    // the CSV and the pictures appear together, or none of them
+    let mut stage = Staging::beside(csv)?;
+    write_csv(&stage.path_for(csv), &samples)?;
+    samples_picture(
+        &stage.path_for(&png),
+        &file.data,
+        a.view,
+        &samples,
+        None,
+        curve,
+    )?;
     let mut written = vec![csv.display().to_string(), png.display().to_string()];
     if a.animate {
         let title = |k: usize, n: usize| {
@@ -330,10 +394,11 @@ pub fn sample(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
                 100.0 * k as f64 / (n - 1).max(1) as f64
             )
         };
-        if animate_over_data(&gif, &snaps, &samples, a.view, &title)? {
+        if animate_over_data(&stage.path_for(&gif), &snaps, &samples, a.view, &title)? {
             written.push(gif.display().to_string());
         }
     }
+    stage.commit()?;
     out.line(format!(
         "wrote {} samples of {} dimensions ({}): {}",
         a.n,

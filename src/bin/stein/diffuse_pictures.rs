@@ -43,7 +43,7 @@ impl Score for AtTime<'_> {
 fn score_picture(path: &Path, file: &DiffusionFile, reference: &Tensor) -> Result<(), CliError> {
     let pts = subsample_rows(reference, 20_000);
     let frame = Bounds::around(&pts)
-        .ok_or_else(|| CliError::Usage("the data are too far out to draw".into()))?;
+        .ok_or_else(crate::pictures::far_out)?;
     let kde = Kde::new(&pts);
     let opts = FieldOptions {
         title: "learned score at t = 0.1 over a KDE of the data".into(),
@@ -100,7 +100,7 @@ fn curve_on<'a>(
 
 /// The samples picture and (d ≥ 2) the GIF of particles from noise to data.
 pub fn pictures(
-    dir: &Path,
+    stage: &mut crate::staging::Staging,
     file: &DiffusionFile,
     view: ViewArg,
     samples: &Tensor,
@@ -110,7 +110,7 @@ pub fn pictures(
 ) -> Result<Vec<&'static str>, CliError> {
     let curve = curve_1d(file, reference, seed)?;
     samples_picture(
-        &dir.join("samples.png"),
+        &stage.path("samples.png"),
         &file.data,
         view,
         samples,
@@ -119,7 +119,7 @@ pub fn pictures(
     )?;
     let mut written = vec!["samples.png"];
     if samples.cols() == 2 {
-        score_picture(&dir.join("score_field.png"), file, reference)?;
+        score_picture(&stage.path("score_field.png"), file, reference)?;
         written.push("score_field.png");
     }
     let title = |k: usize, n: usize| {
@@ -129,7 +129,7 @@ pub fn pictures(
             100.0 * k as f64 / (n - 1).max(1) as f64
         )
     };
-    if animate_over_data(&dir.join("samples.gif"), snaps, reference, view, &title)? {
+    if animate_over_data(&stage.path("samples.gif"), snaps, reference, view, &title)? {
         written.push("samples.gif");
     }
     Ok(written)

@@ -15,6 +15,9 @@ pub enum CliError {
     /// A file could not be read or written.
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
+    /// Points a picture cannot frame (beyond ±10¹⁵, or not finite): the picture is skipped, not the job.
+    #[error("{0}")]
+    Undrawable(String),
     /// Standard output is closed (`stein … | head`) or full.
     #[error("could not write to standard output: {0}")]
     Stdout(String),
@@ -35,5 +38,20 @@ impl From<ScoreError> for CliError {
 impl From<SampleError> for CliError {
     fn from(e: SampleError) -> Self {
         CliError::Run(e.into())
+    }
+}
+
+/// A picture that may be skipped: `Ok(Some(drawn))`, or `Ok(None)` with the reason kept in `skipped` when its
+/// points cannot be framed; other errors pass.
+pub fn unless_undrawable(
+    r: Result<bool, CliError>,
+    skipped: &mut Option<String>,
+) -> Result<bool, CliError> {
+    match r {
+        Err(CliError::Undrawable(why)) => {
+            *skipped = Some(why);
+            Ok(false)
+        }
+        other => other,
     }
 }

@@ -16,6 +16,7 @@ mod data;
 mod diffuse;
 mod diffuse_pictures;
 mod error;
+mod lifecycle;
 mod likelihood;
 mod output;
 mod pictures;
@@ -23,6 +24,7 @@ mod plane;
 mod plot;
 mod resume;
 mod sample;
+mod staging;
 mod summary;
 mod train;
 
@@ -30,7 +32,8 @@ use clap::{CommandFactory, FromArgMatches};
 use error::CliError;
 use std::process::ExitCode;
 
-/// A clap error as one line: its first line, with the possible values when it lists them.
+/// A clap error as one line: its first line, with the possible values when it lists them, and the arguments
+/// it names on the lines below (a missing required argument is named, not only announced).
 fn one_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
@@ -39,10 +42,22 @@ fn one_line(e: &clap::Error) -> String {
         .lines()
         .map(str::trim)
         .find(|l| l.starts_with("[possible values:"));
-    match values {
-        Some(v) => format!("{first} {v}"),
-        None => first,
+    if let Some(v) = values {
+        return format!("{first} {v}");
     }
+    if first.ends_with(':') {
+        // "the following required arguments were not provided:" then one argument per indented line
+        let named: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        if !named.is_empty() {
+            return format!("{first} {}", named.join(", "));
+        }
+    }
+    first
 }
 
 fn main() -> ExitCode {

@@ -18,16 +18,6 @@ pub fn io_err(path: &Path, e: &std::io::Error) -> CliError {
     }
 }
 
-/// True when `path` is a Stein model file or checkpoint (read from its first bytes).
-fn is_model_file(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 256];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    String::from_utf8_lossy(&head[..n]).contains("\"stein-model\"")
-}
-
 /// Check that `path` may be written: it does not exist, or `force` is set and it is neither a folder nor a
 /// model/checkpoint file. A symbolic link counts as an existing file (with `force` the link is replaced,
 /// never the file it points to).
@@ -39,7 +29,7 @@ pub fn check_output(path: &Path, force: bool) -> Result<(), CliError> {
     if meta.is_dir() {
         return Err(CliError::Usage(format!("{name} is a folder, not a file")));
     }
-    if is_model_file(path) {
+    if stein::models::io::file_kind(path).is_some() {
         return Err(CliError::Usage(format!(
             "refusing to overwrite {name}: it is a model or checkpoint file"
         )));
@@ -66,6 +56,8 @@ pub fn check_run_dir(dir: &Path, force: bool) -> Result<(), CliError> {
             "--out {name} is a file, not a folder"
         ))),
         Ok(_) => {
+            // what killed processes left (staging folders, temporary files) is nobody's
+            crate::staging::clean_leftovers(dir);
             let holds_run = RUN_FILES.iter().any(|f| dir.join(f).exists());
             let empty = std::fs::read_dir(dir)
                 .map_err(|e| io_err(dir, &e))?

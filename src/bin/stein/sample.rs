@@ -5,6 +5,7 @@ use crate::args::SampleArgs;
 use crate::error::CliError;
 use crate::output::{check_output, write_csv, Stdout};
 use crate::pictures::{Pictures, ANIMATION_FRAMES};
+use crate::staging::Staging;
 use stein::models::io::ModelFile;
 use stein::run::{sample_model_with, uniform_init, SampleOptions, SamplerKind};
 
@@ -24,7 +25,7 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     if a.animate {
         check_output(&gif, a.force)?;
     }
-    if crate::likelihood::is_diffusion_file(&a.model) {
+    if stein::models::io::file_kind(&a.model) == Some(stein::models::io::FileKind::Diffusion) {
         return crate::diffuse::sample(a, out);
     }
     if a.precision.is_some() {
@@ -57,18 +58,28 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
     };
     let sampled = sample_model_with(&model, sampler, &init, a.seed, opts)?;
     let acc = sampled.run.acceptance();
-    write_csv(csv, &sampled.samples)?;
+    // the CSV and the pictures appear together, or none of them
+    let mut stage = Staging::beside(csv)?;
+    write_csv(&stage.path_for(csv), &sampled.samples)?;
     let name = a.model.display().to_string();
     let pictures = Pictures {
         model: &model,
         view: a.view,
         name: &name,
     };
-    pictures.samples(&png, &sampled.samples, None)?;
+    pictures.samples(&stage.path_for(&png), &sampled.samples, None)?;
     let mut written = vec![csv.display().to_string(), png.display().to_string()];
-    if a.animate && pictures.animation(&gif, &sampled.frames, &sampled.samples, sampler.name())? {
+    if a.animate
+        && pictures.animation(
+            &stage.path_for(&gif),
+            &sampled.frames,
+            &sampled.samples,
+            sampler.name(),
+        )?
+    {
         written.push(gif.display().to_string());
     }
+    stage.commit()?;
     out.line(format!(
         "wrote {} samples of {} dimensions ({}, acceptance {acc:.3}): {}",
         a.n,

@@ -7,7 +7,7 @@ use stein::run::{Evaluation, MAX_EVAL_POINTS};
 pub struct Facts<'a> {
     pub trainer: &'a Trainer,
     pub loss: &'a str,
-    pub final_loss: f64,
+    pub final_loss: String,
     pub train_seconds: f64,
     pub sampler: &'a str,
     pub samples: usize,
@@ -58,7 +58,7 @@ pub fn text(f: &Facts<'_>) -> String {
             model.conditioning,
             model.net.num_params()
         ),
-        format!("loss            {} (final, mean of last 10 logs) = {:.5}", f.loss, f.final_loss),
+        format!("loss            {} (final, mean of last 10 logs) = {}", f.loss, f.final_loss),
         format!("steps           {}", f.trainer.step),
         format!("sampler         {} ({} samples), acceptance {:.3}", f.sampler, f.samples, f.acceptance),
         format!(
@@ -66,7 +66,7 @@ pub fn text(f: &Facts<'_>) -> String {
             e.mmd2, e.samples_used, e.reference_used
         ),
         format!(
-            "KSD²            {:.5} of the samples under the learned score (IMQ kernel; {} samples)",
+            "KSD²            {:.5} of the samples under the learned score (IMQ kernel, in the model's standardised coordinates; {} samples)",
             e.ksd2,
             e.samples_used.min(MAX_EVAL_POINTS / 10)
         ),

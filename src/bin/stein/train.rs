@@ -4,14 +4,15 @@
 use crate::args::{LossArg, SamplerArg, TrainArgs};
 use crate::data::{data_and_reference, default_sigmas};
 use crate::error::CliError;
-use crate::output::{check_run_dir, claim_new_dir, write_csv, write_text, Stdout};
+use crate::output::{check_run_dir, write_csv, write_text, Stdout};
+use crate::staging::Staging;
 use crate::pictures::{Pictures, ANIMATION_FRAMES};
 use crate::resume;
 use crate::summary;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 use rand::SeedableRng;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use stein::autodiff::Tensor;
 use stein::models::data::Standardization;
@@ -19,14 +20,9 @@ use stein::models::nn::{Activation, Conditioning, Kind, Model};
 use stein::models::optim::Schedule;
 use stein::models::train::{TrainConfig, Trainer};
 use stein::run::{evaluate_with, sample_model_with, uniform_init, SampleOptions, SamplerKind};
-use stein::scores::plot::{self, padded_range};
+use stein::scores::plot::padded_range;
 
-/// Where the run goes.
-enum Dest {
-    Resume(PathBuf),
-    Out(PathBuf),
-    New(String),
-}
+use crate::lifecycle::Dest;
 
 /// A run whose every input has been checked: nothing has been written yet.
 struct Plan {
@@ -107,7 +103,9 @@ impl Plan {
             }
         };
         let mut config = config;
-        config.steps = a.steps;
+        if a.resume.is_none() {
+            config.steps = a.steps;
+        }
         config.progress = !a.quiet;
         config.checkpoint_every = 500;
         let sampler = sampler.unwrap_or_else(|| SamplerKind::default_for(&trainer.model));
@@ -157,19 +155,18 @@ impl Plan {
                 kind(trainer.model.kind),
             ));
         }
-        resume::refuse_changes(
-            a,
-            given,
-            dir,
-            &resume::Kept {
-                data: &trainer.data,
-                batch: config.batch,
-                lr: config.lr,
-                seed: config.seed,
-                standardized: trainer.model.standardization.is_some(),
-                step: trainer.step,
-            },
-        )?;
+        let kept = resume::Kept {
+            data: &trainer.data,
+            batch: config.batch,
+            lr: config.lr,
+            seed: config.seed,
+            standardized: trainer.model.standardization.is_some(),
+            step: trainer.step,
+            target: trainer.target_steps,
+        };
+        resume::refuse_changes(a, given, dir, &kept)?;
+        let mut config = config;
+        config.steps = resume::total_steps(a, given, dir, &kept)?;
         Ok((trainer, config, Dest::Resume(dir.to_path_buf())))
     }
 }
@@ -189,104 +186,128 @@ pub fn run(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliErr
         sampler,
         dest,
     } = Plan::new(a, m)?;
-    let dir = match dest {
-        Dest::Resume(d) => d,
-        Dest::Out(d) => {
-            std::fs::create_dir_all(&d).map_err(|e| crate::output::io_err(&d, &e))?;
-            d
-        }
-        Dest::New(stem) => claim_new_dir(Path::new("runs"), &stem)?,
-    };
+    let claimed = crate::lifecycle::Claimed::new(dest)?;
+    let dir = claimed.dir.clone();
     config.out = Some(dir.clone());
-    let report = trainer.fit(&data, &config)?;
+    let from_step = trainer.step;
+    let report = trainer
+        .fit(&data, &config)
+        .map_err(|e| claimed.training_failed(e.into()))?;
     trainer.to_file(false).save(dir.join("model.json"))?;
+    let losses = stein::models::io::RunFolder::losses(&dir)?;
+    let done = Trained {
+        trainer: &trainer,
+        config: &config,
+        data: &data,
+        reference: &reference,
+        sampler,
+        losses: &losses,
+        train_seconds: report.seconds,
+    };
+    let lines = finish(&done, a, &dir).map_err(|e| claimed.finishing_failed(e, trainer.step))?;
+    out.line(format!("run folder   {}", dir.display()))?;
+    out.line(crate::lifecycle::steps_line(from_step, trainer.step, report.seconds))?;
+    for l in lines {
+        out.line(l)?;
+    }
+    Ok(())
+}
 
-    // sample from points spread over the data's range
+/// A model whose training is done, with what its samples and pictures need.
+struct Trained<'a> {
+    trainer: &'a Trainer,
+    config: &'a TrainConfig,
+    data: &'a Tensor,
+    reference: &'a Tensor,
+    sampler: SamplerKind,
+    /// The loss curve of the whole run (across resumptions).
+    losses: &'a [(usize, f64)],
+    train_seconds: f64,
+}
+
+/// Sample the trained model, measure the samples and write them, the pictures and the summary, all at once
+/// at the end (nothing is written when any of it fails). Returns the lines to print.
+fn finish(t: &Trained<'_>, a: &TrainArgs, dir: &Path) -> Result<Vec<String>, CliError> {
+    let (data, reference, sampler) = (t.data, t.reference, t.sampler);
+    // sample from points spread over the data's range, framed in model coordinates (where a standardised
+    // model lives: data at 10¹⁵ are at scale 1 there) and mapped back
     let dim = data.cols();
+    let model = &t.trainer.model;
+    let mut z = data.clone();
+    if let Some(st) = &model.standardization {
+        st.to_model(&mut z);
+    }
     let frame: Vec<(f64, f64)> = (0..dim)
-        .map(|j| padded_range((0..data.rows()).map(|i| data.get(i, j))))
+        .map(|j| padded_range((0..z.rows()).map(|i| z.get(i, j))))
         .collect::<Option<_>>()
-        .ok_or_else(|| CliError::Usage("the data are too far out to sample from".into()))?;
-    let init = uniform_init(&frame, a.samples, config.seed ^ 0x5EED);
+        .ok_or_else(|| {
+            CliError::Usage("the data are too far out to sample from (standardise them: leave out --no-standardize)".into())
+        })?;
+    let mut init = uniform_init(&frame, a.samples, t.config.seed ^ 0x5EED);
+    if let Some(st) = &model.standardization {
+        st.to_data(&mut init);
+    }
     let t0 = Instant::now();
     let opts = SampleOptions {
         progress: !a.quiet,
         frames: if dim >= 2 { ANIMATION_FRAMES } else { 0 },
     };
-    let sampled = sample_model_with(&trainer.model, sampler, &init, config.seed, opts)?;
+    let sampled = sample_model_with(model, sampler, &init, t.config.seed, opts)?;
     let samples = &sampled.samples;
     let acceptance = sampled.run.acceptance();
     let sample_seconds = t0.elapsed().as_secs_f64();
-    let eval = evaluate_with(&trainer.model, samples, &reference, !a.quiet)?;
-    write_csv(&dir.join("samples.csv"), samples)?;
-
-    // pictures
-    let model = &trainer.model;
+    let eval = evaluate_with(model, samples, reference, !a.quiet)?;
+    let mut stage = Staging::new(dir)?;
+    write_csv(&stage.path("samples.csv"), samples)?;
     let pictures = Pictures {
         model,
         view: a.view,
-        name: &trainer.data,
+        name: &t.trainer.data,
     };
-    let mut written = vec!["samples.png"];
-    pictures.samples(&dir.join("samples.png"), samples, Some(&reference))?;
-    if pictures.score_field(&dir.join("score_field.png"), &reference)? {
-        written.push("score_field.png");
-    }
-    if pictures.animation(
-        &dir.join("samples.gif"),
-        &sampled.frames,
-        &reference,
-        sampler.name(),
+    let mut written = Vec::new();
+    let mut skipped = None;
+    let draw = |stage: &mut Staging, written: &mut Vec<&str>| -> Result<(), CliError> {
+        pictures.samples(&stage.path("samples.png"), samples, Some(reference))?;
+        written.push("samples.png");
+        if pictures.score_field(&stage.path("score_field.png"), reference)? {
+            written.push("score_field.png");
+        }
+        let gif = stage.path("samples.gif");
+        if pictures.animation(&gif, &sampled.frames, reference, sampler.name())? {
+            written.push("samples.gif");
+        }
+        Ok(())
+    };
+    crate::error::unless_undrawable(draw(&mut stage, &mut written).map(|_| true), &mut skipped)?;
+    if crate::lifecycle::loss_chart(
+        &stage.path("loss.png"),
+        &format!("training loss ({})", t.config.loss.name()),
+        t.losses,
     )? {
-        written.push("samples.gif");
-    }
-    let losses: Vec<(f64, f64)> = report.losses.iter().map(|(s, l)| (*s as f64, *l)).collect();
-    let smooth: Vec<(f64, f64)> = (0..losses.len())
-        .map(|i| {
-            let w = &losses[i.saturating_sub(24)..=i];
-            (
-                losses[i].0,
-                w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64,
-            )
-        })
-        .collect();
-    if !losses.is_empty() {
-        plot::line_chart(
-            dir.join("loss.png"),
-            &format!("training loss ({})", config.loss.name()),
-            ("step", "loss"),
-            &[("loss", &losses), ("moving average of 25", &smooth)],
-            (720, 400),
-        )?;
         written.push("loss.png");
     }
+    let final_loss = crate::lifecycle::final_loss(t.losses);
     let text = summary::text(&summary::Facts {
-        trainer: &trainer,
-        loss: config.loss.name(),
-        final_loss: report.final_loss(10),
-        train_seconds: report.seconds,
+        trainer: t.trainer,
+        loss: t.config.loss.name(),
+        final_loss: final_loss.clone(),
+        train_seconds: t.train_seconds,
         sampler: sampler.name(),
         samples: a.samples,
         acceptance,
         sample_seconds,
         eval: &eval,
     });
-    write_text(&dir.join("summary.txt"), &text)?;
-    out.line(format!("run folder   {}", dir.display()))?;
-    out.line(format!(
-        "steps        {} in {:.1} s, final loss {:.4}",
-        trainer.step,
-        report.seconds,
-        report.final_loss(10)
-    ))?;
-    out.line(format!(
-        "samples      {} with {} in {sample_seconds:.1} s, {}",
-        a.samples,
-        sampler.name(),
-        summary::verdict(&eval)
-    ))?;
-    out.line(format!(
-        "pictures     {}; summary.txt, model.json, metrics.jsonl, samples.csv",
-        written.join(", ")
-    ))
+    write_text(&stage.path("summary.txt"), &text)?;
+    stage.commit()?;
+    Ok(vec![
+        format!("final loss   {final_loss}"),
+        format!(
+            "samples      {} with {} in {sample_seconds:.1} s, {}",
+            a.samples,
+            sampler.name(),
+            summary::verdict(&eval)
+        ),
+        crate::lifecycle::pictures_line(&written, skipped.as_deref(), "metrics.jsonl, "),
+    ])
 }
