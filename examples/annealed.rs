@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = Toy::Rings.sample(20_000, &mut rng);
     let held_t = Toy::Rings.sample(n, &mut rand::rngs::SmallRng::seed_from_u64(1));
     let held = held_t.to_rows();
-    let sigmas = geometric_sigmas(3.0, 0.03, 10);
+    let sigmas = geometric_sigmas(3.0, 0.03, 10)?;
     let model = Model::build(
         Kind::Score,
         Conditioning::InputAndScale,

@@ -258,7 +258,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Output::Noise,
         sde,
         &mut SmallRng::seed_from_u64(4),
-    ).unwrap();
+    )
+    .unwrap();
     let t0 = Instant::now();
     let cfg = DiffusionConfig {
         steps,

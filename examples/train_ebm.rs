@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let truth = eight_gaussians_density();
     let test = truth.sample_n(&mut rand::rngs::SmallRng::seed_from_u64(2), 2000);
-    let sigmas = geometric_sigmas(4.0, 0.05, 10);
+    let sigmas = geometric_sigmas(4.0, 0.05, 10)?;
     let losses = [
         ("dsm", Loss::Dsm { sigma: 0.1 }, SamplerKind::Ula),
         (

@@ -276,9 +276,11 @@ fn resuming_with_a_loss_or_model_the_run_cannot_serve_is_an_error() {
     assert_clean_error(&o, "it was trained with --model energy");
     let o = train(&d, &["--resume", "run", "--seed", "9", "--steps", "60"]);
     assert_clean_error(&o, "--seed 0");
+    assert_clean_error(&train(&d, &["--resume", "nowhere"]), "no such folder");
+    std::fs::create_dir(d.join("empty")).unwrap();
     assert_clean_error(
-        &train(&d, &["--resume", "nowhere"]),
-        "holds no checkpoint.json",
+        &train(&d, &["--resume", "empty"]),
+        "holds no checkpoint.json to resume (no run was started there): start one with `stein train --out empty`",
     );
     // the same flags as the run are fine
     let o = train(&d, &["--resume", "run", "--loss", "ncsn", "--steps", "60"]);

@@ -33,7 +33,7 @@ fn base_files(d: &Path, data: &Tensor) -> Vec<Vec<u8>> {
             Kind::Energy,
             Conditioning::InputAndScale,
             Loss::Ncsn {
-                sigmas: geometric_sigmas(1.0, 0.1, 3),
+                sigmas: geometric_sigmas(1.0, 0.1, 3).unwrap(),
             },
         ),
         (
@@ -263,4 +263,157 @@ fn mutated_model_files_are_errors_or_usable_never_panics() {
         loaded > cases / 20 && resumed > cases / 40,
         "loaded {loaded}, resumed {resumed} of {cases}"
     );
+}
+
+mod diffusion {
+    //! The same for diffusion model files and checkpoints: each mutant loaded and used as `stein sample`
+    //! (every reverse sampler), `stein likelihood` and `stein train --resume` use it — an error or a finite
+    //! result, never a panic, and never more than a few seconds (every loop is bounded by its request).
+
+    use super::*;
+    use std::time::{Duration, Instant};
+    use stein::models::diffusion::file::{DiffusionFile, DiffusionTraining};
+    use stein::models::diffusion::net::{Output, TimeModel};
+    use stein::models::diffusion::train::{fit_from, DiffusionConfig, FitState};
+    use stein::models::diffusion::Sde;
+    use stein::models::io::{file_kind, FileKind};
+    use stein::models::nn::Precision;
+    use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
+
+    /// A checkpoint and a model file for each SDE and output reading the command line makes.
+    fn base_files(data: &Tensor) -> Vec<Vec<u8>> {
+        let mut files = Vec::new();
+        for (sde, output) in [
+            (Sde::vp(0.1, 20.0).unwrap(), Output::Noise),
+            (Sde::ve(0.01, 10.0).unwrap(), Output::Denoised),
+            (Sde::sub_vp(0.1, 20.0).unwrap(), Output::Score),
+        ] {
+            let mut rng = SmallRng::seed_from_u64(5);
+            let mut model = TimeModel::new(2, &[6], output, sde, &mut rng).unwrap();
+            let st = Standardization::fit(data);
+            let mut z = data.clone();
+            st.to_model(&mut z);
+            let cfg = DiffusionConfig {
+                steps: 3,
+                batch: 8,
+                ..Default::default()
+            };
+            let mut state = FitState::default();
+            fit_from(&mut model, &z, &cfg, &mut state, &mut |_, _| Ok(())).unwrap();
+            let mut f = DiffusionFile::new(model, Some(st), "two-moons");
+            files.push(serde_json::to_vec(&f).unwrap());
+            f.training = Some(DiffusionTraining { config: cfg, state });
+            files.push(serde_json::to_vec(&f).unwrap());
+        }
+        files
+    }
+
+    /// Use a file as the command line does; `Ok` results must be finite. Returns (loaded, resumed).
+    fn use_file(path: &Path, data: &Tensor) -> Result<(bool, bool), String> {
+        assert!(matches!(file_kind(path), None | Some(FileKind::Diffusion)));
+        let Ok(f) = DiffusionFile::load(path) else {
+            return Ok((false, false));
+        };
+        for kind in [
+            ReverseKind::Sde,
+            ReverseKind::Pc,
+            ReverseKind::Ode,
+            ReverseKind::Ddim,
+            ReverseKind::Heun,
+        ] {
+            if let Ok((x, _)) = sample_diffusion(&f, kind, 3, 1, 0, Precision::F32) {
+                if x.data().iter().any(|v| !v.is_finite()) {
+                    return Err(format!("{kind:?} returned non-finite samples"));
+                }
+            }
+        }
+        let x = Tensor::from_fn(3, 2, |i, j| (i + j) as f64 * 0.4 - 0.5);
+        if let Ok(ll) = likelihood(&f, &x, 0) {
+            if ll.nats.iter().any(|v| !v.is_finite()) {
+                return Err(format!("likelihood {:?} inside Ok", ll.nats));
+            }
+        }
+        let mut resumed = false;
+        if let Some(tr) = f.training {
+            let mut model = f.model;
+            let mut state = tr.state;
+            let cfg = DiffusionConfig {
+                steps: state.step + 1,
+                ..tr.config
+            };
+            resumed = fit_from(&mut model, data, &cfg, &mut state, &mut |_, _| Ok(())).is_ok();
+        }
+        Ok((true, resumed))
+    }
+
+    #[test]
+    fn mutated_diffusion_files_are_errors_or_usable_never_panics_or_hangs() {
+        let scratch = dir();
+        let d = scratch.path();
+        let data = Toy::TwoMoons.sample(64, &mut SmallRng::seed_from_u64(1));
+        let bases = base_files(&data);
+        let mut rng = SmallRng::seed_from_u64(2027);
+        let (mut cases, mut loaded, mut resumed) = (0, 0, 0);
+        let mut failures: Vec<String> = Vec::new();
+        let mut slowest = Duration::ZERO;
+        let path = d.join("mutant.json");
+        let per_base = 300;
+        for base in &bases {
+            let value: Value = serde_json::from_slice(base).unwrap();
+            for k in 0..per_base {
+                let bytes = if k % 3 == 0 {
+                    let mut b = base.clone();
+                    mutate_bytes(&mut b, &mut rng);
+                    b
+                } else {
+                    let mut v = value.clone();
+                    for _ in 0..rng.random_range(1..4) {
+                        mutate_value(&mut v, &mut rng);
+                    }
+                    serde_json::to_vec(&v).unwrap()
+                };
+                std::fs::write(&path, &bytes).unwrap();
+                cases += 1;
+                let t0 = Instant::now();
+                let r = catch_unwind(AssertUnwindSafe(|| use_file(&path, &data)));
+                slowest = slowest.max(t0.elapsed());
+                match r {
+                    Ok(Ok((l, r))) => {
+                        loaded += usize::from(l);
+                        resumed += usize::from(r);
+                    }
+                    Ok(Err(wrong)) => failures.push(format!(
+                        "wrong result: {wrong}\n  file: {}",
+                        String::from_utf8_lossy(&bytes)
+                    )),
+                    Err(e) => {
+                        let msg = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        failures.push(format!(
+                            "panic: {msg}\n  file: {}",
+                            String::from_utf8_lossy(&bytes)
+                        ));
+                    }
+                }
+            }
+        }
+        eprintln!(
+            "{cases} mutated diffusion files: {loaded} loaded, {resumed} resumed, {} failed, slowest {slowest:?}",
+            failures.len()
+        );
+        assert!(
+            failures.is_empty(),
+            "{} of {cases} mutated files failed; first: {}",
+            failures.len(),
+            failures[0]
+        );
+        assert!(slowest < Duration::from_secs(20), "a case took {slowest:?}");
+        assert!(
+            loaded > cases / 20 && resumed > cases / 40,
+            "loaded {loaded}, resumed {resumed} of {cases}"
+        );
+    }
 }

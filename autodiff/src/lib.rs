@@ -96,7 +96,7 @@ pub use gradcheck::{
 };
 pub use real::Real;
 pub use tape::{Mark, Tape};
-pub use tensor::{Kept, TVar, Tensor};
+pub use tensor::{Kept, TVar, Tensor, MAX_TENSOR_ENTRIES};
 pub use var::Var;
 
 /// Everything a user file needs: `use stein_autodiff::prelude::*;` brings the types and the number traits

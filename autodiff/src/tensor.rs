@@ -47,6 +47,20 @@ impl TryFrom<RawTensor> for Tensor {
     }
 }
 
+/// The most entries a tensor made by [`Tensor::zeros`], [`Tensor::full`] or [`Tensor::from_fn`] may have:
+/// 2³² values (32 GiB). Beyond it those constructors panic rather than ask the allocator for an impossible
+/// block (which aborts the process).
+pub const MAX_TENSOR_ENTRIES: usize = 1 << 32;
+
+/// `rows × cols`, checked against [`MAX_TENSOR_ENTRIES`].
+#[track_caller]
+fn entries(rows: usize, cols: usize) -> usize {
+    match rows.checked_mul(cols) {
+        Some(n) if n <= MAX_TENSOR_ENTRIES => n,
+        _ => panic!("Tensor: {rows} × {cols} entries exceed the limit of {MAX_TENSOR_ENTRIES}"),
+    }
+}
+
 impl Tensor {
     /// A tensor from row-major data; an error names both sizes if `data.len() != rows * cols`.
     ///
@@ -68,6 +82,11 @@ impl Tensor {
     }
 
     /// All zeros.
+    ///
+    /// # Panics
+    /// When `rows × cols` exceeds [`MAX_TENSOR_ENTRIES`] (a size no caller should ask for: user-given sizes are
+    /// checked before they reach a tensor); the message names both. [`Tensor::full`] and [`Tensor::from_fn`]
+    /// likewise.
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Self::full(rows, cols, 0.0)
     }
@@ -77,13 +96,13 @@ impl Tensor {
         Tensor {
             rows,
             cols,
-            data: vec![v; rows * cols],
+            data: vec![v; entries(rows, cols)],
         }
     }
 
     /// Entry (i, j) = f(i, j).
     pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> f64) -> Self {
-        let mut data = Vec::with_capacity(rows * cols);
+        let mut data = Vec::with_capacity(entries(rows, cols));
         for i in 0..rows {
             for j in 0..cols {
                 data.push(f(i, j));

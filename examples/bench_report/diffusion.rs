@@ -59,7 +59,8 @@ pub(crate) fn t11(quick: bool) {
             Precision::F32 => "\"f32\"",
         };
         let mut rng = SmallRng::seed_from_u64(0);
-        let mut model = TimeModel::new(2, &[128, 128], Output::Noise, sde, &mut rng).unwrap()
+        let mut model = TimeModel::new(2, &[128, 128], Output::Noise, sde, &mut rng)
+            .unwrap()
             .with_t_min(1e-3)
             .expect("valid");
         model.frequencies = (0..16)

@@ -74,7 +74,15 @@ impl Toy {
     }
 
     /// `n` points as an `n × 2` tensor.
+    ///
+    /// # Panics
+    /// When `2n` exceeds [`stein_autodiff::MAX_TENSOR_ENTRIES`] (the message names `n`).
     pub fn sample<R: Rng + ?Sized>(self, n: usize, rng: &mut R) -> Tensor {
+        assert!(
+            n <= stein_autodiff::MAX_TENSOR_ENTRIES / 2,
+            "Toy::sample: {n} points exceed the limit of {}",
+            stein_autodiff::MAX_TENSOR_ENTRIES / 2
+        );
         let mut data = Vec::with_capacity(2 * n);
         let mut g = || -> f64 { StandardNormal.sample(rng) };
         for i in 0..n {

@@ -92,9 +92,9 @@ pub fn file_kind(path: &Path) -> Option<FileKind> {
         format: Option<String>,
     }
     let parsed = if meta.len() <= MAX_FILE_BYTES {
-        std::fs::File::open(path).ok().and_then(|f| {
-            serde_json::from_reader::<_, Head>(std::io::BufReader::new(f)).ok()
-        })
+        std::fs::File::open(path)
+            .ok()
+            .and_then(|f| serde_json::from_reader::<_, Head>(std::io::BufReader::new(f)).ok())
     } else {
         None
     };
@@ -140,7 +140,11 @@ fn format_in_head(head: &[u8]) -> Option<FileKind> {
     let mut rest = text.as_ref();
     while let Some(i) = rest.find("\"format\"") {
         rest = &rest[i + 8..];
-        let value = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+        let value = rest
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start()
+            .strip_prefix('"')?;
         if let Some(kind) = value.split('"').next().and_then(FileKind::from_format) {
             return Some(kind);
         }

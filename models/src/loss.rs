@@ -251,13 +251,28 @@ impl Projection {
 }
 
 /// A geometric ladder of `n` noise levels from `max` down to `min` (NCSN).
-pub fn geometric_sigmas(max: f64, min: f64, n: usize) -> Vec<f64> {
-    if n == 1 {
-        return vec![max];
+///
+/// An error unless 0 < `min` ≤ `max` < ∞ and 1 ≤ `n` ≤ [`crate::nn::limits::MAX_SIGMAS`].
+pub fn geometric_sigmas(max: f64, min: f64, n: usize) -> Result<Vec<f64>, crate::ModelError> {
+    let bad = |param, reason: String| Err(crate::ModelError::BadParameter { param, reason });
+    if !(min > 0.0 && min <= max && max.is_finite()) {
+        return bad(
+            "max/min",
+            format!("need 0 < min ≤ max < ∞, got max {max} and min {min}"),
+        );
     }
-    (0..n)
+    if !(1..=crate::nn::limits::MAX_SIGMAS).contains(&n) {
+        return bad(
+            "n",
+            format!("{n} levels; need 1 to {}", crate::nn::limits::MAX_SIGMAS),
+        );
+    }
+    if n == 1 {
+        return Ok(vec![max]);
+    }
+    Ok((0..n)
         .map(|i| max * (min / max).powf(i as f64 / (n - 1) as f64))
-        .collect()
+        .collect())
 }
 
 /// A training objective, with what it needs to draw its noise.

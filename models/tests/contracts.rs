@@ -118,10 +118,7 @@ fn the_issue_cases_of_sde_times() {
 fn zero_steps_never_return_the_prior_as_samples() {
     let p = truth(Sde::vp(0.1, 20.0).unwrap());
     for m in [
-        Method::Ddim {
-            steps: 0,
-            eta: 0.0,
-        },
+        Method::Ddim { steps: 0, eta: 0.0 },
         Method::EdmHeun { steps: 0 },
         Method::Ddim {
             steps: 10,
@@ -154,16 +151,29 @@ fn zero_steps_never_return_the_prior_as_samples() {
         max_steps: 0,
         ..Default::default()
     };
-    assert!(
-        reverse::sample(&p, p.sde(), &Method::ProbabilityFlowAdaptive(no_steps), 4, 0).is_err()
-    );
+    assert!(reverse::sample(
+        &p,
+        p.sde(),
+        &Method::ProbabilityFlowAdaptive(no_steps),
+        4,
+        0
+    )
+    .is_err());
 }
 
 #[test]
 fn the_fixed_step_solver_refuses_zero_steps_and_non_finite_states() {
     let mut y = vec![1.0];
     let mut decay = |_: f64, y: &[f64], out: &mut [f64]| out[0] = -y[0];
-    assert!(ode::fixed(&mut decay, &mut y, (0.0, 1.0), 0, Fixed::Rk4, &mut |_, _, _| {}).is_err());
+    assert!(ode::fixed(
+        &mut decay,
+        &mut y,
+        (0.0, 1.0),
+        0,
+        Fixed::Rk4,
+        &mut |_, _, _| {}
+    )
+    .is_err());
     assert!(ode::fixed(
         &mut decay,
         &mut y,
@@ -174,7 +184,14 @@ fn the_fixed_step_solver_refuses_zero_steps_and_non_finite_states() {
     )
     .is_err());
     let mut blow_up = |_: f64, y: &[f64], out: &mut [f64]| out[0] = y[0] * 1e300;
-    let r = ode::fixed(&mut blow_up, &mut y, (0.0, 1.0), 5, Fixed::Heun, &mut |_, _, _| {});
+    let r = ode::fixed(
+        &mut blow_up,
+        &mut y,
+        (0.0, 1.0),
+        5,
+        Fixed::Heun,
+        &mut |_, _, _| {},
+    );
     assert!(r.is_err(), "{r:?}");
 }
 
@@ -227,7 +244,10 @@ fn a_network_is_finite_wherever_it_answers() {
         let mut out = Tensor::zeros(0, 0);
         for t in [1e-7, 1e-5, 0.5, 1.0] {
             m.score_at(&Tensor::from_fn(5, 2, |i, j| (i + j) as f64), t, &mut out);
-            assert!(out.data().iter().all(|v| v.is_finite()), "{output:?} at {t}");
+            assert!(
+                out.data().iter().all(|v| v.is_finite()),
+                "{output:?} at {t}"
+            );
         }
     }
     // a score network is defined at t = 0 too

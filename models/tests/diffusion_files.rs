@@ -14,7 +14,8 @@ fn file() -> DiffusionFile {
         Output::Denoised,
         Sde::ve(0.01, 20.0).unwrap(),
         &mut SmallRng::seed_from_u64(0),
-    ).unwrap();
+    )
+    .unwrap();
     DiffusionFile::new(model, None, "ring")
 }
 
@@ -233,7 +234,8 @@ fn a_checkpoint_continues_the_run_bit_for_bit() {
         Output::Noise,
         Sde::vp(0.1, 20.0).unwrap(),
         &mut SmallRng::seed_from_u64(1),
-    ).unwrap();
+    )
+    .unwrap();
     let err = g.validate().unwrap_err();
     assert!(err.contains("moments"), "{err}");
 }

@@ -67,7 +67,8 @@ fn blocked_evaluations_do_not_depend_on_the_thread_count() {
         Output::Noise,
         sde,
         &mut SmallRng::seed_from_u64(5),
-    ).unwrap();
+    )
+    .unwrap();
     let n = 1001;
     let x = Tensor::from_fn(n, 2, |i, j| ((i * 2 + j) as f64 * 0.7).sin() * 2.0);
     let z = Tensor::from_fn(n, 2, |i, j| if (i + j) % 3 == 0 { 1.0 } else { -1.0 });

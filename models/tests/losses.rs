@@ -240,7 +240,7 @@ fn sliced_score_matching_with_many_projections_tends_to_ism() {
 
 #[test]
 fn geometric_ladder() {
-    let s = loss::geometric_sigmas(10.0, 0.01, 4);
+    let s = loss::geometric_sigmas(10.0, 0.01, 4).unwrap();
     assert_eq!(s.len(), 4);
     assert!(
         (s[0] - 10.0).abs() < 1e-12

@@ -116,7 +116,8 @@ pub(crate) fn positive_normal(param: &'static str, value: f64) -> Result<f64, Sc
     } else {
         Err(ScoreError::BadParameter {
             param,
-            requirement: "positive, with it and its reciprocal finite normal numbers (2.3e-308 to 4.5e307)",
+            requirement:
+                "positive, with it and its reciprocal finite normal numbers (2.3e-308 to 4.5e307)",
             value,
         })
     }

@@ -9,13 +9,12 @@ use stein_scores::gof::{autocorrelation_time, Bootstrap, FssdTest, KsdKernel, Ks
 use stein_scores::lpdf;
 use stein_scores::transform::{Blocks, Constrained, ConstrainedDensity, Param, Transform};
 use stein_scores::{
-    kernel_stein_discrepancy, mmd, mmd_with, Analytic, LogDensity, MultivariateNormal, Normal,
-    Sample, Score, Statistic,
+    kernel_stein_discrepancy, mmd, mmd_with, Analytic, Banana, Funnel, Laplace, LogDensity,
+    Logistic, MultivariateNormal, NoisePerturbed, Normal, Ring, Sample, Score, Statistic, StudentT,
+    Tempered,
 };
 
-const SCALES: [f64; 9] = [
-    1e-150, 1e-100, 1e-30, 1e-3, 1.0, 1e3, 1e30, 1e100, 1e150,
-];
+const SCALES: [f64; 9] = [1e-150, 1e-100, 1e-30, 1e-3, 1.0, 1e3, 1e30, 1e100, 1e150];
 
 fn rng(seed: u64) -> rand::rngs::SmallRng {
     rand::rngs::SmallRng::seed_from_u64(seed)
@@ -116,8 +115,15 @@ fn ksd_and_fssd_tests_hold_their_level_and_power_at_every_scale() {
         assert_eq!(rg.p_value, rbf_one.0.p_value, "KSD rbf null at {s}");
         assert_eq!(rb.p_value, rbf_one.1.p_value, "KSD rbf shift at {s}");
         assert!(rg.statistic.is_finite() && rb.statistic.is_finite());
-        same(rb.statistic * s * s, rbf_one.1.statistic, &format!("KSD² ∝ 1/s² at {s}"));
-        let (fg, fb) = (fssd.run(&target, &g).unwrap(), fssd.run(&target, &b).unwrap());
+        same(
+            rb.statistic * s * s,
+            rbf_one.1.statistic,
+            &format!("KSD² ∝ 1/s² at {s}"),
+        );
+        let (fg, fb) = (
+            fssd.run(&target, &g).unwrap(),
+            fssd.run(&target, &b).unwrap(),
+        );
         assert_eq!(fg.p_value, fssd_one.0.p_value, "FSSD null at {s}");
         assert_eq!(fb.p_value, fssd_one.1.p_value, "FSSD shift at {s}");
         // IMQ with c = 1 has a scale of its own (c is in the draws' units: far above it the kernel is too
@@ -129,7 +135,11 @@ fn ksd_and_fssd_tests_hold_their_level_and_power_at_every_scale() {
         }
         assert!(ig.statistic.is_finite() && ib.statistic.is_finite());
         let v = kernel_stein_discrepancy(&target, &b, Statistic::U).unwrap();
-        same(v, ib.statistic, &format!("kernel_stein_discrepancy = KsdTest at {s}"));
+        same(
+            v,
+            ib.statistic,
+            &format!("kernel_stein_discrepancy = KsdTest at {s}"),
+        );
     }
 }
 
@@ -144,14 +154,19 @@ fn a_ksd_beyond_f64_is_an_error_not_infinity() {
             2
         }
         fn score_into(&self, x: &[f64], out: &mut [f64]) {
-            out.iter_mut().zip(x).for_each(|(o, v)| *o = -v / self.0 / self.0);
+            out.iter_mut()
+                .zip(x)
+                .for_each(|(o, v)| *o = -v / self.0 / self.0);
         }
     }
     let target = Tiny(s);
     let bad = scaled(&standard(100, 1.0, 10), s);
     let r = KsdTest::default().replicates(50).run(&target, &bad);
     assert!(
-        matches!(r, Err(stein_scores::ScoreError::NonFiniteResult { what: "KSD²", .. })),
+        matches!(
+            r,
+            Err(stein_scores::ScoreError::NonFiniteResult { what: "KSD²", .. })
+        ),
         "{r:?}"
     );
 }
@@ -199,7 +214,11 @@ fn blocks(x: f64, a: f64, b: f64, c: f64) -> Vec<(&'static str, f64, bool)> {
         ("cauchy", lpdf::cauchy(x, a, b), a.is_finite() && pos(b)),
         ("exponential", lpdf::exponential(x, a), pos(a)),
         ("gamma", lpdf::gamma(x, a, b), pos(a) && pos(b)),
-        ("lognormal", lpdf::lognormal(x, a, b), a.is_finite() && pos(b)),
+        (
+            "lognormal",
+            lpdf::lognormal(x, a, b),
+            a.is_finite() && pos(b),
+        ),
         ("half_normal", lpdf::half_normal(x, a), pos(a)),
         ("half_cauchy", lpdf::half_cauchy(x, a), pos(a)),
         ("beta", lpdf::beta(x, a, b), pos(a) && pos(b)),
@@ -289,6 +308,36 @@ proptest! {
         if let Ok(g) = MultivariateNormal::diagonal(vec![1.0], vec![sigma]) {
             prop_assert!(g.log_pdf(&[1.0]).unwrap().is_finite());
         }
+        // every family with a scale: accepted ⇒ finite normaliser, log-density and score at a typical point
+        let at = |d: &dyn Fn(&[f64]) -> (Option<f64>, Vec<f64>), x: &[f64]| {
+            let (lp, s) = d(x);
+            lp.is_none_or(f64::is_finite) && s.iter().all(|v| v.is_finite())
+        };
+        if let Ok(d) = Laplace::new(vec![0.0], sigma) {
+            prop_assert!(at(&|x| (d.log_pdf(x), d.score(x)), &[0.5 * sigma]));
+        }
+        if let Ok(d) = Logistic::new(vec![0.0], sigma) {
+            prop_assert!(at(&|x| (d.log_pdf(x), d.score(x)), &[0.5 * sigma]));
+        }
+        if let Ok(d) = StudentT::new(0.0, sigma, 3.0) {
+            prop_assert!(at(&|x| (d.log_pdf(x), d.score(x)), &[0.5 * sigma]));
+        }
+        if let Ok(d) = Banana::new(sigma, 0.1) {
+            prop_assert!(at(&|x| (d.log_pdf(x), d.score(x)), &[0.5 * sigma, 0.0]));
+        }
+        if let Ok(d) = Funnel::new(3, sigma) {
+            prop_assert!(at(&|x| (d.log_pdf(x), d.score(x)), &[0.0, 0.5, -0.5]));
+        }
+        if let Ok(d) = Ring::new(1.0, sigma) {
+            prop_assert!(at(&|x| (None, d.score(x)), &[1.0 + 0.5 * sigma, 0.0]));
+        }
+        let base = MultivariateNormal::isotropic(vec![0.0], 1.0).unwrap();
+        if let Ok(d) = NoisePerturbed::new(base.clone(), sigma) {
+            prop_assert!(at(&|x| (d.log_pdf(x), d.score(x)), &[0.5]));
+        }
+        if let Ok(d) = Tempered::new(base, sigma) {
+            prop_assert!(at(&|x| (None, d.score(x)), &[0.5]));
+        }
     }
 
     /// Every accepted interval maps every u, the centre included, to a finite value inside it.
@@ -315,7 +364,8 @@ fn the_issue_cases_of_invalid_parameters() {
     assert!(Normal::new(0.0, 1e-320).is_err());
     assert!(Transform::interval(-1.7e308, 1.7e308, 1).is_err());
     // the gradient of a rejected value is not a direction to follow: the value itself is NaN on the tape too
-    let (v, _) = stein_autodiff::value_and_grad(|p| lpdf::gamma(p[0], p[1], p[2]), &[1.0, -0.5, 1.0]);
+    let (v, _) =
+        stein_autodiff::value_and_grad(|p| lpdf::gamma(p[0], p[1], p[2]), &[1.0, -0.5, 1.0]);
     assert!(v.is_nan());
 }
 
@@ -330,19 +380,25 @@ impl ConstrainedDensity for Two {
 }
 
 #[test]
-#[should_panic(expected = "Constrained::log_prob: the point has 1 coordinates, the density's dimension is 2")]
+#[should_panic(
+    expected = "Constrained::log_prob: the point has 1 coordinates, the density's dimension is 2"
+)]
 fn constrained_refuses_a_short_point() {
     Constrained::new(Two).unwrap().log_prob(&[0.5]);
 }
 
 #[test]
-#[should_panic(expected = "Constrained::log_prob: the point has 3 coordinates, the density's dimension is 2")]
+#[should_panic(
+    expected = "Constrained::log_prob: the point has 3 coordinates, the density's dimension is 2"
+)]
 fn constrained_refuses_trailing_coordinates() {
     Constrained::new(Two).unwrap().log_prob(&[0.5, 0.1, 9.0]);
 }
 
 #[test]
-#[should_panic(expected = "Normal::log_prob: the point has 2 coordinates, the density's dimension is 1")]
+#[should_panic(
+    expected = "Normal::log_prob: the point has 2 coordinates, the density's dimension is 1"
+)]
 fn a_catalogue_density_refuses_trailing_coordinates() {
     Normal::new(0.0, 1.0).unwrap().log_prob(&[0.5, 1.0]);
 }

@@ -55,7 +55,7 @@ pub fn convert(from: Output, to: Output, v: &[f64], x: &[f64], alpha: f64, sigma
 }
 
 /// The largest |ω| of a Fourier feature sin(2π ω t) a model may hold (the features are drawn N(0, 4²)).
-pub const MAX_FREQUENCY: f64 = 1_000.0;
+pub const MAX_FREQUENCY: f64 = 256.0;
 
 /// A time-conditional score model for an SDE.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,7 +86,12 @@ impl TimeModel {
         }
         self.net.validate()?;
         let f = self.frequencies.len();
-        if f > 256 || self.frequencies.iter().any(|w| !(w.abs() <= MAX_FREQUENCY)) {
+        if f > 256
+            || self
+                .frequencies
+                .iter()
+                .any(|w| w.is_nan() || w.abs() > MAX_FREQUENCY)
+        {
             return Err(format!(
                 "{f} Fourier frequencies; need at most 256, each of size at most {MAX_FREQUENCY} (a feature that turns more often over [0, 1] is noise to the network and makes the ODE samplers and the likelihood crawl)"
             ));

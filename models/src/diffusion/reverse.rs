@@ -427,7 +427,9 @@ fn check(method: &Method, n: usize, d: usize) -> Result<(), ModelError> {
         }
         Method::Ddim { eta, .. } if !(0.0..=1.0).contains(&eta) => bad(
             "eta",
-            format!("{eta}: must be in [0, 1] (0: deterministic DDIM, 1: DDPM's ancestral sampler)"),
+            format!(
+                "{eta}: must be in [0, 1] (0: deterministic DDIM, 1: DDPM's ancestral sampler)"
+            ),
         ),
         Method::ProbabilityFlowAdaptive(t) => t.check(),
         _ => Ok(()),

@@ -263,7 +263,16 @@ impl Sde {
     }
 
     /// `n` draws of the prior in `d` dimensions.
+    ///
+    /// # Panics
+    /// When `n × d` exceeds [`stein_autodiff::MAX_TENSOR_ENTRIES`] (the message names both).
     pub fn prior_sample<R: Rng + ?Sized>(&self, rng: &mut R, n: usize, d: usize) -> Vec<Vec<f64>> {
+        assert!(
+            n.checked_mul(d.max(1))
+                .is_some_and(|v| v <= stein_autodiff::MAX_TENSOR_ENTRIES),
+            "Sde::prior_sample: {n} draws × {d} dimensions exceed the limit of {}",
+            stein_autodiff::MAX_TENSOR_ENTRIES
+        );
         let s = self.prior_std();
         (0..n)
             .map(|_| {

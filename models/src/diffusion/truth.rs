@@ -96,7 +96,10 @@ impl PerturbedMixture {
         if x.len() != d {
             return Err(ModelError::BadParameter {
                 param: "x",
-                reason: format!("a point of dimension {}; the mixture has dimension {d}", x.len()),
+                reason: format!(
+                    "a point of dimension {}; the mixture has dimension {d}",
+                    x.len()
+                ),
             });
         }
         Ok(())

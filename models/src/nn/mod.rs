@@ -28,7 +28,11 @@ pub mod limits {
 
 /// Check the widths of a network `input → hidden… → output` before building it: every width 1 to
 /// [`limits::MAX_WIDTH`], at most [`limits::MAX_LAYERS`] layers and [`limits::MAX_PARAMS`] parameters.
-pub fn check_widths(input: usize, hidden: &[usize], output: usize) -> Result<(), crate::ModelError> {
+pub fn check_widths(
+    input: usize,
+    hidden: &[usize],
+    output: usize,
+) -> Result<(), crate::ModelError> {
     use limits::*;
     let widths: Vec<usize> = std::iter::once(input)
         .chain(hidden.iter().copied())
@@ -49,9 +53,9 @@ pub fn check_widths(input: usize, hidden: &[usize], output: usize) -> Result<(),
             widths.len() - 1
         )));
     }
-    let params = widths
-        .windows(2)
-        .fold(0usize, |n, w| n.saturating_add((w[0] + 1).saturating_mul(w[1])));
+    let params = widths.windows(2).fold(0usize, |n, w| {
+        n.saturating_add((w[0] + 1).saturating_mul(w[1]))
+    });
     if params > MAX_PARAMS {
         return Err(bad(format!(
             "{widths:?} has {params} parameters; at most {MAX_PARAMS}"

@@ -128,6 +128,20 @@ impl<P> Config<P> {
         let Some(total) = total.filter(|_| self.chains <= 1 << 24) else {
             return Err(bad("draws", "too many transitions requested".into()));
         };
+        // the kept draws are held in memory: refuse a request that cannot be, before allocating any of it
+        let stored = self
+            .chains
+            .saturating_mul(self.draws)
+            .saturating_mul(dim.saturating_add(1));
+        if stored > MAX_STORED_VALUES {
+            return Err(bad(
+                "draws",
+                format!(
+                    "{} chains × {} draws × {dim} coordinates: more than {MAX_STORED_VALUES} values to keep (thin, or take fewer draws)",
+                    self.chains, self.draws
+                ),
+            ));
+        }
         if let Some(r) = self.record_every.filter(|r| *r == 0) {
             return Err(bad("record_every", format!("{r}: must be at least 1")));
         }
@@ -184,6 +198,9 @@ impl Default for Config<nuts::Params> {
         Config::new(nuts::Params::default())
     }
 }
+
+/// The most values a run keeps (chains × draws × (dimension + 1)): 2²⁸, 2 GiB of draws.
+pub const MAX_STORED_VALUES: usize = 1 << 28;
 
 /// The RNG of chain `c`.
 pub fn chain_rng(seed: u64, c: usize) -> SmallRng {

@@ -52,7 +52,7 @@ pub mod ula;
 
 pub use chain::MAX_INIT_TRIES;
 pub use draws::{Chain, Draws};
-pub use driver::{chain_rng, sample, sample_batched, Config, Init};
+pub use driver::{chain_rng, sample, sample_batched, Config, Init, MAX_STORED_VALUES};
 pub use kernel::{step, Eval, Info, Kernel, Progress, State, Tunable};
 pub use metric::{DenseMetric, Metric};
 pub use summary::{Row, Summary, EBFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT};

@@ -87,7 +87,11 @@ impl LogDensity for MultivariateNormal {
         self.mean.len()
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
-        crate::density::check_len("MultivariateNormal::log_prob", x.len(), LogDensity::dim(self));
+        crate::density::check_len(
+            "MultivariateNormal::log_prob",
+            x.len(),
+            LogDensity::dim(self),
+        );
         self.quad(x)
     }
 }
@@ -105,7 +109,11 @@ impl Analytic for MultivariateNormal {
         -0.5 * q
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
-        crate::density::check_len("MultivariateNormal::laplacian", x.len(), LogDensity::dim(self));
+        crate::density::check_len(
+            "MultivariateNormal::laplacian",
+            x.len(),
+            LogDensity::dim(self),
+        );
         -self.chol.trace_inverse()
     }
     fn log_normalizer(&self) -> Option<f64> {

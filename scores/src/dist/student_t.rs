@@ -120,7 +120,11 @@ impl LogDensity for MultivariateStudentT {
         self.mean.len()
     }
     fn log_prob<S: Real>(&self, x: &[S]) -> S {
-        crate::density::check_len("MultivariateStudentT::log_prob", x.len(), LogDensity::dim(self));
+        crate::density::check_len(
+            "MultivariateStudentT::log_prob",
+            x.len(),
+            LogDensity::dim(self),
+        );
         let d = self.mean.len();
         let r: Vec<S> = x.iter().zip(&self.mean).map(|(&xi, &m)| xi - m).collect();
         let mut z = vec![S::cst(0.0); d];
@@ -139,7 +143,11 @@ impl Analytic for MultivariateStudentT {
         }
     }
     fn laplacian(&self, x: &[f64]) -> f64 {
-        crate::density::check_len("MultivariateStudentT::laplacian", x.len(), LogDensity::dim(self));
+        crate::density::check_len(
+            "MultivariateStudentT::laplacian",
+            x.len(),
+            LogDensity::dim(self),
+        );
         let (w, q) = self.parts(x);
         let a = self.nu + q;
         let w2: f64 = w.iter().map(|v| v * v).sum();

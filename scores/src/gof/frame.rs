@@ -80,7 +80,12 @@ impl Frame {
     }
 
     /// ŝ = 2ᵏ s: the score of the rescaled density at x̂; an error naming `what` when a score is not finite.
-    pub fn score(&self, what: &'static str, index: usize, s: &[f64]) -> Result<Vec<f64>, ScoreError> {
+    pub fn score(
+        &self,
+        what: &'static str,
+        index: usize,
+        s: &[f64],
+    ) -> Result<Vec<f64>, ScoreError> {
         let k = self.log2 as i64;
         let scaled: Vec<f64> = s.iter().map(|&v| ldexp(v, k)).collect();
         match s.iter().position(|v| !v.is_finite()) {
@@ -107,7 +112,10 @@ mod tests {
     fn ldexp_spans_the_whole_range() {
         assert_eq!(ldexp(1.0, 1074 + 1023), f64::INFINITY);
         assert_eq!(ldexp(1.0, -1076), 0.0);
-        assert_eq!(ldexp(f64::MAX, -2046), f64::MAX * 2f64.powi(-1023) * 2f64.powi(-1023));
+        assert_eq!(
+            ldexp(f64::MAX, -2046),
+            f64::MAX * 2f64.powi(-1023) * 2f64.powi(-1023)
+        );
         assert_eq!(ldexp(3.0, 4), 48.0);
         assert!((scale_pow2(1.0, 0.5) - 2f64.sqrt()).abs() < 1e-15);
     }
@@ -119,7 +127,10 @@ mod tests {
             let f = Frame::of(pts.iter().map(|p| p.as_slice()));
             let hat = f.points(pts.iter().map(|p| p.as_slice()));
             for p in &hat {
-                assert!(p.iter().all(|v| v.is_finite() && v.abs() <= 1.5), "{scale}: {p:?}");
+                assert!(
+                    p.iter().all(|v| v.is_finite() && v.abs() <= 1.5),
+                    "{scale}: {p:?}"
+                );
             }
             // differences scaled by an exact power of two
             let d = hat[1][0] - hat[0][0];

@@ -103,13 +103,16 @@ impl SteinKernel {
     }
 }
 
+/// A frame, the draws in it and their scores in it.
+pub(crate) type Framed = (Frame, Vec<Vec<f64>>, Vec<Vec<f64>>);
+
 /// Draws and their scores in a frame fitted to the draws, for the KSD statistics; errors name the first draw
 /// whose score is not finite.
 pub(crate) fn framed(
     what: &'static str,
     score: &(impl Score + ?Sized),
     draws: &[&Vec<f64>],
-) -> Result<(Frame, Vec<Vec<f64>>, Vec<Vec<f64>>), ScoreError> {
+) -> Result<Framed, ScoreError> {
     let frame = Frame::of(draws.iter().map(|x| x.as_slice()));
     let scores: Vec<Vec<f64>> = draws.par_iter().map(|x| score.score(x)).collect();
     let scores = scores
@@ -286,7 +289,8 @@ impl KsdTest {
                 / pairs
         };
         let ones = vec![1.0; n];
-        let framed_statistic = crate::error::finite_result("KSD² (in the draws' frame)", quadratic(&ones))?;
+        let framed_statistic =
+            crate::error::finite_result("KSD² (in the draws' frame)", quadratic(&ones))?;
         let replicates: Vec<f64> = (0..self.replicates)
             .into_par_iter()
             .map(|b| {

@@ -32,8 +32,8 @@ pub(crate) use frame::{ldexp, scale_pow2, Frame};
 pub use fssd::FssdTest;
 pub(crate) use ksd::{framed, SteinKernel};
 pub use ksd::{KsdKernel, KsdTest};
-pub(crate) use mmd::{dist2, gaussian, median_bandwidth2};
 pub use mmd::MmdTest;
+pub(crate) use mmd::{dist2, gaussian, median_bandwidth2};
 
 use crate::error::ScoreError;
 use rand::rngs::SmallRng;

@@ -16,7 +16,7 @@ const HELD_OUT_SEED: u64 = 1_000_003;
 pub fn default_sigmas(data: &Tensor) -> Vec<f64> {
     let st = Standardization::fit(data);
     let top = st.scale.iter().fold(0.1f64, |a, s| a.max(*s));
-    geometric_sigmas(top, 0.02 * top, 10)
+    geometric_sigmas(top, 0.02 * top, 10).expect("a positive finite spread")
 }
 
 /// A built-in set (seeded) or a CSV file.
@@ -34,7 +34,10 @@ fn load_data(name: &str, n: usize, seed: u64) -> Result<Tensor, CliError> {
 pub fn evaluation_data(name: &str, seed: u64, n: usize) -> Result<(Tensor, String), CliError> {
     if Toy::parse(name).is_ok() && !Path::new(name).exists() {
         let x = load_data(name, n, seed.wrapping_add(HELD_OUT_SEED))?;
-        return Ok((x, format!("a fresh draw of {name} (seed {seed}, held-out stream)")));
+        return Ok((
+            x,
+            format!("a fresh draw of {name} (seed {seed}, held-out stream)"),
+        ));
     }
     let x = load_data(name, 0, seed)?;
     let what = format!("{name} (all {} rows)", x.rows());

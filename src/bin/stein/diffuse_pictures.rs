@@ -42,8 +42,7 @@ impl Score for AtTime<'_> {
 /// The learned score at t = 0.1 (where it is smooth enough to read) over a KDE of the data (2-D models).
 fn score_picture(path: &Path, file: &DiffusionFile, reference: &Tensor) -> Result<(), CliError> {
     let pts = subsample_rows(reference, 20_000);
-    let frame = Bounds::around(&pts)
-        .ok_or_else(crate::pictures::far_out)?;
+    let frame = Bounds::around(&pts).ok_or_else(crate::pictures::far_out)?;
     let kde = Kde::new(&pts);
     let opts = FieldOptions {
         title: "learned score at t = 0.1 over a KDE of the data".into(),

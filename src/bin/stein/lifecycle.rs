@@ -120,7 +120,10 @@ pub fn final_loss(losses: &[(usize, f64)]) -> String {
     if tail.is_empty() {
         return "none logged".into();
     }
-    format!("{:.5}", tail.iter().map(|l| l.1).sum::<f64>() / tail.len() as f64)
+    format!(
+        "{:.5}",
+        tail.iter().map(|l| l.1).sum::<f64>() / tail.len() as f64
+    )
 }
 
 /// The loss curve with its moving average of 25, when there is one; whether it was drawn.
@@ -132,7 +135,10 @@ pub fn loss_chart(path: &Path, title: &str, losses: &[(usize, f64)]) -> Result<b
     let smooth: Vec<(f64, f64)> = (0..pts.len())
         .map(|i| {
             let w = &pts[i.saturating_sub(24)..=i];
-            (pts[i].0, w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64)
+            (
+                pts[i].0,
+                w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64,
+            )
         })
         .collect();
     plot::line_chart(

@@ -164,7 +164,9 @@ fn percent(k: usize, n: usize) -> String {
 
 /// The error for points that cannot be framed.
 pub fn far_out() -> CliError {
-    CliError::Undrawable("the points are not finite or reach beyond ±1e15, which pictures cannot show".into())
+    CliError::Undrawable(
+        "the points are not finite or reach beyond ±1e15, which pictures cannot show".into(),
+    )
 }
 
 /// Samples over reference points (grey; none for `stein sample`): d = 1 with `curve` (the model's density and

@@ -5,9 +5,9 @@ use crate::args::{LossArg, SamplerArg, TrainArgs};
 use crate::data::{data_and_reference, default_sigmas};
 use crate::error::CliError;
 use crate::output::{check_run_dir, write_csv, write_text, Stdout};
-use crate::staging::Staging;
 use crate::pictures::{Pictures, ANIMATION_FRAMES};
 use crate::resume;
+use crate::staging::Staging;
 use crate::summary;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
@@ -206,7 +206,11 @@ pub fn run(a: &TrainArgs, m: &ArgMatches, out: &mut Stdout) -> Result<(), CliErr
     };
     let lines = finish(&done, a, &dir).map_err(|e| claimed.finishing_failed(e, trainer.step))?;
     out.line(format!("run folder   {}", dir.display()))?;
-    out.line(crate::lifecycle::steps_line(from_step, trainer.step, report.seconds))?;
+    out.line(crate::lifecycle::steps_line(
+        from_step,
+        trainer.step,
+        report.seconds,
+    ))?;
     for l in lines {
         out.line(l)?;
     }
