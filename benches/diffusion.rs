@@ -9,8 +9,8 @@ use std::hint::black_box;
 use stein::autodiff::{with_tape, Tensor};
 use stein::models::diffusion::net::{Output, TimeModel};
 use stein::models::diffusion::single::TimeModel32;
-use stein::models::diffusion::train::{denoising_loss, Weighting};
 use stein::models::diffusion::{Sde, TimeScore};
+use stein::models::objective::diffusion::{loss as denoising_loss, Weighting};
 
 /// T11's network: [x, Fourier(t)] → 128 → 128 → 2, SiLU, 16 frequencies ~ N(0, 16²).
 fn model() -> TimeModel {

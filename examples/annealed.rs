@@ -8,9 +8,9 @@ mod common;
 use rand::SeedableRng;
 use stein::autodiff::Tensor;
 use stein::models::data::Toy;
-use stein::models::loss::{geometric_sigmas, Loss};
+use stein::models::fit::{FitOptions, Settings, Trainer};
 use stein::models::nn::{Activation, Conditioning, Kind, Model};
-use stein::models::train::{TrainConfig, Trainer};
+use stein::models::objective::{geometric_sigmas, ncsn::Ncsn};
 use stein::run::{sample_model, SamplerKind};
 use stein::scores::mmd;
 use stein::scores::plot::{scatter_compare, Bounds};
@@ -32,28 +32,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Activation::Silu,
         &mut rng,
     );
-    let mut t = Trainer::new(model);
-    let mut cfg = TrainConfig::new(
-        Loss::Ncsn {
-            sigmas: sigmas.clone(),
-        },
-        steps,
-    );
-    cfg.batch = 256;
-    cfg.lr = 2e-3;
-    let r = t.fit(&data, &cfg)?;
+    let settings = Settings {
+        batch: 256,
+        lr: 2e-3,
+        ..Settings::default()
+    };
+    let mut t = Trainer::new(model.into(), Box::new(Ncsn::new(sigmas)?), settings);
+    let r = t.fit(&data, &FitOptions::steps(steps))?;
     println!(
         "trained {} steps in {:.1} s, final loss {:.4}",
         r.steps,
         r.seconds,
-        r.final_loss(10)
+        r.final_loss(10).unwrap_or(f64::NAN)
     );
+    let model = t.network.model("annealed Langevin")?;
     let init = Tensor::from_fn(n, 2, |_, _| rand::RngExt::random_range(&mut rng, -5.0..5.0));
     for (name, sampler) in [
         ("annealed", SamplerKind::Annealed),
         ("ula", SamplerKind::Ula),
     ] {
-        let (s, _) = sample_model(&t.model, sampler, &init, 4)?;
+        let (s, _) = sample_model(model, sampler, &init, 4)?;
         let sv = s.to_rows();
         println!("{name:<9} MMD² to held-out data {:.5}", mmd(&sv, &held)?);
         scatter_compare(

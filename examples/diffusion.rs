@@ -19,9 +19,12 @@ use stein::models::diffusion::net::{Output, TimeModel};
 use stein::models::diffusion::ode::Tolerance;
 use stein::models::diffusion::reverse::{self, Method, Start};
 use stein::models::diffusion::single::TimeModel32;
-use stein::models::diffusion::train::{fisher_divergence_at, fit, DiffusionConfig};
 use stein::models::diffusion::{PerturbedMixture, Sde, TimeScore};
+use stein::models::fit::{FitOptions, Trainer};
+use stein::models::network::Network;
 use stein::models::nn::Precision;
+use stein::models::objective::diffusion::{fisher_divergence_at, DiffusionDsm, Weighting};
+use stein::models::recipe::Recipe;
 use stein::scores::plot::{
     animate_points, line_chart, scatter_compare, score_field_fn, Bounds, FieldOptions,
 };
@@ -83,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("sub-VP", Sde::sub_vp(0.1, 20.0)?, Output::Noise),
     ] {
         let truth = PerturbedMixture::new(data_law.clone(), sde);
-        let mut model =
+        let model =
             TimeModel::new(2, &[128, 128], output, sde, &mut SmallRng::seed_from_u64(4)).unwrap();
         // the per-t Fisher divergence to the exact perturbed score, before and after training
         let fisher_curve = |m: &TimeModel| -> Vec<(f64, f64)> {
@@ -101,14 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let initial = fisher_curve(&model);
         let t0 = Instant::now();
-        fit(
-            &mut model,
-            &data,
-            &DiffusionConfig {
-                steps,
-                ..Default::default()
-            },
-        )?;
+        let model = train_recipe(model, &data, steps, Precision::F64)?;
         let train_s = t0.elapsed().as_secs_f64();
         line_chart(
             format!("{out}/{}_fisher.png", name.to_lowercase()),
@@ -252,7 +248,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the VP model again with its passes in f32 (parameters and Adam stay f64): the same figures, faster
     let sde = Sde::vp(0.1, 20.0)?;
     let truth = PerturbedMixture::new(data_law.clone(), sde);
-    let mut model = TimeModel::new(
+    let model = TimeModel::new(
         2,
         &[128, 128],
         Output::Noise,
@@ -261,12 +257,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .unwrap();
     let t0 = Instant::now();
-    let cfg = DiffusionConfig {
-        steps,
-        precision: Precision::F32,
-        ..Default::default()
-    };
-    fit(&mut model, &data, &cfg)?;
+    let model = train_recipe(model, &data, steps, Precision::F32)?;
     let train_s = t0.elapsed().as_secs_f64();
     let single = TimeModel32::new(&model);
     let x = truth
@@ -284,4 +275,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "pictures in {out}/: ve|vp|sub-vp_samples.png, ve|vp|sub-vp_fisher.png, vp_score_t*.png, vp_sde.gif, vp_ode.gif"
     );
     Ok(())
+}
+
+/// Train `model` on `data` with the diffusion recipe's settings (Adam 4·10⁻³ cosine to 5%, batch 512, clip 1)
+/// and λ = σ².
+fn train_recipe(
+    model: TimeModel,
+    data: &Tensor,
+    steps: usize,
+    precision: Precision,
+) -> Result<TimeModel, Box<dyn std::error::Error>> {
+    let recipe = Recipe::diffusion(stein::models::recipe::SdeKind::Vp).precision(precision);
+    let objective = Box::new(DiffusionDsm::new(Weighting::Simple));
+    let mut t = Trainer::new(model.into(), objective, recipe.settings(steps, 0));
+    t.fit(data, &FitOptions::steps(steps))?;
+    match t.network {
+        Network::Diffusion(m) => Ok(m),
+        Network::Model(_) => unreachable!("a diffusion model stays one"),
+    }
 }

@@ -9,9 +9,13 @@ mod common;
 use rand::SeedableRng;
 use stein::autodiff::Tensor;
 use stein::models::data::{eight_gaussians_density, Toy};
-use stein::models::loss::{geometric_sigmas, Loss, Projection};
+use stein::models::fit::{FitOptions, Settings, Trainer};
+use stein::models::network::Network;
 use stein::models::nn::{Activation, Conditioning, Kind, Model};
-use stein::models::train::{TrainConfig, Trainer};
+use stein::models::objective::{
+    cd::Cd, dsm::Dsm, geometric_sigmas, implicit::Implicit, nce::Nce, ncsn::Ncsn, sliced::Sliced,
+    Objective,
+};
 use stein::run::{sample_model, SamplerKind};
 use stein::scores::plot::{scatter_compare, Bounds};
 use stein::scores::{fisher_divergence, mmd, Sample};
@@ -34,43 +38,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let truth = eight_gaussians_density();
     let test = truth.sample_n(&mut rand::rngs::SmallRng::seed_from_u64(2), 2000);
     let sigmas = geometric_sigmas(4.0, 0.05, 10)?;
-    let losses = [
-        ("dsm", Loss::Dsm { sigma: 0.1 }, SamplerKind::Ula),
-        (
-            "ncsn",
-            Loss::Ncsn {
-                sigmas: sigmas.clone(),
-            },
-            SamplerKind::Annealed,
-        ),
-        (
-            "ssm-vr",
-            Loss::Ssm {
-                projections: 1,
-                variance_reduced: true,
-                projection: Projection::Gaussian,
-            },
-            SamplerKind::Mala,
-        ),
-        ("ism", Loss::Ism, SamplerKind::Mala),
-        ("nce", Loss::Nce, SamplerKind::Mala),
-        (
-            "cd",
-            Loss::Cd {
-                steps: 20,
-                step_size: 1e-3,
-                alpha: 0.1,
-            },
-            SamplerKind::Mala,
-        ),
+    let objectives: Vec<(&str, Box<dyn Objective>, SamplerKind)> = vec![
+        ("dsm", Box::new(Dsm::new(0.1)?), SamplerKind::Ula),
+        ("ncsn", Box::new(Ncsn::new(sigmas)?), SamplerKind::Annealed),
+        ("ssm-vr", Box::new(Sliced::ssm_vr()), SamplerKind::Mala),
+        ("ism", Box::new(Implicit::exact()), SamplerKind::Mala),
+        ("nce", Box::new(Nce::new()), SamplerKind::Mala),
+        ("cd", Box::new(Cd::default()), SamplerKind::Mala),
     ];
     println!(
         "{:<8} {:>10} {:>14} {:>12} {:>8}",
         "loss", "sampler", "Fisher div.", "MMD²", "time s"
     );
     let init = Tensor::from_fn(n, 2, |_, _| rand::RngExt::random_range(&mut rng, -6.0..6.0));
-    for (name, loss, sampler) in losses {
-        let cond = if matches!(loss, Loss::Ncsn { .. }) {
+    for (name, objective, sampler) in objectives {
+        let cond = if name == "ncsn" {
             Conditioning::InputAndScale
         } else {
             Conditioning::None
@@ -83,14 +65,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Activation::Silu,
             &mut rng,
         );
-        let mut t = Trainer::new(model);
-        let mut cfg = TrainConfig::new(loss, steps);
-        cfg.batch = 256;
-        cfg.lr = 2e-3;
-        let report = t.fit(&data, &cfg)?;
+        let settings = Settings {
+            batch: 256,
+            lr: 2e-3,
+            ..Settings::default()
+        };
+        let mut t = Trainer::new(model.into(), objective, settings);
+        let report = t.fit(&data, &FitOptions::steps(steps))?;
+        let Network::Model(model) = &t.network else {
+            unreachable!("an energy model stays one")
+        };
         // at the smallest σ of the ladder for the noise-conditional model
-        let fd = fisher_divergence(&t.model.as_score(None), &truth, &test)?;
-        let (samples, _) = sample_model(&t.model, sampler, &init, 3)?;
+        let fd = fisher_divergence(&model.as_score(None), &truth, &test)?;
+        let (samples, _) = sample_model(model, sampler, &init, 3)?;
         let sv = samples.to_rows();
         let m = mmd(&sv, &held)?;
         println!(

@@ -125,7 +125,7 @@ fn stein_files_are_never_replaced_even_with_force() {
     assert_eq!(std::fs::read_to_string(d.join("pic.gif")).unwrap(), ck);
     // a damaged diffusion file is reported as what it was meant to be
     let o = stein_in(&d, &["sample", "--model", "damaged.json", "--out", "x.csv"]);
-    one_line_error(&o, "not a diffusion model file");
+    one_line_error(&o, "a damaged diffusion model file");
     let o = stein_in(
         &d,
         &[
@@ -136,7 +136,7 @@ fn stein_files_are_never_replaced_even_with_force() {
             "two-moons",
         ],
     );
-    one_line_error(&o, "not a diffusion model file");
+    one_line_error(&o, "a damaged diffusion model file");
 }
 
 #[test]

@@ -297,7 +297,7 @@ fn invalid_flags_are_rejected_before_any_folder_is_created() {
         ),
         (
             vec!["--model", "score", "--loss", "nce"],
-            "nce needs an energy model",
+            "nce: trains energy models, not score models",
         ),
         (
             vec!["--model", "score", "--loss", "dsm", "--sampler", "mala"],

@@ -13,9 +13,12 @@ use stein::models::diffusion::net::{Output, TimeModel};
 use stein::models::diffusion::ode::Tolerance;
 use stein::models::diffusion::reverse::{sample, Method};
 use stein::models::diffusion::single::TimeModel32;
-use stein::models::diffusion::train::{fit, DiffusionConfig};
 use stein::models::diffusion::{PerturbedMixture, Sde, TimeScore};
+use stein::models::fit::{FitOptions, Trainer};
+use stein::models::network::Network;
 use stein::models::nn::Precision;
+use stein::models::objective::diffusion::{DiffusionDsm, Weighting};
+use stein::models::recipe::{Recipe, SdeKind};
 use stein::scores::{mmd_with, Analytic, Sample, Statistic};
 
 /// T11, once in f64 and once in f32 (training passes and sampler scores; parameters, optimiser and likelihood
@@ -66,23 +69,29 @@ pub(crate) fn t11(quick: bool) {
         model.frequencies = (0..16)
             .map(|_| 16.0 * rng.sample::<f64, _>(StandardNormal))
             .collect();
-        let cfg = DiffusionConfig {
-            steps,
-            batch: 512,
-            lr: 2e-3,
-            precision,
-            ..Default::default()
-        };
+        // T11's recipe: the diffusion recipe at Adam 2·10⁻³, batch 512
+        let settings = Recipe::diffusion(SdeKind::Vp)
+            .lr(2e-3)
+            .batch(512)
+            .precision(precision)
+            .settings(steps, 0);
+        let objective = Box::new(DiffusionDsm::new(Weighting::Simple));
+        let mut trainer = Trainer::new(model.into(), objective, settings);
         let t0 = Instant::now();
-        let log = fit(&mut model, &data, &cfg).expect("training runs");
+        let report = trainer
+            .fit(&data, &FitOptions::steps(steps))
+            .expect("training runs");
         emit("T11", p, "train_s", t0.elapsed().as_secs_f64(), "s");
         emit(
             "T11",
             p,
             "final_loss",
-            log.last().map_or(f64::NAN, |l| l.1),
+            report.losses.last().map_or(f64::NAN, |l| l.1),
             "",
         );
+        let Network::Diffusion(model) = trainer.network else {
+            unreachable!("a diffusion model stays one")
+        };
 
         let single = TimeModel32::new(&model);
         let score: &dyn TimeScore = match precision {

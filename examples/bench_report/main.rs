@@ -290,8 +290,8 @@ fn net_steps(budget: f64) {
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
     use stein::models::data::Toy;
-    use stein::models::loss;
     use stein::models::nn::{Activation, Model};
+    use stein::models::objective::{dsm, implicit, sliced};
     use stein::models::optim::{Adam, Optimizer};
     use stein::models::shard::{rows_of, sharded};
 
@@ -318,9 +318,9 @@ fn net_steps(budget: f64) {
                     stein::autodiff::with_tape(|tape| {
                         let p = model.net.lift(tape);
                         let l = match task {
-                            "T5" | "T5e" => loss::denoising(&model, tape, &p, &x, &z, &sigma),
-                            "T6" => loss::implicit(&model, tape, &p, &x),
-                            _ => loss::sliced(&model, tape, &p, &x, &z, false),
+                            "T5" | "T5e" => dsm::loss(&model, tape, &p, &x, &z, &sigma),
+                            "T6" => implicit::loss(&model, tape, &p, &x),
+                            _ => sliced::loss(&model, tape, &p, &x, &z, false),
                         };
                         (l.value(), tape.grad_tensors(l, &p))
                     })

@@ -205,10 +205,10 @@ pub(crate) fn t10(quick: bool, scalar: bool) {
 pub(crate) fn q1(quick: bool) {
     use rand::SeedableRng;
     use stein::models::data::{eight_gaussians_density, Toy};
-    use stein::models::loss::{Loss, Projection};
+    use stein::models::fit::{FitOptions, Settings, Trainer};
     use stein::models::nn::{Activation, Model};
+    use stein::models::objective::sliced::Sliced;
     use stein::models::optim::Schedule;
-    use stein::models::train::{TrainConfig, Trainer};
     use stein::scores::{fisher_divergence, Sample};
 
     let steps = if quick { 200 } else { 10_000 };
@@ -227,22 +227,18 @@ pub(crate) fn q1(quick: bool) {
     let run = |rng: &mut rand::rngs::SmallRng, seed: u64, schedule: Schedule| {
         let model = Model::score_net(2, &[128, 128], Activation::Softplus, rng);
         let fd0 = fisher_divergence(&model.as_score(None), &truth, &test).unwrap();
-        let mut trainer = Trainer::new(model);
-        let mut cfg = TrainConfig::new(
-            Loss::Ssm {
-                projections: 1,
-                variance_reduced: true,
-                projection: Projection::Gaussian,
-            },
-            steps,
-        );
-        cfg.batch = 128;
-        cfg.lr = 1e-3;
-        cfg.clip = None;
-        cfg.seed = seed;
-        cfg.schedule = schedule;
-        let report = trainer.fit(&data, &cfg).unwrap();
-        let fd1 = fisher_divergence(&trainer.model.as_score(None), &truth, &test).unwrap();
+        let settings = Settings {
+            batch: 128,
+            lr: 1e-3,
+            clip: None,
+            seed,
+            schedule,
+            ..Settings::default()
+        };
+        let mut trainer = Trainer::new(model.into(), Box::new(Sliced::ssm_vr()), settings);
+        let report = trainer.fit(&data, &FitOptions::steps(steps)).unwrap();
+        let trained = trainer.network.model("Q1").unwrap();
+        let fd1 = fisher_divergence(&trained.as_score(None), &truth, &test).unwrap();
         (fd0, fd1, report.seconds)
     };
     let cosine = Schedule::Cosine {

@@ -226,20 +226,25 @@ impl Standardization {
     }
 
     /// Check against a model of dimension `dim`: lengths, finite shifts, positive finite scales.
-    pub fn validate(&self, dim: usize) -> Result<(), String> {
+    pub fn validate(&self, dim: usize) -> Result<(), ModelError> {
+        let bad = |value: String, reason: &str| ModelError::BadParameter {
+            param: "standardization",
+            value,
+            reason: reason.into(),
+        };
         if self.mean.len() != dim || self.scale.len() != dim {
-            return Err(format!(
-                "a standardisation of {} shifts and {} scales for dimension {dim}",
-                self.mean.len(),
-                self.scale.len()
+            return Err(bad(
+                format!("{} shifts and {} scales", self.mean.len(), self.scale.len()),
+                &format!("the model has dimension {dim}"),
             ));
         }
         if let Some(m) = self.mean.iter().find(|m| !m.is_finite()) {
-            return Err(format!("standardisation shift {m} is not finite"));
+            return Err(bad(format!("shift {m}"), "shifts must be finite"));
         }
         if let Some(s) = self.scale.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            return Err(format!(
-                "standardisation scale {s}; scales must be positive and finite"
+            return Err(bad(
+                format!("scale {s}"),
+                "scales must be positive and finite",
             ));
         }
         Ok(())

@@ -40,11 +40,13 @@ pub enum ModelError {
         known: String,
     },
     /// A parameter is out of its domain.
-    #[error("parameter `{param}`: {reason}")]
+    #[error("parameter `{param}` = {value}: {reason}")]
     BadParameter {
-        /// The parameter.
+        /// The parameter (or the field of a model or file).
         param: &'static str,
-        /// What is wrong.
+        /// Its value, as given.
+        value: String,
+        /// What is wrong, or what it must be.
         reason: String,
     },
     /// Training produced a non-finite loss or gradient.

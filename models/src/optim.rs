@@ -152,70 +152,103 @@ impl Adam {
         self.t
     }
 
-    /// Check a state (e.g. read from a checkpoint) against the parameters it will update: hyper-parameters
-    /// in range, first and second moments either absent or of the parameters' shapes, finite, and v ≥ 0.
-    pub fn validate(&self, params: &[Tensor]) -> Result<(), String> {
-        let unit = |name: &str, b: f64| {
-            if (0.0..1.0).contains(&b) {
-                Ok(())
-            } else {
-                Err(format!("Adam {name} = {b}; must be in [0, 1)"))
-            }
+    /// Check a state (e.g. read from a checkpoint) against the tensors it will update (their shapes, in
+    /// order): hyper-parameters in range, first and second moments either absent or of those shapes, finite,
+    /// and v ≥ 0.
+    pub fn validate(&self, shapes: &[(usize, usize)]) -> Result<(), crate::ModelError> {
+        let bad = |value: String, reason: String| crate::ModelError::BadParameter {
+            param: "optimizer",
+            value,
+            reason,
         };
-        unit("β₁", self.beta1)?;
-        unit("β₂", self.beta2)?;
+        for (name, b) in [("β₁", self.beta1), ("β₂", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(bad(
+                    b.to_string(),
+                    format!("Adam's {name} must be in [0, 1)"),
+                ));
+            }
+        }
         if !(self.eps > 0.0 && self.eps.is_finite()) {
-            return Err(format!(
-                "Adam ε = {}; must be positive and finite",
-                self.eps
+            return Err(bad(
+                self.eps.to_string(),
+                "Adam's ε must be positive and finite".into(),
             ));
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return Err(format!(
-                "Adam weight decay {}; must be non-negative and finite",
-                self.weight_decay
+            return Err(bad(
+                self.weight_decay.to_string(),
+                "Adam's weight decay must be non-negative and finite".into(),
             ));
         }
         if self.m.len() != self.v.len() {
-            return Err(format!(
-                "Adam state with {} first and {} second moments",
-                self.m.len(),
-                self.v.len()
+            return Err(bad(
+                format!("{} and {} moments", self.m.len(), self.v.len()),
+                "Adam's first and second moments must match".into(),
             ));
         }
         if self.m.is_empty() {
             return Ok(());
         }
-        if self.m.len() != params.len() {
-            return Err(format!(
-                "Adam state for {} tensors, the model has {}",
-                self.m.len(),
-                params.len()
+        if self.m.len() != shapes.len() {
+            return Err(bad(
+                format!("moments of {} tensors", self.m.len()),
+                format!("the model and its objective train {}", shapes.len()),
             ));
         }
-        for (i, ((m, v), p)) in self.m.iter().zip(&self.v).zip(params).enumerate() {
-            if m.shape() != p.shape() || v.shape() != p.shape() {
-                return Err(format!(
-                    "Adam moments of tensor {i} are {:?} and {:?}, the parameter is {:?}",
-                    m.shape(),
-                    v.shape(),
-                    p.shape()
+        for (i, ((m, v), s)) in self.m.iter().zip(&self.v).zip(shapes).enumerate() {
+            if m.shape() != *s || v.shape() != *s {
+                return Err(bad(
+                    format!(
+                        "moments of tensor {i} of {:?} and {:?}",
+                        m.shape(),
+                        v.shape()
+                    ),
+                    format!("the tensor is {s:?}"),
                 ));
             }
             if m.data().iter().any(|x| !x.is_finite())
                 || v.data().iter().any(|x| !(x.is_finite() && *x >= 0.0))
             {
-                return Err(format!(
-                    "Adam moments of tensor {i} are not finite (or v < 0)"
+                return Err(bad(
+                    format!("moments of tensor {i}"),
+                    "must be finite (and v ≥ 0)".into(),
                 ));
             }
         }
         Ok(())
     }
+
+    /// One optimiser over the tensors of `self` then those of `other`, both at the same step (two optimisers
+    /// a former file kept for a network and an objective's own tensors).
+    pub fn merged(mut self, other: Adam) -> Adam {
+        if other.m.is_empty() {
+            return self;
+        }
+        if self.m.is_empty() {
+            return other;
+        }
+        self.m.extend(other.m);
+        self.v.extend(other.v);
+        self
+    }
 }
 
 impl Optimizer for Adam {
     fn step(&mut self, params: &mut [Tensor], grads: &[Tensor], lr: f64) {
+        self.step_all(params.iter_mut(), grads, lr);
+    }
+}
+
+impl Adam {
+    /// [`Optimizer::step`] over tensors held in several places (a network's parameters, then an objective's
+    /// own), updated as one list in order.
+    pub fn step_all<'a>(
+        &mut self,
+        params: impl IntoIterator<Item = &'a mut Tensor>,
+        grads: &[Tensor],
+        lr: f64,
+    ) {
         if self.m.is_empty() {
             self.m = grads
                 .iter()
@@ -230,7 +263,7 @@ impl Optimizer for Adam {
         let c1 = 1.0 - b1.powi(t);
         let c2 = 1.0 - b2.powi(t);
         for (((p, g), m), v) in params
-            .iter_mut()
+            .into_iter()
             .zip(grads)
             .zip(&mut self.m)
             .zip(&mut self.v)

@@ -6,9 +6,9 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use stein_autodiff::{with_tape, TVar, Tape, Tensor, Var};
-use stein_models::loss;
 use stein_models::nn::jet::Direction;
 use stein_models::nn::{Activation, Conditioning, Kind, Mlp, Model};
+use stein_models::objective::{self as loss, implicit, sliced};
 
 const ACTIVATIONS: [Activation; 5] = [
     Activation::Silu,
@@ -225,17 +225,17 @@ fn the_losses_in_taylor_mode_equal_reverse_mode_with_their_gradients() {
     let pairs: [(&str, Box<L<'_>>, Box<L<'_>>); 3] = [
         (
             "ism",
-            Box::new(|m, t, p| loss::implicit(m, t, p, &x)),
+            Box::new(|m, t, p| implicit::loss(m, t, p, &x)),
             Box::new(|m, t, p| implicit_reverse(m, t, p, &x)),
         ),
         (
             "ssm",
-            Box::new(|m, t, p| loss::sliced(m, t, p, &x, &v, false)),
+            Box::new(|m, t, p| sliced::loss(m, t, p, &x, &v, false)),
             Box::new(|m, t, p| sliced_reverse(m, t, p, &x, &v, false)),
         ),
         (
             "ssm-vr",
-            Box::new(|m, t, p| loss::sliced(m, t, p, &x, &v, true)),
+            Box::new(|m, t, p| sliced::loss(m, t, p, &x, &v, true)),
             Box::new(|m, t, p| sliced_reverse(m, t, p, &x, &v, true)),
         ),
     ];

@@ -5,8 +5,8 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use stein_autodiff::{hessian, value_and_grad, with_tape, Real, TVar, Tape, Tensor, Var};
-use stein_models::loss::{self, Projection};
 use stein_models::nn::{Activation, Conditioning, Kind, Model};
+use stein_models::objective::{self, cd, dsm, explicit, implicit, nce, sliced, Projection};
 
 fn rng(s: u64) -> SmallRng {
     SmallRng::seed_from_u64(s)
@@ -72,18 +72,14 @@ fn every_loss_has_the_right_parameter_gradient() {
     let sig = Tensor::from_fn(6, 1, |i, _| 0.2 + 0.1 * i as f64);
     for kind in [Kind::Score, Kind::Energy] {
         let m = small(kind, Conditioning::None, Activation::Softplus, 2);
-        check_param_gradient(&m, &|m, t, p| loss::explicit(m, t, p, &x, &target), 1e-6);
-        check_param_gradient(&m, &|m, t, p| loss::implicit(m, t, p, &x), 1e-6);
-        check_param_gradient(
-            &m,
-            &|m, t, p| loss::implicit_hutchinson(m, t, p, &x, &v),
-            1e-6,
-        );
-        check_param_gradient(&m, &|m, t, p| loss::sliced(m, t, p, &x, &v, false), 1e-6);
-        check_param_gradient(&m, &|m, t, p| loss::sliced(m, t, p, &x, &v, true), 1e-6);
-        check_param_gradient(&m, &|m, t, p| loss::denoising(m, t, p, &x, &z, &sig), 1e-6);
+        check_param_gradient(&m, &|m, t, p| explicit::loss(m, t, p, &x, &target), 1e-6);
+        check_param_gradient(&m, &|m, t, p| implicit::loss(m, t, p, &x), 1e-6);
+        check_param_gradient(&m, &|m, t, p| implicit::hutchinson(m, t, p, &x, &v), 1e-6);
+        check_param_gradient(&m, &|m, t, p| sliced::loss(m, t, p, &x, &v, false), 1e-6);
+        check_param_gradient(&m, &|m, t, p| sliced::loss(m, t, p, &x, &v, true), 1e-6);
+        check_param_gradient(&m, &|m, t, p| dsm::loss(m, t, p, &x, &z, &sig), 1e-6);
         let mc = small(kind, Conditioning::InputAndScale, Activation::Silu, 3);
-        check_param_gradient(&mc, &|m, t, p| loss::denoising(m, t, p, &x, &z, &sig), 1e-6);
+        check_param_gradient(&mc, &|m, t, p| dsm::loss(m, t, p, &x, &z, &sig), 1e-6);
     }
     let e = small(Kind::Energy, Conditioning::None, Activation::Tanh, 4);
     let xn = normal(6, 2, &mut g);
@@ -97,15 +93,11 @@ fn every_loss_has_the_right_parameter_gradient() {
         &e,
         &|m, t, p| {
             let lz = t.tensor(&Tensor::full(1, 1, 0.3));
-            loss::nce(m, t, p, lz, &x, &xn, &lqd, &lqn)
+            nce::loss(m, t, p, lz, &x, &xn, &lqd, &lqn)
         },
         1e-6,
     );
-    check_param_gradient(
-        &e,
-        &|m, t, p| loss::contrastive_divergence(m, t, p, &x, &xn, 0.1),
-        1e-6,
-    );
+    check_param_gradient(&e, &|m, t, p| cd::loss(m, t, p, &x, &xn, 0.1), 1e-6);
 }
 
 /// The same energy network as `Model` computes, written with scalar ops for one point.
@@ -133,7 +125,7 @@ fn ism_exact_trace_matches_a_hand_computed_hessian_trace() {
     let x = normal(7, 2, &mut rng(6));
     let ism = with_tape(|t| {
         let p = m.net.lift(t);
-        loss::implicit(&m, t, &p, &x).value()
+        implicit::loss(&m, t, &p, &x).value()
     });
     // s = −∇E, tr ∇s = −tr ∇²E, by the scalar tape on the scalar network
     let mut reference = 0.0;
@@ -197,8 +189,8 @@ fn ism_and_esm_have_the_same_parameter_gradient_on_a_gaussian() {
     });
     for kind in [Kind::Score, Kind::Energy] {
         let m = small(kind, Conditioning::None, Activation::Softplus, 8);
-        let ge = flat_grad(&m, &|m, t, p| loss::explicit(m, t, p, &x, &target));
-        let gi = flat_grad(&m, &|m, t, p| loss::implicit(m, t, p, &x));
+        let ge = flat_grad(&m, &|m, t, p| explicit::loss(m, t, p, &x, &target));
+        let gi = flat_grad(&m, &|m, t, p| implicit::loss(m, t, p, &x));
         let (cos, ratio) = cosine_and_ratio(&gi, &ge);
         assert!(
             cos > 0.995 && (ratio - 1.0).abs() < 0.05,
@@ -214,15 +206,15 @@ fn sliced_score_matching_with_many_projections_tends_to_ism() {
     let x = normal(8, 2, &mut g);
     let ism = with_tape(|t| {
         let p = m.net.lift(t);
-        loss::implicit(&m, t, &p, &x).value()
+        implicit::loss(&m, t, &p, &x).value()
     });
     let reps = 4000;
-    let xt = loss::tile_rows(&x, reps);
+    let xt = objective::tile_rows(&x, reps);
     for (vr, tol) in [(true, 0.02), (false, 0.05)] {
         let v = Projection::Gaussian.draw(xt.rows(), 2, &mut g);
         let ssm = with_tape(|t| {
             let p = m.net.lift(t);
-            loss::sliced(&m, t, &p, &xt, &v, vr).value()
+            sliced::loss(&m, t, &p, &xt, &v, vr).value()
         });
         assert!(
             (ssm - ism).abs() < tol * (1.0 + ism.abs()),
@@ -233,14 +225,14 @@ fn sliced_score_matching_with_many_projections_tends_to_ism() {
     let v = Projection::Rademacher.draw(xt.rows(), 2, &mut g);
     let ssm = with_tape(|t| {
         let p = m.net.lift(t);
-        loss::sliced(&m, t, &p, &xt, &v, true).value()
+        sliced::loss(&m, t, &p, &xt, &v, true).value()
     });
     assert!((ssm - ism).abs() < 0.02 * (1.0 + ism.abs()));
 }
 
 #[test]
 fn geometric_ladder() {
-    let s = loss::geometric_sigmas(10.0, 0.01, 4).unwrap();
+    let s = objective::geometric_sigmas(10.0, 0.01, 4).unwrap();
     assert_eq!(s.len(), 4);
     assert!(
         (s[0] - 10.0).abs() < 1e-12
@@ -262,8 +254,8 @@ fn dsm_has_the_gradient_of_esm_against_the_noise_perturbed_score() {
     let sig = Tensor::full(n, 1, sigma);
     for kind in [Kind::Score, Kind::Energy] {
         let m = small(kind, Conditioning::None, Activation::Softplus, 12);
-        let gd = flat_grad(&m, &|m, t, p| loss::denoising(m, t, p, &x, &z, &sig));
-        let ge: Vec<f64> = flat_grad(&m, &|m, t, p| loss::explicit(m, t, p, &noisy, &target))
+        let gd = flat_grad(&m, &|m, t, p| dsm::loss(m, t, p, &x, &z, &sig));
+        let ge: Vec<f64> = flat_grad(&m, &|m, t, p| explicit::loss(m, t, p, &noisy, &target))
             .into_iter()
             .map(|v| v * sigma * sigma)
             .collect();

@@ -533,7 +533,7 @@ fn annealed_langevin_with_exact_perturbed_scores_recovers_mixture_weights() {
     // ε = 0.1, T = 100. Annealing recovers the weights; plain Langevin from the same start does not.
     let c = |m: f64| MultivariateNormal::isotropic(vec![m, m], 1.0).unwrap();
     let gmm = GaussianMixture::new(vec![0.2, 0.8], vec![c(-5.0), c(5.0)]).unwrap();
-    let sigmas = stein_models::loss::geometric_sigmas(20.0, 1.0, 10).unwrap();
+    let sigmas = stein_models::objective::geometric_sigmas(20.0, 1.0, 10).unwrap();
     let ladder = PerturbedLadder::new(&gmm, &sigmas).unwrap();
     let n = 4000;
     let cfg = Config::new(annealed::Params::new(sigmas, 100, 0.1))

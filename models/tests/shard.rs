@@ -5,8 +5,8 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use stein_autodiff::{with_tape, Tensor};
-use stein_models::loss;
 use stein_models::nn::{Activation, Model};
+use stein_models::objective::{dsm, implicit, sliced};
 use stein_models::shard::{rows_of, shard_rows, sharded, SHARD_ROWS};
 
 fn setup(rows: usize) -> (Model, Tensor, Tensor, Tensor) {
@@ -29,9 +29,9 @@ fn shards_give_the_whole_batch_gradient() {
             with_tape(|tape| {
                 let p = model.net.lift(tape);
                 let l = match which {
-                    "dsm" => loss::denoising(&model, tape, &p, x, z, s),
-                    "ism" => loss::implicit(&model, tape, &p, x),
-                    _ => loss::sliced(&model, tape, &p, x, z, false),
+                    "dsm" => dsm::loss(&model, tape, &p, x, z, s),
+                    "ism" => implicit::loss(&model, tape, &p, x),
+                    _ => sliced::loss(&model, tape, &p, x, z, false),
                 };
                 (l.value(), tape.grad_tensors(l, &p))
             })
@@ -84,7 +84,7 @@ fn shards_give_the_same_bits_on_one_or_two_threads() {
             );
             with_tape(|tape| {
                 let p = model.net.lift(tape);
-                let l = loss::denoising(&model, tape, &p, &x, &z, &s);
+                let l = dsm::loss(&model, tape, &p, &x, &z, &s);
                 (l.value(), tape.grad_tensors(l, &p))
             })
         })

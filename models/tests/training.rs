@@ -4,12 +4,12 @@
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use stein_models::data::{eight_gaussians_density, Toy};
-use stein_models::loss::{Loss, Projection};
+use stein_models::fit::{FitOptions, Settings, Trainer};
 use stein_models::nn::{Activation, Model};
-use stein_models::train::{TrainConfig, Trainer};
+use stein_models::objective::{dsm::Dsm, implicit::Implicit, sliced::Sliced, Objective};
 use stein_scores::{fisher_divergence, NoisePerturbed, Sample};
 
-fn run(loss: Loss, energy: bool, steps: usize, factor: f64) {
+fn run(loss: Box<dyn Objective>, sigma: Option<f64>, energy: bool, steps: usize, factor: f64) {
     let mut rng = SmallRng::seed_from_u64(3);
     let data = Toy::EightGaussians.sample(5000, &mut rng);
     let model = if energy {
@@ -18,11 +18,6 @@ fn run(loss: Loss, energy: bool, steps: usize, factor: f64) {
         Model::score_net(2, &[64, 64], Activation::Softplus, &mut rng)
     };
     let truth = eight_gaussians_density();
-    let sigma = if let Loss::Dsm { sigma } = loss {
-        Some(sigma)
-    } else {
-        None
-    };
     let eval = |m: &Model| {
         let mut r = SmallRng::seed_from_u64(99);
         match sigma {
@@ -36,44 +31,42 @@ fn run(loss: Loss, energy: bool, steps: usize, factor: f64) {
         }
     };
     let before = eval(&model);
-    let mut t = Trainer::new(model);
-    let mut cfg = TrainConfig::new(loss.clone(), steps);
-    cfg.lr = 3e-3;
-    let report = t.fit(&data, &cfg).unwrap();
-    let after = eval(&t.model);
+    let name = loss.name();
+    let settings = Settings {
+        lr: 3e-3,
+        ..Settings::default()
+    };
+    let mut t = Trainer::new(model.into(), loss, settings);
+    let report = t.fit(&data, &FitOptions::steps(steps)).unwrap();
+    let after = eval(t.network.model("test").unwrap());
     eprintln!(
-        "{}: Fisher divergence {before:.4} → {after:.4} in {steps} steps ({:.1} s)",
-        loss.name(),
+        "{name}: Fisher divergence {before:.4} → {after:.4} in {steps} steps ({:.1} s)",
         report.seconds
     );
     assert!(
         after * factor < before,
-        "{}: Fisher divergence {before:.3} → {after:.3} (wanted a factor {factor}), final loss {:.3}",
-        loss.name(),
+        "{name}: Fisher divergence {before:.3} → {after:.3} (wanted a factor {factor}), final loss {:?}",
         report.final_loss(5)
     );
 }
 
 #[test]
 fn dsm_learns_the_noise_perturbed_score() {
-    run(Loss::Dsm { sigma: 0.3 }, false, 5000, 5.0);
-}
-
-#[test]
-fn ssm_vr_learns_the_score() {
     run(
-        Loss::Ssm {
-            projections: 1,
-            variance_reduced: true,
-            projection: Projection::Gaussian,
-        },
+        Box::new(Dsm::new(0.3).unwrap()),
+        Some(0.3),
         false,
-        1500,
+        5000,
         5.0,
     );
 }
 
 #[test]
+fn ssm_vr_learns_the_score() {
+    run(Box::new(Sliced::ssm_vr()), None, false, 1500, 5.0);
+}
+
+#[test]
 fn ism_learns_the_score_with_an_energy_model() {
-    run(Loss::Ism, true, 1500, 5.0);
+    run(Box::new(Implicit::exact()), None, true, 1500, 5.0);
 }

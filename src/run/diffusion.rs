@@ -3,8 +3,8 @@
 
 use super::RunError;
 use crate::autodiff::Tensor;
-use crate::models::diffusion::file::DiffusionFile;
 use crate::models::diffusion::likelihood::{log_likelihood, Divergence, LogLikelihood};
+use crate::models::diffusion::net::TimeModel;
 use crate::models::diffusion::ode::Tolerance;
 use crate::models::diffusion::reverse::{self, Method, Start};
 use crate::models::diffusion::single::TimeModel32;
@@ -62,26 +62,24 @@ impl ReverseKind {
 ///
 /// ```
 /// use rand::SeedableRng;
-/// use stein::models::diffusion::{file::DiffusionFile, net::{Output, TimeModel}, Sde};
+/// use stein::models::diffusion::{net::{Output, TimeModel}, Sde};
 /// use stein::models::nn::Precision;
 /// use stein::run::diffusion::{sample_diffusion, ReverseKind};
 ///
 /// let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
 /// let model = TimeModel::new(2, &[16], Output::Noise, Sde::vp(0.1, 20.0).unwrap(), &mut rng).unwrap();
-/// let file = DiffusionFile::new(model, None, "untrained");
-/// let (x, frames) = sample_diffusion(&file, ReverseKind::Ddim, 10, 1, 5, Precision::F32).unwrap();
+/// let (x, frames) = sample_diffusion(&model, ReverseKind::Ddim, 10, 1, 5, Precision::F32).unwrap();
 /// assert_eq!(x.shape(), (10, 2));
 /// assert_eq!(frames.len(), 6);
 /// ```
 pub fn sample_diffusion(
-    file: &DiffusionFile,
+    model: &TimeModel,
     kind: ReverseKind,
     n: usize,
     seed: u64,
     frames: usize,
     precision: Precision,
 ) -> Result<(Tensor, Vec<Tensor>), RunError> {
-    let model = &file.model;
     let single = (precision == Precision::F32).then(|| TimeModel32::new(model));
     let score: &dyn TimeScore = match &single {
         Some(s) => s,
@@ -109,7 +107,7 @@ pub fn sample_diffusion(
         },
     )?;
     let to_data = |mut t: Tensor| {
-        if let Some(st) = &file.standardization {
+        if let Some(st) = &model.standardization {
             st.to_data(&mut t);
         }
         t
@@ -130,8 +128,7 @@ pub fn sample_diffusion(
 /// log p(x) of each row of `x` (data coordinates) under a diffusion model, through the probability-flow ODE:
 /// the exact divergence up to 8 dimensions, Hutchinson's estimator with 4 Rademacher probes above; the
 /// standardisation's log-determinant is included, so the figures are densities of the data.
-pub fn likelihood(file: &DiffusionFile, x: &Tensor, seed: u64) -> Result<LogLikelihood, RunError> {
-    let model = &file.model;
+pub fn likelihood(model: &TimeModel, x: &Tensor, seed: u64) -> Result<LogLikelihood, RunError> {
     if x.cols() != model.dim {
         return Err(RunError::Usage(format!(
             "points of dimension {}, the model has {}",
@@ -140,7 +137,7 @@ pub fn likelihood(file: &DiffusionFile, x: &Tensor, seed: u64) -> Result<LogLike
         )));
     }
     let mut z = x.clone();
-    if let Some(st) = &file.standardization {
+    if let Some(st) = &model.standardization {
         st.to_model(&mut z);
     }
     let divergence = if model.dim <= 8 {
@@ -159,7 +156,10 @@ pub fn likelihood(file: &DiffusionFile, x: &Tensor, seed: u64) -> Result<LogLike
         &Tolerance::default(),
         seed,
     )?;
-    let log_det = file.standardization.as_ref().map_or(0.0, |st| st.log_det());
+    let log_det = model
+        .standardization
+        .as_ref()
+        .map_or(0.0, |st| st.log_det());
     let d = model.dim as f64;
     for (nats, bits) in ll.nats.iter_mut().zip(ll.bits_per_dim.iter_mut()) {
         *nats -= log_det;

@@ -117,16 +117,15 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
         if n == 0 || d != score.dim() {
             return Err(ModelError::BadParameter {
                 param: "x",
-                reason: format!(
-                    "{n} points of dimension {d}; the model has dimension {}",
-                    score.dim()
-                ),
+                value: format!("{n} points of dimension {d}"),
+                reason: format!("the model has dimension {}", score.dim()),
             });
         }
         if let Some(i) = x.data().iter().position(|v| !v.is_finite()) {
             return Err(ModelError::BadParameter {
                 param: "x",
-                reason: format!("point {} has a non-finite coordinate", i / d),
+                value: format!("point {}", i / d),
+                reason: "has a non-finite coordinate".into(),
             });
         }
         tol.check()?;
@@ -136,7 +135,8 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
                 if probes == 0 || probes > 1000 {
                     return Err(ModelError::BadParameter {
                         param: "probes",
-                        reason: format!("{probes}: must be 1 to 1,000"),
+                        value: format!("{probes}"),
+                        reason: "must be 1 to 1,000".into(),
                     });
                 }
                 let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
@@ -192,8 +192,9 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
         if let Some(i) = nats.iter().position(|v| !v.is_finite()) {
             return Err(ModelError::BadParameter {
                 param: "x",
+                value: format!("point {i}"),
                 reason: format!(
-                    "the log-likelihood of point {i} came out {}: it lies where the model's flow cannot carry it (at T it reached |x| = {:e})",
+                    "its log-likelihood came out {}: it lies where the model's flow cannot carry it (at T it reached |x| = {:e})",
                     nats[i],
                     y[i * d..(i + 1) * d].iter().fold(0.0f64, |m, v| m.max(v.abs()))
                 ),

@@ -18,15 +18,12 @@
 //! assert!((right - 0.7).abs() < 0.08);
 //! ```
 
-#[cfg(feature = "io")]
-pub mod file;
 pub mod likelihood;
 pub mod net;
 pub mod ode;
 pub mod reverse;
 mod sde;
 pub mod single;
-pub mod train;
 mod truth;
 
 pub use sde::{Schedule, Sde, MAX_BETA, VE_SIGMA_RANGE};
@@ -102,10 +99,8 @@ pub(crate) fn check_t_min(sde: &Sde, t_min: f64) -> Result<(), ModelError> {
     } else {
         Err(ModelError::BadParameter {
             param: "t_min",
-            reason: format!(
-                "{t_min:?}: the earliest time must lie in [{MIN_T:e}, {}]",
-                0.5 * big_t
-            ),
+            value: format!("{t_min:?}"),
+            reason: format!("the earliest time must lie in [{MIN_T:e}, {}]", 0.5 * big_t),
         })
     }
 }

@@ -74,45 +74,81 @@ pub struct TimeModel {
     /// starts there ([`super::time_span`]); `None`: the SDE's default ([`Sde::time_range`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t_min: Option<f64>,
+    /// The map from data to model coordinates (`None`: the identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standardization: Option<crate::data::Standardization>,
 }
 
 impl TimeModel {
-    /// Check a model read from a file: its SDE, its network ([`Mlp::validate`]), at most 256 finite
-    /// frequencies, input width d + 2F and output width d.
-    pub fn validate(&self) -> Result<(), String> {
-        self.sde.validate().map_err(|e| e.to_string())?;
+    /// Check a model read from a file: its SDE, its interval, its network ([`Mlp::validate`]), at most 256
+    /// Fourier frequencies of size at most [`MAX_FREQUENCY`], input width d + 2F and output width d, and its
+    /// standardisation.
+    pub fn validate(&self) -> Result<(), crate::ModelError> {
+        let bad = |param, value: String, reason: String| crate::ModelError::BadParameter {
+            param,
+            value,
+            reason,
+        };
+        self.sde.validate()?;
         if let Some(eps) = self.t_min {
-            super::check_t_min(&self.sde, eps).map_err(|e| e.to_string())?;
+            super::check_t_min(&self.sde, eps)?;
         }
         self.net.validate()?;
         let f = self.frequencies.len();
-        if f > 256
-            || self
-                .frequencies
-                .iter()
-                .any(|w| w.is_nan() || w.abs() > MAX_FREQUENCY)
+        if f > 256 {
+            return Err(bad(
+                "frequencies",
+                format!("{f} of them"),
+                "at most 256".into(),
+            ));
+        }
+        if let Some(w) = self
+            .frequencies
+            .iter()
+            .find(|w| w.is_nan() || w.abs() > MAX_FREQUENCY)
         {
-            return Err(format!(
-                "{f} Fourier frequencies; need at most 256, each of size at most {MAX_FREQUENCY} (a feature that turns more often over [0, 1] is noise to the network and makes the ODE samplers and the likelihood crawl)"
+            return Err(bad(
+                "frequencies",
+                w.to_string(),
+                format!("each of size at most {MAX_FREQUENCY} (a feature that turns more often over [0, 1] is noise to the network and makes the ODE samplers and the likelihood crawl)"),
             ));
         }
         let w = &self.net.widths;
         if self.dim == 0 || w[0] != self.dim + 2 * f || w.last() != Some(&self.dim) {
-            return Err(format!(
-                "widths {w:?} do not fit dimension {} with {f} Fourier pairs (input {}, output {})",
-                self.dim,
-                self.dim + 2 * f,
-                self.dim
+            return Err(bad(
+                "widths",
+                format!("{w:?}"),
+                format!(
+                    "do not fit dimension {} with {f} Fourier pairs (input {}, output {})",
+                    self.dim,
+                    self.dim + 2 * f,
+                    self.dim
+                ),
             ));
+        }
+        if let Some(st) = &self.standardization {
+            st.validate(self.dim)?;
         }
         Ok(())
     }
 
     /// A model for d-dimensional data: F = 16 Fourier pairs, hidden widths as given, SiLU; an error for d = 0,
-    /// no hidden layer, a hidden width of 0, or sizes beyond [`crate::nn::limits`].
+    /// a hidden width of 0, or sizes beyond [`crate::nn::limits`].
     pub fn new<R: Rng + ?Sized>(
         dim: usize,
         hidden: &[usize],
+        output: Output,
+        sde: Sde,
+        rng: &mut R,
+    ) -> Result<Self, crate::ModelError> {
+        Self::build(dim, hidden, Activation::Silu, output, sde, rng)
+    }
+
+    /// [`TimeModel::new`] with another activation.
+    pub fn build<R: Rng + ?Sized>(
+        dim: usize,
+        hidden: &[usize],
+        activation: Activation,
         output: Output,
         sde: Sde,
         rng: &mut R,
@@ -126,12 +162,13 @@ impl TimeModel {
         widths.extend_from_slice(hidden);
         widths.push(dim);
         Ok(TimeModel {
-            net: Mlp::new(&widths, Activation::Silu, rng),
+            net: Mlp::new(&widths, activation, rng),
             dim,
             frequencies,
             output,
             sde,
             t_min: None,
+            standardization: None,
         })
     }
 

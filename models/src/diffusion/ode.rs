@@ -42,7 +42,8 @@ fn check_span(t0: f64, t1: f64) -> Result<(), ModelError> {
     } else {
         Err(ModelError::BadParameter {
             param: "span",
-            reason: format!("from {t0} to {t1}: both ends must be finite"),
+            value: format!("{t0} to {t1}"),
+            reason: "both ends must be finite".into(),
         })
     }
 }
@@ -61,7 +62,8 @@ pub fn fixed(
     if !(1..=MAX_STEPS).contains(&steps) {
         return Err(ModelError::BadParameter {
             param: "steps",
-            reason: format!("{steps}: must be 1 to {MAX_STEPS}"),
+            value: format!("{steps}"),
+            reason: format!("must be 1 to {MAX_STEPS}"),
         });
     }
     check_span(t0, t1)?;
@@ -109,7 +111,8 @@ pub fn fixed(
         if y.iter().any(|v| !v.is_finite()) {
             return Err(ModelError::BadParameter {
                 param: "ODE",
-                reason: format!("the state turned non-finite at t = {}", t + h),
+                value: format!("t = {}", t + h),
+                reason: "the state turned non-finite".into(),
             });
         }
         observe(s + 1, t + h, y);
@@ -146,16 +149,15 @@ impl Tolerance {
         if !(self.rtol > 0.0 && self.rtol.is_finite() && self.atol > 0.0 && self.atol.is_finite()) {
             return Err(ModelError::BadParameter {
                 param: "tolerance",
-                reason: format!(
-                    "rtol {} and atol {} must be positive and finite",
-                    self.rtol, self.atol
-                ),
+                value: format!("rtol {}, atol {}", self.rtol, self.atol),
+                reason: "both must be positive and finite".into(),
             });
         }
         if !(1..=MAX_STEPS).contains(&self.max_steps) {
             return Err(ModelError::BadParameter {
                 param: "Tolerance::max_steps",
-                reason: format!("{}: must be 1 to {MAX_STEPS}", self.max_steps),
+                value: self.max_steps.to_string(),
+                reason: format!("must be 1 to {MAX_STEPS}"),
             });
         }
         Ok(())
@@ -245,7 +247,8 @@ pub fn dopri5(
         if stats.accepted + stats.rejected >= tol.max_steps {
             return Err(ModelError::BadParameter {
                 param: "Tolerance::max_steps",
-                reason: format!("{} steps did not reach t = {t1} (at t = {t}): loosen rtol/atol or raise max_steps", tol.max_steps),
+                value: tol.max_steps.to_string(),
+                reason: format!("the steps did not reach t = {t1} (at t = {t}): loosen rtol/atol or raise max_steps"),
             });
         }
         h = h.min((t1 - t).abs());
@@ -253,8 +256,9 @@ pub fn dopri5(
         if h <= 4.0 * f64::EPSILON * t.abs().max(1e-3 * span) {
             return Err(ModelError::BadParameter {
                 param: "ODE",
+                value: format!("t = {t}"),
                 reason: format!(
-                    "the step size fell to {h:e} at t = {t}, below what f64 resolves: the state (largest |y| = {:e}) is too far out or the flow too stiff to integrate",
+                    "the step size fell to {h:e}, below what f64 resolves: the state (largest |y| = {:e}) is too far out or the flow too stiff to integrate",
                     y.iter().fold(0.0f64, |m, v| m.max(v.abs()))
                 ),
             });
@@ -276,7 +280,8 @@ pub fn dopri5(
         if !err.is_finite() {
             return Err(ModelError::BadParameter {
                 param: "ODE",
-                reason: format!("the state turned non-finite at t = {t}"),
+                value: format!("t = {t}"),
+                reason: "the state turned non-finite".into(),
             });
         }
         if err <= 1.0 {

@@ -125,7 +125,8 @@ pub fn sample_with<S: TimeScore + ?Sized>(
                 if let Some(i) = p.data().iter().position(|v| !v.is_finite()) {
                     return Err(ModelError::BadParameter {
                         param: "start",
-                        reason: format!("point {} has a non-finite coordinate", i / d.max(1)),
+                        value: format!("point {}", i / d.max(1)),
+                        reason: "has a non-finite coordinate".into(),
                     });
                 }
                 p.rows()
@@ -133,7 +134,8 @@ pub fn sample_with<S: TimeScore + ?Sized>(
             Start::Points(p) => {
                 return Err(ModelError::BadParameter {
                     param: "start",
-                    reason: format!("points of dimension {}, the score has {d}", p.cols()),
+                    value: format!("points of dimension {}", p.cols()),
+                    reason: format!("the score has dimension {d}"),
                 })
             }
         };
@@ -260,10 +262,8 @@ pub fn sample_with<S: TimeScore + ?Sized>(
         if let Some(i) = x.data().iter().position(|v| !v.is_finite()) {
             return Err(ModelError::BadParameter {
                 param: "method",
-                reason: format!(
-                    "particle {} left the finite numbers: use more steps or a smaller snr",
-                    i / d.max(1)
-                ),
+                value: format!("particle {}", i / d.max(1)),
+                reason: "left the finite numbers: use more steps or a smaller snr".into(),
             });
         }
         Ok((x, stats))
@@ -382,17 +382,25 @@ pub const MAX_STEPS: usize = 1_000_000;
 /// Check a method before any allocation: every count in 1 to [`MAX_STEPS`], η in [0, 1], tolerances positive
 /// and finite.
 fn check(method: &Method, n: usize, d: usize) -> Result<(), ModelError> {
-    let bad = |param, reason: String| Err(ModelError::BadParameter { param, reason });
+    let bad = |param, value: String, reason: String| {
+        Err(ModelError::BadParameter {
+            param,
+            value,
+            reason,
+        })
+    };
     if n == 0 || d == 0 {
         return bad(
             "n",
-            format!("{n} particles of dimension {d}: need at least one of each"),
+            format!("{n} particles of dimension {d}"),
+            "need at least one of each".into(),
         );
     }
     if n.saturating_mul(d) > 1 << 28 {
         return bad(
             "n",
-            format!("{n} particles × {d} dimensions is too many to hold"),
+            format!("{n} particles × {d} dimensions"),
+            "too many to hold (at most 2²⁸ values)".into(),
         );
     }
     let steps = match *method {
@@ -405,7 +413,11 @@ fn check(method: &Method, n: usize, d: usize) -> Result<(), ModelError> {
     };
     if let Some(steps) = steps {
         if !(1..=MAX_STEPS).contains(&steps) {
-            return bad("steps", format!("{steps}: must be 1 to {MAX_STEPS}"));
+            return bad(
+                "steps",
+                steps.to_string(),
+                format!("must be 1 to {MAX_STEPS}"),
+            );
         }
     }
     match *method {
@@ -417,19 +429,19 @@ fn check(method: &Method, n: usize, d: usize) -> Result<(), ModelError> {
             if corrector_steps > 100 {
                 bad(
                     "corrector_steps",
-                    format!("{corrector_steps}: must be 0 to 100"),
+                    corrector_steps.to_string(),
+                    "must be 0 to 100".into(),
                 )
             } else if !(snr > 0.0 && snr.is_finite()) {
-                bad("snr", format!("{snr}: must be positive and finite"))
+                bad("snr", snr.to_string(), "must be positive and finite".into())
             } else {
                 Ok(())
             }
         }
         Method::Ddim { eta, .. } if !(0.0..=1.0).contains(&eta) => bad(
             "eta",
-            format!(
-                "{eta}: must be in [0, 1] (0: deterministic DDIM, 1: DDPM's ancestral sampler)"
-            ),
+            eta.to_string(),
+            "must be in [0, 1] (0: deterministic DDIM, 1: DDPM's ancestral sampler)".into(),
         ),
         Method::ProbabilityFlowAdaptive(t) => t.check(),
         _ => Ok(()),

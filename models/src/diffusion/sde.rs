@@ -89,8 +89,12 @@ pub enum Sde {
     SubVp(Schedule),
 }
 
-fn bad(param: &'static str, reason: String) -> ModelError {
-    ModelError::BadParameter { param, reason }
+fn bad(param: &'static str, value: String, reason: String) -> ModelError {
+    ModelError::BadParameter {
+        param,
+        value,
+        reason,
+    }
 }
 
 /// The largest β_max of a linear schedule: B(1) ≤ 1,000 keeps α(1) = e^{−B/2} a normal number, and the
@@ -105,7 +109,8 @@ fn check_linear(beta_min: f64, beta_max: f64) -> Result<Schedule, ModelError> {
     if !(beta_min > 0.0 && beta_max > beta_min && beta_max <= MAX_BETA) {
         return Err(bad(
             "beta_min/beta_max",
-            format!("need 0 < β_min < β_max ≤ {MAX_BETA}, got {beta_min} and {beta_max}"),
+            format!("{beta_min}/{beta_max}"),
+            format!("need 0 < β_min < β_max ≤ {MAX_BETA}"),
         ));
     }
     Ok(Schedule::Linear { beta_min, beta_max })
@@ -136,7 +141,8 @@ impl Sde {
         if !(sigma_min >= lo && sigma_max > sigma_min && sigma_max <= hi) {
             return Err(bad(
                 "sigma_min/sigma_max",
-                format!("need {lo:e} ≤ σ_min < σ_max ≤ {hi:e}, got {sigma_min} and {sigma_max}"),
+                format!("{sigma_min}/{sigma_max}"),
+                format!("need {lo:e} ≤ σ_min < σ_max ≤ {hi:e}"),
             ));
         }
         Ok(Sde::Ve {
@@ -155,7 +161,8 @@ impl Sde {
         if !(s > 0.0 && s < 1.0) {
             return Err(bad(
                 "s",
-                format!("the cosine offset must be in (0, 1), got {s}"),
+                s.to_string(),
+                "the cosine offset must be in (0, 1)".into(),
             ));
         }
         Ok(Sde::Vp(Schedule::Cosine { s }))
@@ -173,7 +180,8 @@ impl Sde {
         } else {
             Err(bad(
                 "t",
-                format!("{t}: the SDE's times lie in [0, 1] (t = 0 is the data, t = 1 the prior)"),
+                t.to_string(),
+                "the SDE's times lie in [0, 1] (t = 0 is the data, t = 1 the prior)".into(),
             ))
         }
     }

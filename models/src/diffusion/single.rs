@@ -24,10 +24,10 @@
 //! ```
 
 use super::net::{blocked, TimeModel};
-use super::train::Weighting;
 use super::TimeScore;
 use crate::nn::single::{Mlp32, Work};
 use crate::nn::vmath32::fourier;
+use crate::objective::diffusion::Weighting;
 use std::cell::RefCell;
 use stein_autodiff::Tensor;
 
@@ -89,7 +89,7 @@ impl TimeModel32 {
     }
 
     /// The mean weighted denoising loss of rows `x0` at times `t` with noise `z` and its gradient in the
-    /// parameters (the shapes of [`crate::nn::Mlp::params`]): [`super::train::denoising_loss`] in f32.
+    /// parameters (the shapes of [`crate::nn::Mlp::params`]): [`crate::objective::diffusion::loss`] in f32.
     pub fn denoising_loss_grad(
         &self,
         x0: &Tensor,
@@ -108,7 +108,7 @@ impl TimeModel32 {
         );
         BUFFERS.with(|buffers| {
             let bufs = &mut *buffers.borrow_mut();
-            let (xt, coefficients) = super::train::noised(&m.sde, x0, t, z);
+            let (xt, coefficients) = crate::objective::diffusion::noised(&m.sde, x0, t, z);
             let readouts: Vec<_> = coefficients
                 .iter()
                 .map(|&(a, s)| m.readout_with(a, s))
@@ -240,9 +240,8 @@ mod tests {
             for weighting in [Weighting::Simple, Weighting::Likelihood] {
                 let (want, grads) = stein_autodiff::with_tape(|tape| {
                     let p = model.net.lift(tape);
-                    let l = super::super::train::denoising_loss(
-                        &model, tape, &p, &x0, &t, &z, weighting,
-                    );
+                    let l =
+                        crate::objective::diffusion::loss(&model, tape, &p, &x0, &t, &z, weighting);
                     (l.value(), tape.grad_tensors(l, &p))
                 });
                 let (got, mine) = fast.denoising_loss_grad(&x0, &t, &z, weighting);

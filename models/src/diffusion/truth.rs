@@ -96,10 +96,8 @@ impl PerturbedMixture {
         if x.len() != d {
             return Err(ModelError::BadParameter {
                 param: "x",
-                reason: format!(
-                    "a point of dimension {}; the mixture has dimension {d}",
-                    x.len()
-                ),
+                value: format!("a point of dimension {}", x.len()),
+                reason: format!("the mixture has dimension {d}"),
             });
         }
         Ok(())

@@ -40,6 +40,7 @@ pub fn check_widths(
         .collect();
     let bad = |reason: String| crate::ModelError::BadParameter {
         param: "widths",
+        value: format!("{widths:?}"),
         reason,
     };
     if let Some(&w) = widths.iter().find(|&&w| w == 0 || w > MAX_WIDTH) {
@@ -194,7 +195,16 @@ impl Mlp {
     /// Check a network read from a file: 1 to [`limits::MAX_LAYERS`] layers of widths 1 to
     /// [`limits::MAX_WIDTH`], parameter shapes that fit them, at most [`limits::MAX_PARAMS`] parameters, all
     /// finite.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::ModelError> {
+        self.check()
+            .map_err(|reason| crate::ModelError::BadParameter {
+                param: "network",
+                value: format!("widths {:?}", self.widths),
+                reason,
+            })
+    }
+
+    fn check(&self) -> Result<(), String> {
         use limits::*;
         let net = self;
         let w = &net.widths;
@@ -378,8 +388,17 @@ impl Model {
     /// finite parameters, input width = `dim` (+ 1 when noise-conditional), output width = `dim` (score) or
     /// 1 (energy), a σ ladder that is non-empty, finite, positive and bounded when noise-conditional, and a
     /// standardisation of dimension `dim` with finite shifts and positive finite scales.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::ModelError> {
         self.net.validate()?;
+        self.check()
+            .map_err(|reason| crate::ModelError::BadParameter {
+                param: "model",
+                value: format!("{:?} model of dimension {}", self.kind, self.dim),
+                reason,
+            })
+    }
+
+    fn check(&self) -> Result<(), String> {
         let w = &self.net.widths;
         let cond = usize::from(self.conditioning != Conditioning::None);
         if self.dim == 0 || self.dim + cond != w[0] {
@@ -407,12 +426,12 @@ impl Model {
             ));
         }
         if cond == 1 {
-            validate_ladder(&self.sigmas)?;
+            validate_ladder(&self.sigmas).map_err(|e| e.to_string())?;
         } else if !self.sigmas.is_empty() {
             return Err("a σ ladder on a model that is not noise-conditional".into());
         }
         if let Some(st) = &self.standardization {
-            st.validate(self.dim)?;
+            st.validate(self.dim).map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -543,17 +562,22 @@ impl stein_scores::Score for ModelScore<'_> {
 }
 
 /// Check a σ ladder: 1 to [`limits::MAX_SIGMAS`] levels, each finite and positive.
-pub fn validate_ladder(sigmas: &[f64]) -> Result<(), String> {
+pub fn validate_ladder(sigmas: &[f64]) -> Result<(), crate::ModelError> {
+    let bad = |value: String, reason: String| crate::ModelError::BadParameter {
+        param: "sigmas",
+        value,
+        reason,
+    };
     if sigmas.is_empty() || sigmas.len() > limits::MAX_SIGMAS {
-        return Err(format!(
-            "a σ ladder of {} levels; need 1 to {}",
-            sigmas.len(),
-            limits::MAX_SIGMAS
+        return Err(bad(
+            format!("{} levels", sigmas.len()),
+            format!("a σ ladder needs 1 to {} levels", limits::MAX_SIGMAS),
         ));
     }
     if let Some(s) = sigmas.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-        return Err(format!(
-            "σ = {s} in the ladder; every σ must be positive and finite"
+        return Err(bad(
+            s.to_string(),
+            "every σ must be positive and finite".into(),
         ));
     }
     Ok(())

@@ -21,6 +21,49 @@ pub(crate) fn register_font() {
     });
 }
 
+/// `title` shortened to fit the width of `area` at `size` pixels (never clipped at the picture's edge): the
+/// part before its first ": " — a data set's name or a long file path — loses its start ("…/data.csv"), any
+/// other text its middle.
+pub(crate) fn fitted<DB: DrawingBackend>(area: &Area<'_, DB>, title: &str, size: f64) -> String {
+    register_font();
+    let font = TextStyle::from(("sans-serif", size).into_font());
+    let room = area.dim_in_pixel().0.saturating_sub(24);
+    let fits = |t: &str| {
+        area.estimate_text_size(t, &font)
+            .map(|(w, _)| w <= room)
+            .unwrap_or(true)
+    };
+    if fits(title) {
+        return title.to_string();
+    }
+    let (head, tail) = match title.find(": ") {
+        Some(i) => (&title[..i], &title[i..]),
+        None => ("", title),
+    };
+    let head: Vec<char> = head.chars().collect();
+    for keep in (0..head.len()).rev() {
+        let t = format!(
+            "…{}{tail}",
+            head[head.len() - keep..].iter().collect::<String>()
+        );
+        if fits(&t) {
+            return t;
+        }
+    }
+    let chars: Vec<char> = title.chars().collect();
+    for keep in (4..chars.len()).rev() {
+        let t = format!(
+            "{}…{}",
+            chars[..keep / 2].iter().collect::<String>(),
+            chars[chars.len() - keep / 2..].iter().collect::<String>()
+        );
+        if fits(&t) {
+            return t;
+        }
+    }
+    "…".into()
+}
+
 /// A picture error naming the file.
 pub(crate) fn plot_err(path: &Path, e: impl std::fmt::Display) -> ScoreError {
     ScoreError::Plot {
@@ -288,5 +331,31 @@ pub(crate) fn span<'a>(series: impl Iterator<Item = &'a Vec<f64>>) -> (f64, f64)
         (lo - 1.0, lo + 1.0) // a constant series
     } else {
         (-1.0, 1.0) // nothing finite to show
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_titles_are_shortened_to_fit_never_clipped() {
+        let mut svg = String::new();
+        let root = SVGBackend::with_string(&mut svg, (480, 300)).into_drawing_area();
+        let long = format!(
+            "{}/data.csv: samples (orange) over held-out data (grey)",
+            "/very/long/path".repeat(8)
+        );
+        let t = fitted(&root, &long, 20.0);
+        assert!(
+            t.starts_with('…') && t.ends_with(".csv: samples (orange) over held-out data (grey)"),
+            "{t}"
+        );
+        let font = TextStyle::from(("sans-serif", 20.0).into_font());
+        assert!(root.estimate_text_size(&t, &font).unwrap().0 <= 456);
+        // a short title is kept as it is; a long one without a name loses its middle
+        assert_eq!(fitted(&root, "samples", 20.0), "samples");
+        let t = fitted(&root, &"x".repeat(300), 20.0);
+        assert!(t.contains('…') && t.len() < 300, "{t}");
     }
 }

@@ -273,7 +273,10 @@ pub fn line_chart(
             root.fill(&WHITE).map_err(txt)?;
             let mut chart = ChartBuilder::on(&root);
             chart
-                .caption(title, ("sans-serif", 20))
+                .caption(
+                    super::canvas::fitted(&root, title, 20.0),
+                    ("sans-serif", 20),
+                )
                 .margin(10)
                 .x_label_area_size(35)
                 .y_label_area_size(60);

@@ -135,7 +135,10 @@ fn draw_scene<'a, DB: DrawingBackend>(
     let (w, _) = root.dim_in_pixel();
     let (main, bar) = root.split_horizontally(w.saturating_sub(BAR_WIDTH));
     let mut chart = ChartBuilder::on(&main)
-        .caption(title, ("sans-serif", 20))
+        .caption(
+            super::canvas::fitted(&main, title, 20.0),
+            ("sans-serif", 20),
+        )
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(40)

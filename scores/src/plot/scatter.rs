@@ -28,7 +28,10 @@ pub fn scatter_compare(
         (|| -> Result<(), String> {
             root.fill(&WHITE).map_err(txt)?;
             let mut chart = ChartBuilder::on(&root)
-                .caption(title, ("sans-serif", 20))
+                .caption(
+                    super::canvas::fitted(&root, title, 20.0),
+                    ("sans-serif", 20),
+                )
                 .margin(10)
                 .x_label_area_size(30)
                 .y_label_area_size(40)

@@ -34,6 +34,8 @@ pub enum Command {
     Plot(PlotArgs),
 }
 
+/// `stein train`'s flags. Every default that is not a destination comes from the model's recipe
+/// ([`stein::models::recipe::Recipe`]): the help below names them as the recipes hold them.
 #[derive(Args)]
 #[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
@@ -41,32 +43,43 @@ pub struct TrainArgs {
     /// CSV file of any number of columns. On --resume: the run's.
     #[arg(long, default_value = "two-moons")]
     pub data: String,
-    /// What the network outputs. On --resume: the run's.
+    /// What the network is: an energy model, a score network, or a diffusion model. On --resume: the run's.
     #[arg(long, value_enum, default_value_t = ModelArg::Energy)]
     pub model: ModelArg,
-    /// The training objective. On --resume: the run's.
-    #[arg(long, value_enum, default_value_t = LossArg::Ncsn)]
-    pub loss: LossArg,
+    /// The training objective (default: the recipe's — ncsn for energy and score models, diffusion-dsm for
+    /// diffusion models). On --resume: the run's.
+    #[arg(long, value_parser = objective_name)]
+    pub loss: Option<String>,
+    /// Hidden layer widths, comma-separated (default 128,128). On --resume: the run's.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = count::<1, { stein::models::nn::limits::MAX_WIDTH }>)]
+    pub hidden: Option<Vec<usize>>,
+    /// The network's non-linearity (default silu). On --resume: the run's.
+    #[arg(long, value_enum)]
+    pub activation: Option<ActivationArg>,
     /// The sampler for the samples and pictures (default: annealed Langevin for noise-conditional models —
     /// --loss ncsn —, MALA for energy models, ULA for score networks, the reverse SDE for diffusion models).
     #[arg(long, value_enum)]
     pub sampler: Option<SamplerArg>,
-    /// Optimiser steps in total (on --resume: the new total).
-    #[arg(long, allow_hyphen_values = true, default_value_t = 4000, value_parser = count::<1, MAX_STEPS>)]
-    pub steps: usize,
-    /// Minibatch size. On --resume: the run's.
-    #[arg(long, allow_hyphen_values = true, default_value_t = 256, value_parser = count::<1, { 1 << 20 }>)]
-    pub batch: usize,
-    /// Learning rate (cosine-decayed to 5%). On --resume: the run's.
-    #[arg(long, allow_hyphen_values = true, default_value_t = 2e-3, value_parser = positive_real)]
-    pub lr: f64,
+    /// Optimiser steps in total (default 4000; on --resume: the run's own total, or a new one).
+    #[arg(long, allow_hyphen_values = true, value_parser = count::<1, MAX_STEPS>, conflicts_with = "time")]
+    pub steps: Option<usize>,
+    /// A budget of time instead of steps (`90s`, `5m`, `1h`): the run times three steps first and fixes its
+    /// total of steps from them (printed and kept, so `--steps N` repeats it).
+    #[arg(long, value_parser = duration)]
+    pub time: Option<std::time::Duration>,
+    /// Minibatch size (default 256; 512 for diffusion). On --resume: the run's.
+    #[arg(long, allow_hyphen_values = true, value_parser = count::<1, { 1 << 20 }>)]
+    pub batch: Option<usize>,
+    /// Peak learning rate, cosine-decayed to 5% (default 2e-3; 4e-3 for diffusion). On --resume: the run's.
+    #[arg(long, allow_hyphen_values = true, value_parser = positive_real)]
+    pub lr: Option<f64>,
     /// Seed of every random draw (negative values wrap: −1 is 2⁶⁴ − 1). On --resume: the run's.
     #[arg(long, allow_hyphen_values = true, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
     /// Run folder (default: a new folder runs/<data>-<date>-<time>). Must be empty unless --force.
     #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
-    /// Continue the run in this folder from its checkpoint, until --steps in total.
+    /// Continue the run in this folder from its checkpoint (to its own total, or --steps).
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Write into a --out folder that already holds files (an earlier run's files are replaced).
@@ -81,15 +94,15 @@ pub struct TrainArgs {
     /// How pictures show data of more than two dimensions.
     #[arg(long, value_enum, default_value_t = ViewArg::Pairs)]
     pub view: ViewArg,
-    /// The forward SDE of --model diffusion.
-    #[arg(long, value_enum, default_value_t = SdeArg::Vp)]
-    pub sde: SdeArg,
+    /// The forward SDE of --model diffusion (default vp).
+    #[arg(long, value_enum)]
+    pub sde: Option<SdeArg>,
     /// The earliest time ε of a diffusion model's interval [ε, 1]: training draws t there, sampling ends there,
     /// the likelihood starts there: 10⁻⁷ to 0.5 (default: the SDE's, 10⁻⁵).
     #[arg(long, allow_hyphen_values = true, value_parser = positive_real)]
     pub t_min: Option<f64>,
-    /// The arithmetic of --model diffusion's training passes and samplers (default f32; parameters and the
-    /// optimiser stay f64). On --resume: the run's.
+    /// The arithmetic of the training passes (default: f32 for diffusion models, f64 for the others; f32 where
+    /// the objective has an f32 path). Parameters and the optimiser stay f64. On --resume: the run's.
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionArg>,
     /// No progress bar.
@@ -128,6 +141,9 @@ pub struct SampleArgs {
     /// The arithmetic of a diffusion model's network in the sampler (default f32).
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionArg>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Args)]
@@ -136,6 +152,9 @@ pub struct LikelihoodArgs {
     /// A diffusion model.json written by `stein train --model diffusion`.
     #[arg(long)]
     pub model: PathBuf,
+    /// No progress bar (the result line is printed: it is the command's output).
+    #[arg(long)]
+    pub quiet: bool,
     /// A built-in data set (scored on a fresh draw, never the points a training run drew) or a CSV file with
     /// the model's number of columns (its own test points: every row is used, no split).
     #[arg(long)]
@@ -170,6 +189,9 @@ pub struct PlotArgs {
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
+    /// Print nothing on success.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// A count in `LO..=HI`, with a message that names the range (negative numbers included).
@@ -196,4 +218,44 @@ fn seed(s: &str) -> Result<u64, String> {
     t.parse::<u64>()
         .or_else(|_| t.parse::<i64>().map(|v| v as u64))
         .map_err(|_| format!("`{s}` is not a 64-bit integer"))
+}
+
+/// A registered objective's name (the registry's list, less the one that needs its target in code).
+fn objective_name(s: &str) -> Result<String, String> {
+    let names: Vec<&str> = stein::models::objective::REGISTRY
+        .iter()
+        .map(|r| r.name)
+        .filter(|n| *n != "esm")
+        .collect();
+    if names.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not an objective [possible values: {}]",
+            names.join(", ")
+        ))
+    }
+}
+
+/// A duration: a number of seconds, or with a unit `s`, `m` or `h` (`90s`, `1.5m`, `2h`), from 1 s to 30
+/// days.
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let scale = match unit {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("`{s}`: the unit must be s, m or h")),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if (1.0..=30.0 * 86_400.0).contains(&(v * scale)) => {
+            Ok(std::time::Duration::from_secs_f64(v * scale))
+        }
+        Ok(_) => Err(format!("`{s}` is out of range: 1 s to 30 days")),
+        Err(_) => Err(format!("`{s}` is not a duration (e.g. 90s, 5m, 1h)")),
+    }
 }

@@ -1,8 +1,9 @@
 //! The values of the command line's choices (clap `ValueEnum`s) and what each stands for in the library.
 
 use clap::ValueEnum;
-use stein::models::loss::{Loss, Projection};
-use stein::models::nn::Kind;
+use stein::models::network::NetworkKind;
+use stein::models::nn::Activation;
+use stein::models::recipe::SdeKind;
 use stein::run::diffusion::ReverseKind;
 use stein::run::SamplerKind;
 
@@ -18,21 +19,12 @@ pub enum ModelArg {
 }
 
 impl ModelArg {
-    /// The kind of a score or energy model; `None` for a diffusion model (trained and sampled apart).
-    pub fn kind(self) -> Option<Kind> {
+    /// The kind of network.
+    pub fn kind(self) -> NetworkKind {
         match self {
-            ModelArg::Energy => Some(Kind::Energy),
-            ModelArg::Score => Some(Kind::Score),
-            ModelArg::Diffusion => None,
-        }
-    }
-
-    /// The flag's value.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelArg::Energy => "energy",
-            ModelArg::Score => "score",
-            ModelArg::Diffusion => "diffusion",
+            ModelArg::Energy => NetworkKind::Energy,
+            ModelArg::Score => NetworkKind::Score,
+            ModelArg::Diffusion => NetworkKind::Diffusion,
         }
     }
 }
@@ -46,6 +38,17 @@ pub enum SdeArg {
     Ve,
     /// Sub-VP, β from 0.1 to 20.
     Subvp,
+}
+
+impl SdeArg {
+    /// The recipe's SDE.
+    pub fn kind(self) -> SdeKind {
+        match self {
+            SdeArg::Vp => SdeKind::Vp,
+            SdeArg::Ve => SdeKind::Ve,
+            SdeArg::Subvp => SdeKind::SubVp,
+        }
+    }
 }
 
 /// The arithmetic of a diffusion model's network passes.
@@ -72,65 +75,30 @@ pub fn precision_of(flag: Option<PrecisionArg>) -> stein::models::nn::Precision 
     flag.map_or(stein::models::nn::Precision::F32, PrecisionArg::precision)
 }
 
-/// The training objective.
+/// The non-linearity of a network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LossArg {
-    /// Denoising score matching at one σ.
-    Dsm,
-    /// Multi-noise denoising (noise-conditional model).
-    Ncsn,
-    /// Sliced score matching (Rademacher projections).
-    Ssm,
-    /// Sliced score matching, variance-reduced (Gaussian projections).
-    SsmVr,
-    /// Implicit score matching, exact trace.
-    Ism,
-    /// Noise-contrastive estimation (energy models).
-    Nce,
-    /// Contrastive divergence with Langevin negatives (energy models).
-    Cd,
+pub enum ActivationArg {
+    /// x σ(x).
+    Silu,
+    /// ln(1 + eˣ).
+    Softplus,
+    /// tanh x.
+    Tanh,
+    /// ELU (α = 1).
+    Elu,
+    /// max(x, 0) (no second derivative: unfit for ism, ssm and energy-model dsm).
+    Relu,
 }
 
-impl LossArg {
-    /// The loss, with the σ ladder fitted to the data for the denoising losses (in model coordinates).
-    pub fn loss(self, sigmas: &[f64]) -> Loss {
+impl ActivationArg {
+    /// The library's activation.
+    pub fn activation(self) -> Activation {
         match self {
-            LossArg::Dsm => Loss::Dsm {
-                sigma: sigmas[sigmas.len() / 2],
-            },
-            LossArg::Ncsn => Loss::Ncsn {
-                sigmas: sigmas.to_vec(),
-            },
-            LossArg::Ssm => Loss::Ssm {
-                projections: 1,
-                variance_reduced: false,
-                projection: Projection::Rademacher,
-            },
-            LossArg::SsmVr => Loss::Ssm {
-                projections: 1,
-                variance_reduced: true,
-                projection: Projection::Gaussian,
-            },
-            LossArg::Ism => Loss::Ism,
-            LossArg::Nce => Loss::Nce,
-            LossArg::Cd => Loss::Cd {
-                steps: 20,
-                step_size: 1e-3,
-                alpha: 0.1,
-            },
-        }
-    }
-
-    /// The flag's value, as the loss names itself ([`Loss::name`]).
-    pub fn name(self) -> &'static str {
-        match self {
-            LossArg::Dsm => "dsm",
-            LossArg::Ncsn => "ncsn",
-            LossArg::Ssm => "ssm",
-            LossArg::SsmVr => "ssm-vr",
-            LossArg::Ism => "ism",
-            LossArg::Nce => "nce",
-            LossArg::Cd => "cd",
+            ActivationArg::Silu => Activation::Silu,
+            ActivationArg::Softplus => Activation::Softplus,
+            ActivationArg::Tanh => Activation::Tanh,
+            ActivationArg::Elu => Activation::Elu,
+            ActivationArg::Relu => Activation::Relu,
         }
     }
 }

@@ -5,19 +5,11 @@ use crate::error::CliError;
 use rand::SeedableRng;
 use std::path::Path;
 use stein::autodiff::Tensor;
-use stein::models::data::{load_csv, Standardization, Toy};
-use stein::models::loss::geometric_sigmas;
+use stein::models::data::{load_csv, Toy};
 
 /// Points of the training set (toy sets) and the seed offset of the held-out draw.
 const TOY_POINTS: usize = 4000;
 const HELD_OUT_SEED: u64 = 1_000_003;
-
-/// The NCSN ladder for data in model coordinates: 10 levels from the data's largest spread down to 2% of it.
-pub fn default_sigmas(data: &Tensor) -> Vec<f64> {
-    let st = Standardization::fit(data);
-    let top = st.scale.iter().fold(0.1f64, |a, s| a.max(*s));
-    geometric_sigmas(top, 0.02 * top, 10).expect("a positive finite spread")
-}
 
 /// A built-in set (seeded) or a CSV file.
 fn load_data(name: &str, n: usize, seed: u64) -> Result<Tensor, CliError> {

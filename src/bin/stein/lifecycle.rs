@@ -152,11 +152,11 @@ pub fn loss_chart(path: &Path, title: &str, losses: &[(usize, f64)]) -> Result<b
 }
 
 /// The line listing a run's files: the pictures drawn (or why there are none) and the others.
-pub fn pictures_line(written: &[&str], skipped: Option<&str>, extra: &str) -> String {
+pub fn pictures_line(written: &[&str], skipped: Option<&str>) -> String {
     let pictures = match skipped {
         Some(why) if written.is_empty() => format!("none ({why})"),
         Some(why) => format!("{} (the others skipped: {why})", written.join(", ")),
         None => written.join(", "),
     };
-    format!("pictures     {pictures}; summary.txt, model.json, {extra}samples.csv")
+    format!("pictures     {pictures}; summary.txt, model.json, metrics.jsonl, samples.csv")
 }

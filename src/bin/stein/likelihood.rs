@@ -5,31 +5,31 @@ use crate::data::evaluation_data;
 use crate::error::CliError;
 use crate::output::Stdout;
 use stein::autodiff::Tensor;
-use stein::models::diffusion::file::DiffusionFile;
-use stein::models::io::{file_kind, FileKind};
+use stein::models::io::ModelFile;
+use stein::models::network::Network;
 use stein::run::diffusion::likelihood;
 use stein::run::subsample_rows;
 
 pub fn run(a: &LikelihoodArgs, out: &mut Stdout) -> Result<(), CliError> {
-    if file_kind(&a.model) == Some(FileKind::Model) {
+    let file = ModelFile::load(&a.model)?;
+    let Network::Diffusion(model) = &file.network else {
         return Err(CliError::Usage(format!(
             "{}: stein likelihood reads diffusion models (stein train --model diffusion); this is a score or energy model",
             a.model.display()
         )));
-    }
-    let file = DiffusionFile::load(&a.model)?;
+    };
     let (data, what) = evaluation_data(&a.data, a.seed, a.n)?;
-    if data.cols() != file.model.dim {
+    if data.cols() != model.dim {
         return Err(CliError::Usage(format!(
             "--data {}: points of {} columns; the model has {} dimensions",
             a.data,
             data.cols(),
-            file.model.dim
+            model.dim
         )));
     }
     let rows: Vec<f64> = subsample_rows(&data, a.n).concat();
     let x = Tensor::new(rows.len() / data.cols().max(1), data.cols(), rows).expect("whole rows");
-    let ll = likelihood(&file, &x, a.seed)?;
+    let ll = likelihood(model, &x, a.seed)?;
     let n = ll.nats.len() as f64;
     let nll = -ll.mean_nats();
     let se =

@@ -13,9 +13,9 @@
 mod args;
 mod choices;
 mod data;
-mod diffuse;
 mod diffuse_pictures;
 mod error;
+mod finish;
 mod lifecycle;
 mod likelihood;
 mod output;
@@ -92,21 +92,7 @@ fn main() -> ExitCode {
             let m = matches
                 .subcommand_matches("train")
                 .expect("the train subcommand");
-            // a diffusion run folder continues as one (naming --model is not needed to resume it)
-            let model_given =
-                m.value_source("model") == Some(clap::parser::ValueSource::CommandLine);
-            let resumes_diffusion = a.resume.as_deref().is_some_and(diffuse::is_diffusion_run);
-            if a.model == args::ModelArg::Diffusion || (resumes_diffusion && !model_given) {
-                diffuse::train(a, m, &mut out)
-            } else if resumes_diffusion {
-                Err(error::CliError::Usage(format!(
-                    "--model {} cannot continue the run in {}: it was trained with --model diffusion (leave --model out to continue it)",
-                    a.model.name(),
-                    a.resume.as_deref().map_or(String::new(), |d| d.display().to_string())
-                )))
-            } else {
-                train::run(a, m, &mut out)
-            }
+            train::run(a, m, &mut out)
         }
         args::Command::Sample(a) => sample::run(a, &mut out),
         args::Command::Likelihood(a) => likelihood::run(a, &mut out),

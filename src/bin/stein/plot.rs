@@ -48,6 +48,9 @@ pub fn run(a: &PlotArgs, out: &mut Stdout) -> Result<(), CliError> {
         }
         (Some(sweep), Some((t, b, label))) => animate(&path, a, sweep, &t, b, label)?,
     }
+    if a.quiet {
+        return Ok(());
+    }
     out.line(format!("wrote {}", path.display()))
 }
 

@@ -4,14 +4,12 @@
 use crate::args::TrainArgs;
 use crate::error::CliError;
 use std::path::{Path, PathBuf};
+use stein::models::fit::Trainer;
 
 /// What a run was trained with, as its checkpoint keeps it.
 pub struct Kept<'a> {
-    pub data: &'a str,
-    pub batch: usize,
-    pub lr: f64,
-    pub seed: u64,
-    pub standardized: bool,
+    /// The trainer the checkpoint gives back.
+    pub trainer: &'a Trainer,
     /// Steps done.
     pub step: usize,
     /// The total the run was asked for, when its checkpoint keeps it.
@@ -49,10 +47,12 @@ pub fn total_steps(
     dir: &Path,
     kept: &Kept<'_>,
 ) -> Result<usize, CliError> {
-    let total = if given("steps") {
-        a.steps
-    } else {
-        kept.target.unwrap_or(a.steps).max(kept.step)
+    let total = match a.steps {
+        Some(s) if given("steps") => s,
+        _ => kept
+            .target
+            .unwrap_or(stein::models::recipe::Recipe::ebm().steps)
+            .max(kept.step),
     };
     if total < kept.step {
         return Err(CliError::Usage(format!(
@@ -88,29 +88,58 @@ pub fn refuse_changes(
     dir: &Path,
     kept: &Kept<'_>,
 ) -> Result<(), CliError> {
-    if given("data") && a.data != kept.data {
-        return Err(refusal(dir, "data", &a.data, kept.data));
+    let t = kept.trainer;
+    let s = &t.settings;
+    let (net, objective) = (&t.network, t.objective.name());
+    if given("data") && a.data != t.data {
+        return Err(refusal(dir, "data", &a.data, &t.data));
     }
-    if given("batch") && a.batch != kept.batch {
+    if given("model") && a.model.kind() != net.kind() {
         return Err(refusal(
             dir,
-            "batch",
-            &a.batch.to_string(),
-            &kept.batch.to_string(),
+            "model",
+            a.model.kind().name(),
+            net.kind().name(),
         ));
     }
-    if given("lr") && a.lr != kept.lr {
-        return Err(refusal(dir, "lr", &a.lr.to_string(), &kept.lr.to_string()));
+    if let Some(l) = a.loss.as_deref().filter(|l| *l != objective) {
+        return Err(refusal(dir, "loss", l, objective));
     }
-    if given("seed") && a.seed != kept.seed {
+    if let Some(b) = a.batch.filter(|b| *b != s.batch) {
+        return Err(refusal(dir, "batch", &b.to_string(), &s.batch.to_string()));
+    }
+    if let Some(lr) = a.lr.filter(|lr| *lr != s.lr) {
+        return Err(refusal(dir, "lr", &lr.to_string(), &s.lr.to_string()));
+    }
+    if given("seed") && a.seed != s.seed {
         return Err(refusal(
             dir,
             "seed",
             &a.seed.to_string(),
-            &kept.seed.to_string(),
+            &s.seed.to_string(),
         ));
     }
-    if a.no_standardize && kept.standardized {
+    if let Some(p) = a
+        .precision
+        .map(|p| p.precision())
+        .filter(|p| *p != s.precision)
+    {
+        return Err(refusal(dir, "precision", p.name(), s.precision.name()));
+    }
+    for (flag, is_given) in [
+        ("hidden", a.hidden.is_some()),
+        ("activation", a.activation.is_some()),
+        ("sde", a.sde.is_some()),
+        ("t-min", a.t_min.is_some()),
+    ] {
+        if is_given {
+            return Err(CliError::Usage(format!(
+                "--{flag} cannot change the run in {}: its model keeps its own (leave it out to continue)",
+                dir.display()
+            )));
+        }
+    }
+    if a.no_standardize && net.standardization().is_some() {
         return Err(CliError::Usage(format!(
             "--no-standardize cannot continue the run in {}: it was trained on standardised data",
             dir.display()

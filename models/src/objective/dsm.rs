@@ -1,0 +1,142 @@
+//! Denoising score matching (Vincent 2011) at one noise level: x̃ = x + σz, loss ½ σ² E‖s(x̃) + z/σ‖² (the
+//! single-noise loss of BENCHMARKS' T5). [`loss`] takes a level per row, so [`super::ncsn`] shares it.
+
+use super::{Gradient, Objective, Record, Registration, Step};
+use crate::error::ModelError;
+use crate::network::Network;
+use crate::nn::{Model, Precision};
+use stein_autodiff::{TVar, Tape, Tensor, Var};
+
+/// Denoising score matching with per-row noise levels `sigma` (`B × 1`) and standard normal `z`: x̃ = x + σz,
+/// loss = mean ½ σ² ‖s(x̃, σ) + z/σ‖² (the weighting λ(σ) = σ² of NCSN). Works for score and energy networks,
+/// noise-conditional or not.
+pub fn loss<'t>(
+    model: &Model,
+    tape: &'t Tape,
+    p: &[TVar<'t>],
+    x: &Tensor,
+    z: &Tensor,
+    sigma: &Tensor,
+) -> Var<'t> {
+    let noisy = Tensor::new(
+        x.rows(),
+        x.cols(),
+        x.data()
+            .iter()
+            .zip(z.data())
+            .enumerate()
+            .map(|(i, (a, b))| a + sigma.data()[i / x.cols()] * b)
+            .collect(),
+    )
+    .expect("shapes of x and z agree");
+    let xv = tape.tensor(&noisy);
+    let sg = tape.tensor_const(sigma);
+    let s = model.score(tape, p, xv, Some(sg));
+    // σ² ‖s + z/σ‖² = ‖σ s + z‖²
+    (s * sg + tape.tensor_const(z)).square().sum() * (0.5 / x.rows() as f64)
+}
+
+/// The sharded gradient of [`loss`] for a batch, its noise and its levels.
+pub(crate) fn gradient(
+    net: &Network,
+    m: &Model,
+    x: &Tensor,
+    z: &Tensor,
+    sigma: &Tensor,
+) -> Gradient {
+    super::sharded(net, &[], x.rows(), |tape, p, _, lo, hi| {
+        use crate::shard::rows_of;
+        loss(
+            m,
+            tape,
+            p,
+            &rows_of(x, lo, hi),
+            &rows_of(z, lo, hi),
+            &rows_of(sigma, lo, hi),
+        )
+    })
+}
+
+/// Record `ladder` on a noise-conditional model (the levels its sampler anneals over), or refuse one that
+/// differs from the ladder it was trained on.
+pub(crate) fn keep_ladder(net: &mut Network, ladder: &[f64], name: &str) -> Result<(), ModelError> {
+    let m = net.model_mut(name)?;
+    if m.conditioning == crate::nn::Conditioning::None {
+        return Ok(());
+    }
+    if m.sigmas.is_empty() {
+        m.sigmas = ladder.to_vec();
+        Ok(())
+    } else if m.sigmas != ladder {
+        Err(ModelError::BadParameter {
+            param: "sigmas",
+            value: format!("{ladder:?}"),
+            reason: format!(
+                "the model was trained on the ladder {:?}; a run continues it with the same",
+                m.sigmas
+            ),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Denoising score matching at one level σ.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dsm {
+    sigma: f64,
+}
+
+impl Dsm {
+    /// At noise level σ (positive, finite; in model coordinates).
+    pub fn new(sigma: f64) -> Result<Self, ModelError> {
+        Ok(Dsm {
+            sigma: super::positive("sigma", sigma)?,
+        })
+    }
+
+    /// σ.
+    pub fn sigma(&self) -> f64 {
+        self.sigma
+    }
+}
+
+/// `dsm`.
+pub const REGISTRATION: Registration = Registration {
+    name: "dsm",
+    help: "denoising score matching at one noise level (Vincent 2011)",
+    trains: super::FIELDS,
+    // the middle level of the ladder `ncsn` would use
+    fresh: |z| {
+        let ladder = super::ncsn::default_ladder(z)?;
+        Ok(Box::new(Dsm::new(ladder[ladder.len() / 2])?))
+    },
+    from_record: |r| Ok(Box::new(Dsm::new(r.get_number("sigma")?)?)),
+};
+
+impl Objective for Dsm {
+    fn name(&self) -> &'static str {
+        REGISTRATION.name
+    }
+
+    fn check(&self, net: &Network, precision: Precision) -> Result<(), ModelError> {
+        super::needs(self.name(), super::FIELDS, net)?;
+        super::f64_only(self.name(), precision)
+    }
+
+    fn prepare(&mut self, net: &mut Network, _data: &Tensor) -> Result<(), ModelError> {
+        keep_ladder(net, &[self.sigma], self.name())
+    }
+
+    fn gradient(&mut self, step: Step<'_>) -> Result<Gradient, ModelError> {
+        let m = step.net.model(self.name())?;
+        let (b, d) = step.batch.shape();
+        let z = super::normals(b, d, step.rng);
+        let sigma = Tensor::full(b, 1, self.sigma);
+        Ok(gradient(step.net, m, step.batch, &z, &sigma))
+    }
+
+    fn record(&self) -> Record {
+        Record::new(self.name()).number("sigma", self.sigma)
+    }
+}
