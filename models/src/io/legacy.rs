@@ -6,7 +6,7 @@
 use super::{ModelFile, TrainingState};
 use crate::data::Standardization;
 use crate::diffusion::net::TimeModel;
-use crate::fit::Settings;
+use crate::fit::settings::Settings;
 use crate::network::Network;
 use crate::nn::{Model, Precision};
 use crate::objective::diffusion::Weighting;

@@ -24,7 +24,7 @@ pub use run_folder::RunFolder;
 
 use crate::diffusion::net::TimeModel;
 use crate::error::ModelError;
-use crate::fit::{Settings, Trainer, MAX_STEPS};
+use crate::fit::settings::{Settings, MAX_STEPS};
 use crate::network::{Network, NetworkKind};
 use crate::nn::Model;
 use crate::objective::Record;
@@ -496,80 +496,5 @@ impl ModelFile {
             reason: e.to_string(),
         })?;
         write_atomic(path, &out).map_err(|e| io_error(path, &e))
-    }
-}
-
-impl Trainer {
-    /// The model file of the current state: the network, the objective's record, and with `with_state` the
-    /// training state (a checkpoint).
-    pub fn to_file(&self, with_state: bool) -> ModelFile {
-        ModelFile {
-            network: self.network.clone(),
-            objective: Some(self.objective.record()),
-            training: with_state.then(|| TrainingState {
-                step: self.step,
-                optimizer: self.optimizer.clone(),
-                settings: self.settings.clone(),
-                target_steps: self.target_steps,
-            }),
-            data: self.data.clone(),
-        }
-    }
-
-    /// Continue the run of a checkpoint written by [`Trainer::fit`] (any version, migrated): the network,
-    /// the objective rebuilt from its record, Adam's state, the settings, the step.
-    pub fn resume(path: impl AsRef<Path>) -> Result<Self, ModelError> {
-        let path = path.as_ref();
-        let f = ModelFile::load(path)?;
-        let record = f.objective.clone().ok_or_else(|| not_checkpoint(path))?;
-        let objective = crate::objective::from_record(&record)?;
-        Self::from_checkpoint(path, f, objective)
-    }
-
-    /// [`Trainer::resume`] with the objective given (one no file can hold, such as explicit score matching
-    /// with its target); its name must be the checkpoint's.
-    pub fn resume_with(
-        path: impl AsRef<Path>,
-        objective: Box<dyn crate::objective::Objective>,
-    ) -> Result<Self, ModelError> {
-        let path = path.as_ref();
-        let f = ModelFile::load(path)?;
-        let saved = f
-            .objective
-            .as_ref()
-            .map(|r| r.name.clone())
-            .unwrap_or_default();
-        if saved != objective.name() {
-            return Err(ModelError::BadParameter {
-                param: "objective",
-                value: objective.name().into(),
-                reason: format!("{} was trained with {saved}", path.display()),
-            });
-        }
-        Self::from_checkpoint(path, f, objective)
-    }
-
-    fn from_checkpoint(
-        path: &Path,
-        f: ModelFile,
-        objective: Box<dyn crate::objective::Objective>,
-    ) -> Result<Self, ModelError> {
-        let state = f.training.ok_or_else(|| not_checkpoint(path))?;
-        Ok(Trainer {
-            network: f.network,
-            objective,
-            optimizer: state.optimizer,
-            settings: state.settings,
-            step: state.step,
-            target_steps: state.target_steps,
-            data: f.data,
-        })
-    }
-}
-
-fn not_checkpoint(path: &Path) -> ModelError {
-    ModelError::BadModelFile {
-        path: path.display().to_string(),
-        reason: "a model file without training state (not a checkpoint)".into(),
     }
 }

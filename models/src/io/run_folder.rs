@@ -2,7 +2,7 @@
 
 use super::{io_error, ModelFile};
 use crate::error::ModelError;
-use crate::fit::LogRecord;
+use crate::fit::settings::LogRecord;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use stein_scores::files::write_atomic_with;

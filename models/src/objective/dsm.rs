@@ -81,6 +81,14 @@ pub(crate) fn keep_ladder(net: &mut Network, ladder: &[f64], name: &str) -> Resu
     }
 }
 
+/// The command line's ladder for data in model coordinates: 10 levels from the data's largest spread (at
+/// least 0.1) down to 2% of it.
+pub fn default_ladder(z: &Tensor) -> Result<Vec<f64>, ModelError> {
+    let st = crate::data::Standardization::fit(z);
+    let top = st.scale.iter().fold(0.1f64, |a, s| a.max(*s));
+    super::geometric_sigmas(top, 0.02 * top, 10)
+}
+
 /// Denoising score matching at one level σ.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dsm {
@@ -108,7 +116,7 @@ pub const REGISTRATION: Registration = Registration {
     trains: super::FIELDS,
     // the middle level of the ladder `ncsn` would use
     fresh: |z| {
-        let ladder = super::ncsn::default_ladder(z)?;
+        let ladder = default_ladder(z)?;
         Ok(Box::new(Dsm::new(ladder[ladder.len() / 2])?))
     },
     from_record: |r| Ok(Box::new(Dsm::new(r.get_number("sigma")?)?)),

@@ -34,17 +34,9 @@ pub const REGISTRATION: Registration = Registration {
     name: "ncsn",
     help: "multi-noise denoising over a σ ladder, for noise-conditional models (Song & Ermon 2019)",
     trains: super::FIELDS,
-    fresh: |z| Ok(Box::new(Ncsn::new(default_ladder(z)?)?)),
+    fresh: |z| Ok(Box::new(Ncsn::new(super::dsm::default_ladder(z)?)?)),
     from_record: |r| Ok(Box::new(Ncsn::new(r.get_list("sigmas")?.to_vec())?)),
 };
-
-/// The command line's ladder for data in model coordinates: 10 levels from the data's largest spread (at
-/// least 0.1) down to 2% of it.
-pub fn default_ladder(z: &Tensor) -> Result<Vec<f64>, ModelError> {
-    let st = crate::data::Standardization::fit(z);
-    let top = st.scale.iter().fold(0.1f64, |a, s| a.max(*s));
-    super::geometric_sigmas(top, 0.02 * top, 10)
-}
 
 impl Objective for Ncsn {
     fn name(&self) -> &'static str {

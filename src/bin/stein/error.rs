@@ -55,3 +55,11 @@ pub fn unless_undrawable(
         other => other,
     }
 }
+
+/// A file that could not be read or written, as one line.
+pub fn io_err(path: &std::path::Path, e: &std::io::Error) -> CliError {
+    CliError::Io {
+        path: path.display().to_string(),
+        reason: stein::scores::files::describe(e),
+    }
+}

@@ -11,12 +11,7 @@ use stein::scores::files::{describe, write_atomic_with};
 /// The files a run folder holds; a folder with any of them holds a run.
 pub const RUN_FILES: [&str; 3] = ["checkpoint.json", "model.json", "metrics.jsonl"];
 
-pub fn io_err(path: &Path, e: &std::io::Error) -> CliError {
-    CliError::Io {
-        path: path.display().to_string(),
-        reason: describe(e),
-    }
-}
+pub use crate::error::io_err;
 
 /// Check that `path` may be written: it does not exist, or `force` is set and it is neither a folder nor a
 /// model/checkpoint file. A symbolic link counts as an existing file (with `force` the link is replaced,

@@ -4,8 +4,7 @@
 //! temporary files that a killed process left are recognised by their names and removed by the next command
 //! that uses the folder.
 
-use crate::error::CliError;
-use crate::output::io_err;
+use crate::error::{io_err, CliError};
 use std::path::{Path, PathBuf};
 
 /// The prefix of staging folders.

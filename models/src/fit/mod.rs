@@ -22,101 +22,25 @@
 //! assert!(report.losses.iter().all(|(_, l)| l.is_finite()));
 //! ```
 
+pub mod settings;
+
+pub use settings::{LogRecord, Settings, MAX_BATCH, MAX_STEPS};
+
 use crate::error::ModelError;
 use crate::network::Network;
 use crate::nn::Precision;
 use crate::objective::{sample_rows, Objective, Step};
-use crate::optim::{clip_grad_norm, Adam, Schedule};
+use crate::optim::{clip_grad_norm, Adam};
 use crate::progress::Progress;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 use stein_autodiff::Tensor;
-
-/// The largest minibatch (rows, after tiling for several projections) a run accepts.
-pub const MAX_BATCH: usize = 1 << 20;
-/// The most optimiser steps a run (or a checkpoint) may count.
-pub const MAX_STEPS: usize = 1 << 40;
-
-/// The settings of a run, kept in its checkpoints: a run continued from one goes on exactly as it would have.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Settings {
-    /// Minibatch size (128).
-    pub batch: usize,
-    /// Base learning rate (10⁻³).
-    pub lr: f64,
-    /// Learning-rate schedule (constant).
-    pub schedule: Schedule,
-    /// Clip the global gradient norm to this (10).
-    pub clip: Option<f64>,
-    /// Seed of every random draw (0).
-    pub seed: u64,
-    /// The arithmetic of the passes (f64; f32 where the objective has an f32 path).
-    #[serde(default)]
-    pub precision: Precision,
-    /// Record the loss every this many steps (10).
-    pub log_every: usize,
-    /// Write a checkpoint every this many steps, and at the start and the end of a run (500).
-    pub checkpoint_every: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            batch: 128,
-            lr: 1e-3,
-            schedule: Schedule::Constant,
-            clip: Some(10.0),
-            seed: 0,
-            precision: Precision::F64,
-            log_every: 10,
-            checkpoint_every: 500,
-        }
-    }
-}
-
-impl Settings {
-    /// Check every setting; the error names the field and its value.
-    pub fn validate(&self) -> Result<(), ModelError> {
-        let bad = |param, value: String, reason: &str| {
-            Err(ModelError::BadParameter {
-                param,
-                value,
-                reason: reason.into(),
-            })
-        };
-        if self.batch == 0 || self.batch > MAX_BATCH {
-            return bad("batch", self.batch.to_string(), "need 1 to 2²⁰ rows");
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad("lr", self.lr.to_string(), "must be positive and finite");
-        }
-        if let Some(c) = self.clip.filter(|c| !(*c > 0.0 && c.is_finite())) {
-            return bad("clip", c.to_string(), "must be positive and finite");
-        }
-        if self.log_every == 0 || self.checkpoint_every == 0 {
-            return bad(
-                "log_every/checkpoint_every",
-                format!("{}/{}", self.log_every, self.checkpoint_every),
-                "must be at least 1",
-            );
-        }
-        match self.schedule {
-            Schedule::Constant => Ok(()),
-            Schedule::Cosine { min_factor: f, .. } | Schedule::Step { gamma: f, .. }
-                if f.is_finite() && f >= 0.0 =>
-            {
-                Ok(())
-            }
-            s => bad(
-                "schedule",
-                format!("{s:?}"),
-                "its factors must be finite and ≥ 0",
-            ),
-        }
-    }
-}
+#[cfg(feature = "io")]
+use {
+    crate::io::{ModelFile, TrainingState},
+    std::path::Path,
+};
 
 /// What one call of [`Trainer::fit`] is asked to do.
 #[derive(Clone, Debug, Default)]
@@ -150,23 +74,6 @@ impl FitOptions {
         self.progress = on;
         self
     }
-}
-
-/// One logged step, as written to `metrics.jsonl`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LogRecord {
-    /// Steps completed.
-    pub step: usize,
-    /// The minibatch loss of the step.
-    pub loss: f64,
-    /// The learning rate used.
-    pub lr: f64,
-    /// The gradient norm before clipping.
-    pub grad_norm: f64,
-    /// Seconds since this run (or resumption) started.
-    pub seconds: f64,
-    /// The objective's name.
-    pub loss_name: String,
 }
 
 /// What a call of [`Trainer::fit`] did.
@@ -452,6 +359,83 @@ impl Trainer {
         times.sort_by(f64::total_cmp);
         let per_step = times[1].max(1e-6);
         Ok(((0.9 * budget.as_secs_f64() / per_step) as usize).clamp(1, MAX_STEPS))
+    }
+}
+
+#[cfg(feature = "io")]
+impl Trainer {
+    /// The model file of the current state: the network, the objective's record, and with `with_state` the
+    /// training state (a checkpoint).
+    pub fn to_file(&self, with_state: bool) -> ModelFile {
+        ModelFile {
+            network: self.network.clone(),
+            objective: Some(self.objective.record()),
+            training: with_state.then(|| TrainingState {
+                step: self.step,
+                optimizer: self.optimizer.clone(),
+                settings: self.settings.clone(),
+                target_steps: self.target_steps,
+            }),
+            data: self.data.clone(),
+        }
+    }
+
+    /// Continue the run of a checkpoint written by [`Trainer::fit`] (any version, migrated): the network,
+    /// the objective rebuilt from its record, Adam's state, the settings, the step.
+    pub fn resume(path: impl AsRef<Path>) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        let f = ModelFile::load(path)?;
+        let record = f.objective.clone().ok_or_else(|| not_checkpoint(path))?;
+        let objective = crate::objective::from_record(&record)?;
+        Self::from_checkpoint(path, f, objective)
+    }
+
+    /// [`Trainer::resume`] with the objective given (one no file can hold, such as explicit score matching
+    /// with its target); its name must be the checkpoint's.
+    pub fn resume_with(
+        path: impl AsRef<Path>,
+        objective: Box<dyn crate::objective::Objective>,
+    ) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        let f = ModelFile::load(path)?;
+        let saved = f
+            .objective
+            .as_ref()
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
+        if saved != objective.name() {
+            return Err(ModelError::BadParameter {
+                param: "objective",
+                value: objective.name().into(),
+                reason: format!("{} was trained with {saved}", path.display()),
+            });
+        }
+        Self::from_checkpoint(path, f, objective)
+    }
+
+    fn from_checkpoint(
+        path: &Path,
+        f: ModelFile,
+        objective: Box<dyn crate::objective::Objective>,
+    ) -> Result<Self, ModelError> {
+        let state = f.training.ok_or_else(|| not_checkpoint(path))?;
+        Ok(Trainer {
+            network: f.network,
+            objective,
+            optimizer: state.optimizer,
+            settings: state.settings,
+            step: state.step,
+            target_steps: state.target_steps,
+            data: f.data,
+        })
+    }
+}
+
+#[cfg(feature = "io")]
+fn not_checkpoint(path: &Path) -> ModelError {
+    ModelError::BadModelFile {
+        path: path.display().to_string(),
+        reason: "a model file without training state (not a checkpoint)".into(),
     }
 }
 
