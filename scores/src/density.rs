@@ -107,7 +107,15 @@ impl<T: Analytic> Score for T {
     }
 }
 
-/// Panic, naming both lengths, when a point does not have the density's dimension.
+/// Panic, naming both lengths, when a point does not have the density's dimension: the check every
+/// catalogue density makes in `log_prob`, for densities written elsewhere to make the same way.
+#[inline]
+#[track_caller]
+pub fn check_point_len(what: &str, got: usize, dim: usize) {
+    check_len(what, got, dim)
+}
+
+/// [`check_point_len`], for this crate.
 #[inline]
 #[track_caller]
 pub(crate) fn check_len(what: &str, got: usize, dim: usize) {

@@ -62,8 +62,8 @@ pub mod plot;
 pub mod testing;
 
 pub use density::{
-    autodiff, laplacian, score, score_batch, try_score, Analytic, AnalyticScore, AutodiffScore,
-    Energy, EnergyFunction, LogDensity, Sample, Score,
+    autodiff, check_point_len, laplacian, score, score_batch, try_score, Analytic, AnalyticScore,
+    AutodiffScore, Energy, EnergyFunction, LogDensity, Sample, Score,
 };
 pub use dist::laplace::Laplace;
 pub use dist::logistic::Logistic;

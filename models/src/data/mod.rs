@@ -1,5 +1,9 @@
-//! Toy 2-D data sets (seeded), their true densities where one exists, per-coordinate standardisation, and
-//! CSV loading (feature `io`).
+//! Toy 2-D data sets (seeded) and the exact density of each ([`Toy::density`]), per-coordinate
+//! standardisation, and CSV loading (feature `io`).
+
+mod truth;
+
+pub use truth::ToyDensity;
 
 use crate::error::ModelError;
 use rand::Rng;
