@@ -182,6 +182,34 @@ impl Tensor {
         self.data.clear();
         self.data.resize(rows * cols, 0.0);
     }
+    /// The matrix product `self · other` of two plain tensors (no tape): the GEMM of the tape's `matmul`,
+    /// split over rayon's pool when large. Panics, naming both shapes, when the inner sizes differ (a
+    /// programmer error).
+    ///
+    /// ```
+    /// use stein_autodiff::Tensor;
+    /// let a = Tensor::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    /// let b = Tensor::new(3, 1, vec![1.0, 0.0, -1.0]).unwrap();
+    /// assert_eq!(a.matmul(&b).data(), &[-2.0, -2.0]);
+    /// ```
+    pub fn matmul(&self, other: &Tensor) -> Tensor {
+        assert_eq!(
+            self.cols, other.rows,
+            "Tensor::matmul: {}×{} times {}×{}",
+            self.rows, self.cols, other.rows, other.cols
+        );
+        let mut out = Tensor::zeros(self.rows, other.cols);
+        crate::ops::kernels::gemm(
+            false,
+            false,
+            &self.data,
+            (self.rows, self.cols),
+            &other.data,
+            (other.rows, other.cols),
+            &mut out.data,
+        );
+        out
+    }
     /// Overwrite with `other`'s values, reusing the allocation.
     pub fn assign(&mut self, other: &Tensor) {
         self.rows = other.rows;

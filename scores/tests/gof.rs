@@ -3,7 +3,7 @@
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use stein_scores::gof::{FssdTest, KsdKernel, KsdTest, MmdTest, TestResult};
+use stein_scores::gof::{FssdTest, KsdKernel, KsdTest, MmdAggTest, MmdTest, TestResult};
 use stein_scores::testing::{assert_same_distribution, assert_samples_from};
 use stein_scores::{GaussianMixture, MultivariateNormal, Normal, Sample};
 
@@ -73,6 +73,70 @@ fn mmd_p_values_are_uniform_when_both_sets_share_a_law() {
         })
         .collect();
     assert_calibrated("MMD", &ps, 200);
+}
+
+#[test]
+fn aggregated_mmd_p_values_are_uniform_when_both_sets_share_a_law() {
+    let p = gaussian_2d();
+    let test = MmdAggTest::default().permutations(200);
+    let ps: Vec<f64> = (0..200)
+        .map(|k| {
+            let mut rng = SmallRng::seed_from_u64(500 + k);
+            let (a, b) = (p.sample_n(&mut rng, 150), p.sample_n(&mut rng, 100));
+            test.seed(k).run(&a, &b).unwrap().p_value
+        })
+        .collect();
+    assert_calibrated("aggregated MMD", &ps, 200);
+}
+
+#[test]
+fn aggregated_mmd_sees_what_the_median_bandwidth_misses_at_any_scale() {
+    // a 1-D checkerboard: uniform over the eighths {0, 3, 4, 7} of [0, 1] against the eighths {1, 2, 5, 6}:
+    // one mean, nearly one variance; the median heuristic's bandwidth (about 0.3) blurs the cells, a
+    // quarter of it does not
+    let cells = |rng: &mut SmallRng, first: [f64; 2]| -> Vec<Vec<f64>> {
+        let u = rand_distr::Uniform::new(0.0, 1.0 / 8.0).unwrap();
+        (0..300)
+            .map(|i| {
+                let cell = 4.0 * ((i / 2) % 2) as f64 + first[i % 2];
+                vec![cell / 8.0 + rand::RngExt::sample(rng, u)]
+            })
+            .collect()
+    };
+    let (mut agg, mut single) = (0, 0);
+    for k in 0..10u64 {
+        let mut rng = SmallRng::seed_from_u64(k);
+        let (a, b) = (cells(&mut rng, [0.0, 3.0]), cells(&mut rng, [1.0, 2.0]));
+        let r = MmdAggTest::default().seed(k).run(&a, &b).unwrap();
+        agg += r.rejects(0.01) as usize;
+        single += MmdTest::default()
+            .permutations(200)
+            .seed(k)
+            .run(&a, &b)
+            .unwrap()
+            .rejects(0.01) as usize;
+        // the same test on the same points scaled by 10⁻¹⁷⁰ and 10¹⁵⁰: the same p-value, bandwidths scaled
+        for s in [1e-170, 1e150] {
+            let scale =
+                |x: &[Vec<f64>]| -> Vec<Vec<f64>> { x.iter().map(|v| vec![v[0] * s]).collect() };
+            let rs = MmdAggTest::default()
+                .seed(k)
+                .run(&scale(&a), &scale(&b))
+                .unwrap();
+            assert_eq!(rs.p_value, r.p_value, "scale {s}");
+            let h = rs.strongest().bandwidth / s;
+            assert!(
+                (h / r.strongest().bandwidth - 1.0).abs() < 1e-9,
+                "scale {s}: {h}"
+            );
+        }
+    }
+    println!("1-D checkerboard and its inverse, 300 vs 300: aggregated rejects {agg}/10, median bandwidth {single}/10");
+    assert!(agg >= 9, "aggregated power {agg}/10");
+    assert!(
+        agg > single,
+        "the aggregated test should see more than one bandwidth does"
+    );
 }
 
 #[test]

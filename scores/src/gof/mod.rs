@@ -1,5 +1,5 @@
 //! Goodness-of-fit tests with p-values, for users' own test suites: do these draws come from the density whose
-//! score I have ([`KsdTest`], [`FssdTest`]), and do two sets of draws come from one law ([`MmdTest`])?
+//! score I have ([`KsdTest`], [`FssdTest`]), and do two sets of draws come from one law ([`MmdTest`] at one bandwidth, [`MmdAggTest`] at five)?
 //!
 //! Each test returns a [`TestResult`]: the statistic, its p-value, and the number of draws used. The p-values
 //! are calibrated: under the null hypothesis they are uniform, so a test at level α rejects exact draws with
@@ -27,6 +27,7 @@ mod frame;
 mod fssd;
 mod ksd;
 mod mmd;
+mod mmd_agg;
 
 pub(crate) use frame::{ldexp, scale_pow2, Frame};
 pub use fssd::FssdTest;
@@ -34,6 +35,7 @@ pub(crate) use ksd::{framed, SteinKernel};
 pub use ksd::{KsdKernel, KsdTest};
 pub use mmd::MmdTest;
 pub(crate) use mmd::{dist2, gaussian, median_bandwidth2};
+pub use mmd_agg::{AggregatedResult, BandwidthTest, MmdAggTest, AGG_BANDWIDTHS, MAX_AGG_DRAWS};
 
 use crate::error::ScoreError;
 use rand::rngs::SmallRng;
