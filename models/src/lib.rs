@@ -3,7 +3,7 @@
 //! Learn scores from data and sample them: MLP score and energy networks ([`nn`]) and diffusion models
 //! through SDEs ([`diffusion`]), one value for both ([`network`]), every classic score-matching objective
 //! ([`objective`]), one training loop ([`fit`]), the command line's recipes ([`recipe`]), optimisers
-//! ([`optim`]), toy data ([`data`]), model files ([`io`]), and Langevin-type samplers with diagnostics
+//! ([`optim`]), toy data and their exact densities ([`data`]), readouts of a model's quality ([`quality`]), model files ([`io`]), and Langevin-type samplers with diagnostics
 //! ([`sample`]).
 //!
 //! ```
@@ -31,6 +31,7 @@ pub mod nn;
 pub mod objective;
 pub mod optim;
 pub mod progress;
+pub mod quality;
 pub mod recipe;
 pub mod sample;
 pub mod shard;

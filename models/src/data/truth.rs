@@ -101,7 +101,7 @@ impl Curve {
 ///
 /// let p = Toy::Checkerboard.density();
 /// assert_eq!(p.log_prob(&[0.5, 0.5]), -(32f64).ln());          // on a filled square
-/// assert_eq!(p.log_prob(&[1.5, 0.5]), f64::NEG_INFINITY);       // an empty one
+/// assert_eq!(p.log_prob(&[-1.5, 0.5]), f64::NEG_INFINITY);      // an empty one
 /// let moons = Toy::TwoMoons.density();
 /// assert!(moons.log_prob(&[0.0, 1.0]) > moons.log_prob(&[0.0, 0.0]));
 /// ```
