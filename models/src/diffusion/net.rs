@@ -132,7 +132,8 @@ impl TimeModel {
         Ok(())
     }
 
-    /// A model for d-dimensional data: F = 16 Fourier pairs, hidden widths as given, SiLU; an error for d = 0,
+    /// A model for d-dimensional data: F = 16 Fourier pairs, hidden widths as given (at He's scale,
+    /// [`Mlp::new`]), SiLU; an error for d = 0,
     /// a hidden width of 0, or sizes beyond [`crate::nn::limits`].
     pub fn new<R: Rng + ?Sized>(
         dim: usize,
