@@ -85,7 +85,10 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
         assert_eq!(csv_shape(&run.join("samples.csv")), (150, d));
         let summary = std::fs::read_to_string(run.join("summary.txt")).unwrap();
         assert!(
-            summary.contains("NLL") && summary.contains("bits/dim") && summary.contains("MMD²"),
+            summary.contains("NLL")
+                && summary.contains("bits/dim")
+                && summary.contains("two-sample test")
+                && summary.contains("verdict"),
             "{summary}"
         );
         let model = run.join("model.json");
@@ -172,6 +175,35 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
         "--quiet",
         "--out",
         ebm.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // an energy model has a likelihood too (log Z by AIS); a score network has none
+    let o = stein(&[
+        "likelihood",
+        "--model",
+        ebm.join("model.json").to_str().unwrap(),
+        "--data",
+        "two-moons",
+        "--n",
+        "200",
+    ]);
+    let line = text(&o);
+    assert!(
+        o.status.success() && line.starts_with("NLL ") && line.contains("log Z"),
+        "{line}"
+    );
+    let score_net = dir.join("score");
+    let o = stein(&[
+        "train",
+        "--model",
+        "score",
+        "--steps",
+        "20",
+        "--samples",
+        "20",
+        "--quiet",
+        "--out",
+        score_net.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let out = dir.join("x.csv");
@@ -314,11 +346,11 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
             vec![
                 "likelihood",
                 "--model",
-                ebm.join("model.json").to_str().unwrap(),
+                score_net.join("model.json").to_str().unwrap(),
                 "--data",
                 "two-moons",
             ],
-            "reads diffusion models",
+            "a score network has no log-density",
         ),
         (
             vec![

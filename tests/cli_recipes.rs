@@ -23,10 +23,10 @@ fn train(dir: &std::path::Path, args: &[&str]) -> ModelFile {
     ModelFile::load(dir.join("run/model.json")).unwrap()
 }
 
-/// The command line draws its 4,000 training points of a built-in set from the run's seed.
+/// The command line draws its 20,000 training points of a built-in set from the run's seed.
 fn toy(seed: u64) -> stein::autodiff::Tensor {
     use rand::SeedableRng;
-    Toy::TwoMoons.sample(4000, &mut rand::rngs::SmallRng::seed_from_u64(seed))
+    Toy::TwoMoons.sample(20_000, &mut rand::rngs::SmallRng::seed_from_u64(seed))
 }
 
 #[test]
@@ -74,7 +74,10 @@ fn every_flag_that_shapes_the_run_shows_in_its_model_file() {
         Network::Model(m) => (m.net.widths.clone(), m.net.activation),
         Network::Diffusion(m) => (m.net.widths.clone(), m.net.activation),
     };
-    assert_eq!(widths(&base), (vec![3, 128, 128, 1], Activation::Silu));
+    assert_eq!(
+        widths(&base),
+        (vec![3, 96, 96, 96, 96, 1], Activation::Silu)
+    );
     assert_eq!(base.objective.as_ref().unwrap().name, "ncsn");
     let d = tmp_dir("recipes", "hidden");
     let f = train(

@@ -1,4 +1,4 @@
-//! Prints the benchmark figures of BENCHMARKS.md (T1–T11, Q1) as JSON lines, in the peers' format:
+//! Prints the benchmark figures of BENCHMARKS.md (T1–T11, Q1, Q2) as JSON lines, in the peers' format:
 //! `{"peer", "task", "param", "metric", "value", "unit"}`.
 //!
 //! Run: `cargo run --release --example bench_report` (add `-- --quick` for a fast smoke run).
@@ -62,6 +62,7 @@ where
 }
 
 mod diffusion;
+mod q2;
 mod samplers;
 
 use samplers::{ess, q1, t10, t8, t9};
@@ -93,6 +94,9 @@ fn main() {
     }
     if want("T11") {
         diffusion::t11(quick);
+    }
+    if want("Q2") {
+        q2::q2(quick);
     }
     if only.is_empty()
         || only

@@ -3,23 +3,29 @@
 //!
 //! ```
 //! use rand::SeedableRng;
-//! use stein::autodiff::Tensor;
-//! use stein::models::nn::{Activation, Model};
+//! use stein::models::data::Toy;
+//! use stein::models::fit::FitOptions;
+//! use stein::models::network::Network;
+//! use stein::models::recipe::Recipe;
 //! use stein::run::{evaluate, sample_model, uniform_init, SamplerKind};
 //!
-//! let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
-//! let model = Model::energy(2, &[16], Activation::Silu, &mut rng);   // untrained: any energy will do
+//! let data = Toy::TwoMoons.sample(500, &mut rand::rngs::SmallRng::seed_from_u64(0));
+//! let recipe = Recipe::ebm().hidden(&[16, 16]).steps(200);    // a small energy model, briefly trained
+//! let mut trainer = recipe.build(&data, 0).unwrap();
+//! trainer.fit(&data, &FitOptions::steps(recipe.steps)).unwrap();
+//! let Network::Model(model) = &trainer.network else { unreachable!() };
 //! let init = uniform_init(&[(-3.0, 3.0), (-3.0, 3.0)], 50, 1);
-//! let (draws, run) = sample_model(&model, SamplerKind::Mala, &init, 7).unwrap();
+//! let (draws, run) = sample_model(model, SamplerKind::Mala, &init, 7).unwrap();
 //! assert_eq!(draws.shape(), (50, 2));
 //! assert!(run.acceptance() > 0.0);
-//! let e = evaluate(&model, &draws, &init).unwrap();
+//! let e = evaluate(model, &draws, &data).unwrap();
 //! assert!(e.mmd2.is_finite() && e.ksd2.is_finite());
-//! ```
+//! //! ```
 
 #[cfg(feature = "io")]
 pub mod diffusion;
 mod evaluate;
+pub mod quality;
 mod sample;
 
 pub use evaluate::{

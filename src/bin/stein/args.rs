@@ -50,7 +50,8 @@ pub struct TrainArgs {
     /// diffusion models). On --resume: the run's.
     #[arg(long, value_parser = objective_name)]
     pub loss: Option<String>,
-    /// Hidden layer widths, comma-separated (default 128,128). On --resume: the run's.
+    /// Hidden layer widths, comma-separated (default four of 96; six of 96 for diffusion). On --resume: the
+    /// run's.
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_parser = count::<1, { stein::models::nn::limits::MAX_WIDTH }>)]
     pub hidden: Option<Vec<usize>>,
     /// The network's non-linearity (default silu). On --resume: the run's.
@@ -60,7 +61,8 @@ pub struct TrainArgs {
     /// --loss ncsn —, MALA for energy models, ULA for score networks, the reverse SDE for diffusion models).
     #[arg(long, value_enum)]
     pub sampler: Option<SamplerArg>,
-    /// Optimiser steps in total (default 4000; on --resume: the run's own total, or a new one).
+    /// Optimiser steps in total (default 4000; 20000 for diffusion; on --resume: the run's own total, or a new
+    /// one).
     #[arg(long, allow_hyphen_values = true, value_parser = count::<1, MAX_STEPS>, conflicts_with = "time")]
     pub steps: Option<usize>,
     /// A budget of time instead of steps (`90s`, `5m`, `1h`): the run times three steps first and fixes its

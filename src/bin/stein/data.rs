@@ -5,10 +5,10 @@ use crate::error::CliError;
 use rand::SeedableRng;
 use std::path::Path;
 use stein::autodiff::Tensor;
-use stein::models::data::{load_csv, Toy};
+use stein::models::data::{load_csv, Toy, ToyDensity};
 
 /// Points of the training set (toy sets) and the seed offset of the held-out draw.
-const TOY_POINTS: usize = 4000;
+const TOY_POINTS: usize = 20_000;
 const HELD_OUT_SEED: u64 = 1_000_003;
 
 /// A built-in set (seeded) or a CSV file.
@@ -18,6 +18,14 @@ fn load_data(name: &str, n: usize, seed: u64) -> Result<Tensor, CliError> {
     }
     let toy = Toy::parse(name)?;
     Ok(toy.sample(n, &mut rand::rngs::SmallRng::seed_from_u64(seed)))
+}
+
+/// The exact density of a built-in set named `name` (`None` for a file, or a name that is one).
+pub fn truth_of(name: &str) -> Option<ToyDensity> {
+    if Path::new(name).exists() {
+        return None;
+    }
+    Toy::parse(name).ok().map(|t| t.density())
 }
 
 /// Points to score a trained model on: `n` points of a fresh draw of a built-in set (the held-out stream of

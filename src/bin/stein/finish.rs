@@ -16,13 +16,11 @@ use stein::models::diffusion::net::TimeModel;
 use stein::models::fit::Trainer;
 use stein::models::network::Network;
 use stein::models::nn::Model;
-use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
-use stein::run::{evaluate_with, sample_model_with, subsample_rows, uniform_init};
+use stein::run::diffusion::{sample_diffusion, ReverseKind};
+use stein::run::quality::{quality_of_diffusion, quality_of_model, Against};
+use stein::run::{evaluate_with, sample_model_with, uniform_init};
 use stein::run::{SampleOptions, SamplerKind};
 use stein::scores::plot::padded_range;
-
-/// Held-out points whose likelihood a diffusion run's summary reports.
-const LIKELIHOOD_POINTS: usize = 500;
 
 /// How a trained model is sampled.
 #[derive(Clone, Copy, Debug)]
@@ -111,6 +109,16 @@ fn chains(
     let acceptance = sampled.run.acceptance();
     let sample_seconds = t0.elapsed().as_secs_f64();
     let eval = evaluate_with(model, samples, reference, t.progress)?;
+    let truth = crate::data::truth_of(&t.trainer.data);
+    let quality = quality_of_model(
+        model,
+        samples,
+        &Against {
+            reference,
+            truth: truth.as_ref(),
+            seed,
+        },
+    )?;
     let mut stage = Staging::new(dir)?;
     write_csv(&stage.path("samples.csv"), samples)?;
     let pictures = Pictures {
@@ -148,6 +156,7 @@ fn chains(
         acceptance,
         sample_seconds,
         eval: &eval,
+        quality: &quality,
     });
     write_text(&stage.path("summary.txt"), &text)?;
     stage.commit()?;
@@ -157,7 +166,7 @@ fn chains(
             "samples      {} with {} in {sample_seconds:.1} s, {}",
             t.samples,
             sampler.name(),
-            summary::verdict(&eval)
+            quality.verdict.words
         ),
         pictures_line(&written, skipped.as_deref()),
     ])
@@ -184,16 +193,16 @@ fn reverse(
         settings.precision,
     )?;
     let sample_s = t1.elapsed().as_secs_f64();
-    let (sv, rv) = (
-        subsample_rows(&samples, 5000),
-        subsample_rows(reference, 5000),
-    );
-    let mmd2 = stein::scores::mmd(&sv, &rv)?;
-    let held: Vec<f64> = subsample_rows(reference, LIKELIHOOD_POINTS).concat();
-    let held = Tensor::new(held.len() / d, d, held).expect("whole rows");
-    let ll = likelihood(model, &held, settings.seed)?;
-    let nll = -ll.mean_nats();
-    let bits = ll.bits_per_dim.iter().sum::<f64>() / ll.bits_per_dim.len().max(1) as f64;
+    let truth = crate::data::truth_of(&t.trainer.data);
+    let quality = quality_of_diffusion(
+        model,
+        &samples,
+        &Against {
+            reference,
+            truth: truth.as_ref(),
+            seed: settings.seed,
+        },
+    )?;
     let mut stage = Staging::new(dir)?;
     write_csv(&stage.path("samples.csv"), &samples)?;
     let mut skipped = None;
@@ -219,19 +228,13 @@ fn reverse(
     if loss_chart(&stage.path("loss.png"), title, t.losses)? {
         written.push("loss.png");
     }
-    let verdict = summary::verdict_of(mmd2);
     let text = summary::diffusion_text(&summary::DiffusionFacts {
         trainer: t.trainer,
         model,
         final_loss: final_loss(t.losses),
         sampler: kind.name(),
         samples: t.samples,
-        mmd2,
-        mmd_points: (sv.len(), rv.len()),
-        nll,
-        bits,
-        nll_points: held.rows(),
-        verdict: &verdict,
+        quality: &quality,
         train_seconds: t.train_seconds,
         sample_seconds: sample_s,
     });
@@ -239,9 +242,18 @@ fn reverse(
     stage.commit()?;
     Ok(vec![
         format!(
-            "samples      {} with {} in {sample_s:.1} s, {verdict}; NLL {nll:.4} nats",
+            "samples      {} with {} in {sample_s:.1} s, {}",
             t.samples,
-            kind.name()
+            kind.name(),
+            quality.verdict.words
+        ),
+        format!(
+            "NLL          {} of held-out points",
+            quality
+                .nll
+                .as_ref()
+                .expect("a diffusion model's NLL")
+                .words("nats")
         ),
         pictures_line(&written, skipped.as_deref()),
     ])

@@ -1,4 +1,6 @@
-//! `stein likelihood`: the log-likelihood of data under a diffusion model, through the probability-flow ODE.
+//! `stein likelihood`: the log-likelihood of data under a diffusion model (through the probability-flow
+//! ODE) or an energy model (with log Z by annealed importance sampling), summarised per point: a mean that a
+//! few points decide is printed with its median, its trimmed mean and those points.
 
 use crate::args::LikelihoodArgs;
 use crate::data::evaluation_data;
@@ -7,45 +9,80 @@ use crate::output::Stdout;
 use stein::autodiff::Tensor;
 use stein::models::io::ModelFile;
 use stein::models::network::Network;
+use stein::models::nn::Kind;
+use stein::models::quality::PointMean;
 use stein::run::diffusion::likelihood;
+use stein::run::quality::energy_log_likelihood;
 use stein::run::subsample_rows;
 
 pub fn run(a: &LikelihoodArgs, out: &mut Stdout) -> Result<(), CliError> {
     let file = ModelFile::load(&a.model)?;
-    let Network::Diffusion(model) = &file.network else {
-        return Err(CliError::Usage(format!(
-            "{}: stein likelihood reads diffusion models (stein train --model diffusion); this is a score or energy model",
-            a.model.display()
-        )));
+    let (dim, how) = match &file.network {
+        Network::Diffusion(m) => (m.dim, "by the probability-flow ODE"),
+        Network::Model(m) if m.kind == Kind::Energy => {
+            (m.dim, "with log Z by annealed importance sampling")
+        }
+        Network::Model(_) => {
+            return Err(CliError::Usage(format!(
+                "{}: a score network has no log-density; stein likelihood reads diffusion and energy models",
+                a.model.display()
+            )))
+        }
     };
     let (data, what) = evaluation_data(&a.data, a.seed, a.n)?;
-    if data.cols() != model.dim {
+    if data.cols() != dim {
         return Err(CliError::Usage(format!(
-            "--data {}: points of {} columns; the model has {} dimensions",
+            "--data {}: points of {} columns; the model has {dim} dimensions",
             a.data,
             data.cols(),
-            model.dim
         )));
     }
     let rows: Vec<f64> = subsample_rows(&data, a.n).concat();
     let x = Tensor::new(rows.len() / data.cols().max(1), data.cols(), rows).expect("whole rows");
-    let ll = likelihood(model, &x, a.seed)?;
-    let n = ll.nats.len() as f64;
-    let nll = -ll.mean_nats();
-    let se =
-        (ll.nats.iter().map(|v| (v + nll).powi(2)).sum::<f64>() / (n - 1.0).max(1.0) / n).sqrt();
-    let bits = ll.bits_per_dim.iter().sum::<f64>() / n.max(1.0);
-    if !(nll.is_finite() && se.is_finite() && bits.is_finite()) {
-        return Err(CliError::Usage(format!(
-            "the mean log-likelihood of {what} is not a finite number (NLL {nll}, standard error {se}): the points lie beyond what the model can score"
-        )));
-    }
+    let (log_q, extra) = match &file.network {
+        Network::Diffusion(m) => (likelihood(m, &x, a.seed)?.nats, String::new()),
+        Network::Model(m) => {
+            let (lq, z) = energy_log_likelihood(m, &x, &x, a.seed)?;
+            let warn = if z.reliable() {
+                ""
+            } else {
+                "; its effective sample size is too low for the ± to hold"
+            };
+            (
+                lq,
+                format!(
+                    "; log Z {:.4} ± {:.4} (ESS {:.0} of {}{warn})",
+                    z.log_z, z.se, z.ess, z.particles
+                ),
+            )
+        }
+    };
+    let nll: Vec<f64> = log_q.iter().map(|v| -v).collect();
+    let m = PointMean::of("NLL", &nll)?;
+    // bits per dimension of the typical point (the trimmed mean's when a few points decide the mean)
+    let bits = m.typical() / (dim as f64 * std::f64::consts::LN_2);
     let used = if x.rows() < data.rows() {
         format!("{} evenly spaced points of {what}", x.rows())
     } else {
         format!("{} points: {what}", x.rows())
     };
     out.line(format!(
-        "NLL {nll:.4} ± {se:.4} nats ({bits:.4} bits/dim) over {used}"
-    ))
+        "NLL {} ({bits:.4} bits/dim) over {used}, {how}{extra}",
+        m.words("nats")
+    ))?;
+    if m.dominated() {
+        let points: Vec<String> = m
+            .extremes
+            .iter()
+            .map(|&(i, v)| {
+                let at: Vec<String> = x.row_slice(i).iter().map(|c| format!("{c:.4}")).collect();
+                format!("({}): NLL {v:.4e}", at.join(", "))
+            })
+            .collect();
+        out.line(format!(
+            "the points that decide the mean (the model puts almost no density there): {}",
+            points.join("; ")
+        ))?;
+    }
+    Ok(())
 }

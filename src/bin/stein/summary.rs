@@ -5,6 +5,7 @@ use stein::models::diffusion::net::{Output, TimeModel};
 use stein::models::diffusion::{Schedule, Sde};
 use stein::models::fit::Trainer;
 use stein::models::nn::{Activation, Conditioning, Kind, Mlp, Model};
+use stein::run::quality::Quality;
 use stein::run::{Evaluation, MAX_EVAL_POINTS};
 
 /// What a score or energy run's summary reports.
@@ -18,6 +19,7 @@ pub struct Facts<'a> {
     pub acceptance: f64,
     pub sample_seconds: f64,
     pub eval: &'a Evaluation,
+    pub quality: &'a Quality,
 }
 
 /// What a diffusion run's summary reports.
@@ -27,31 +29,64 @@ pub struct DiffusionFacts<'a> {
     pub final_loss: String,
     pub sampler: &'a str,
     pub samples: usize,
-    pub mmd2: f64,
-    pub mmd_points: (usize, usize),
-    pub nll: f64,
-    pub bits: f64,
-    pub nll_points: usize,
-    pub verdict: &'a str,
+    pub quality: &'a Quality,
     pub train_seconds: f64,
     pub sample_seconds: f64,
 }
 
-/// One line: whether the samples match held-out data, with the MMD² that says so.
-pub fn verdict(e: &Evaluation) -> String {
-    verdict_of(e.mmd2)
-}
-
-/// [`verdict`] from the MMD² alone.
-pub fn verdict_of(mmd2: f64) -> String {
-    let words = if mmd2 < 0.002 {
-        "samples match held-out data"
-    } else if mmd2 < 0.02 {
-        "samples roughly match held-out data"
-    } else {
-        "samples do not match held-out data yet (train longer, or try another loss or sampler)"
-    };
-    format!("{words}: MMD² {mmd2:.5}")
+/// The lines of the readouts: the two-sample test, the NLL (and how it was computed), the KL and the
+/// `outside` fraction where the data's density is known, and the verdict.
+pub fn quality_lines(q: &Quality, data: &str, dim: usize, how: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.push(match &q.test {
+        Some(t) => {
+            let (lo, hi) = (
+                t.bandwidths.first().map_or(0.0, |b| b.bandwidth),
+                t.bandwidths.last().map_or(0.0, |b| b.bandwidth),
+            );
+            format!(
+                "two-sample test p = {:.3}: aggregated MMD (Gaussian kernels of bandwidth {lo:.3} to {hi:.3}, {} permutations) of {} samples vs {} held-out points",
+                t.p_value, t.permutations, t.n_x, t.n_y
+            )
+        }
+        None => format!(
+            "two-sample test not run: {} held-out points are too few to have power",
+            q.reference_points
+        ),
+    });
+    if let Some(nll) = &q.nll {
+        let bits = nll.typical() / (dim as f64 * std::f64::consts::LN_2);
+        lines.push(format!(
+            "NLL             {} ({bits:.4} bits/dim) of {} held-out points, {how}",
+            nll.words("nats"),
+            nll.n
+        ));
+    }
+    if let Some(z) = &q.log_z {
+        lines.push(format!(
+            "log Z           {:.4} ± {:.4} by annealed importance sampling ({} particles, ESS {:.0}{}); its error makes the NLL and KL optimistic, not pessimistic",
+            z.log_z,
+            z.se,
+            z.particles,
+            z.ess,
+            if z.reliable() { "" } else { ": too low for the ± to hold" }
+        ));
+    }
+    if let Some(kl) = &q.kl {
+        lines.push(format!(
+            "KL(data‖model) {} over {} held-out points of {data}, against its exact density",
+            kl.words("nats"),
+            kl.n
+        ));
+    }
+    if let Some(o) = &q.outside {
+        lines.push(format!(
+            "outside         {:.4} ± {:.4} of {} samples fall below the data's 1st-percentile density (ideal 0.01; 0 off a support with edges)",
+            o.fraction, o.se, o.samples
+        ));
+    }
+    lines.push(format!("verdict         {}", q.verdict.words));
+    lines
 }
 
 fn round4(v: f64) -> f64 {
@@ -121,10 +156,12 @@ pub fn text(f: &Facts<'_>) -> String {
         ),
         "                both are unbiased estimates of quantities that are 0 when the distributions match,".into(),
         "                so values slightly below 0 are noise around a match".into(),
-        format!("verdict         {}", verdict(e)),
-        format!("train time      {:.1} s", f.train_seconds),
-        format!("sample time     {:.1} s", f.sample_seconds),
     ];
+    let how = "with log Z by annealed importance sampling";
+    let mut lines = lines.to_vec();
+    lines.extend(quality_lines(f.quality, &f.trainer.data, model.dim, how));
+    lines.push(format!("train time      {:.1} s", f.train_seconds));
+    lines.push(format!("sample time     {:.1} s", f.sample_seconds));
     lines.join("\n") + "\n"
 }
 
@@ -159,7 +196,10 @@ pub fn diffusion_text(f: &DiffusionFacts<'_>) -> String {
     let s = &f.trainer.settings;
     [
         format!("data            {} ({} dimensions)", f.trainer.data, m.dim),
-        format!("standardised    {}", standardized_words(m.standardization.as_ref())),
+        format!(
+            "standardised    {}",
+            standardized_words(m.standardization.as_ref())
+        ),
         format!(
             "model           diffusion, {} SDE, output read as {}: {}",
             sde_words(&m.sde),
@@ -173,19 +213,23 @@ pub fn diffusion_text(f: &DiffusionFacts<'_>) -> String {
             f.final_loss
         ),
         format!("sampler         {} ({} samples)", f.sampler, f.samples),
-        format!(
-            "MMD²            {:.5} to held-out data (Gaussian kernel, median heuristic; {} vs {} points)",
-            f.mmd2, f.mmd_points.0, f.mmd_points.1
-        ),
-        "                an unbiased estimate: values slightly below 0 are noise around a match".into(),
-        format!(
-            "NLL             {:.4} nats ({:.4} bits/dim) of {} held-out points, by the probability-flow ODE",
-            f.nll, f.bits, f.nll_points
-        ),
-        format!("verdict         {}", f.verdict),
-        format!("train time      {:.1} s ({} passes)", f.train_seconds, s.precision.name()),
-        format!("sample time     {:.1} s", f.sample_seconds),
     ]
+    .into_iter()
+    .chain(quality_lines(
+        f.quality,
+        &f.trainer.data,
+        m.dim,
+        "by the probability-flow ODE",
+    ))
+    .chain([
+        format!(
+            "train time      {:.1} s ({} passes)",
+            f.train_seconds,
+            s.precision.name()
+        ),
+        format!("sample time     {:.1} s", f.sample_seconds),
+    ])
+    .collect::<Vec<_>>()
     .join("\n")
         + "\n"
 }

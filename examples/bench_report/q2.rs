@@ -1,0 +1,182 @@
+//! Q2: the command line's default recipes on the seven built-in sets, scored against each set's exact
+//! density, in the protocol of `peers/toy2d_torch.py`: 20,000 training points (the command line's draw),
+//! 1,000 fresh test points for KL = E[log p − log q] (log q by the probability-flow ODE for the diffusion
+//! model, with log Z by AIS for the energy model), 5,000 samples for `outside` (the fraction below the 1st
+//! percentile of the data's exact density over 5,000 fresh reference points) and MMD² (bandwidth 0.2,
+//! V-statistic as the peer), and the wall times.
+
+use super::emit;
+use rand::SeedableRng;
+use std::time::Instant;
+use stein::autodiff::Tensor;
+use stein::models::data::Toy;
+use stein::models::fit::FitOptions;
+use stein::models::network::Network;
+use stein::models::nn::Precision;
+use stein::models::quality::{kl_readout, Outside};
+use stein::models::recipe::{Recipe, SdeKind};
+use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
+use stein::run::quality::energy_log_likelihood;
+use stein::run::{sample_model, uniform_init, SamplerKind};
+use stein::scores::plot::padded_range;
+use stein::scores::{mmd_with, Statistic};
+
+/// Points of a set's training draw: the command line's (`stein train --data <set>`).
+const TRAIN_POINTS: usize = 20_000;
+
+fn draw(toy: Toy, n: usize, seed: u64) -> Tensor {
+    toy.sample(n, &mut rand::rngs::SmallRng::seed_from_u64(seed))
+}
+
+/// KL, its standard error, whether a few points decide it, outside and MMD² of one model's figures.
+fn scores(
+    toy: Toy,
+    param: &str,
+    model_name: &str,
+    log_q: &[f64],
+    test: &Tensor,
+    samples: &Tensor,
+    reference: &Tensor,
+) {
+    let p = toy.density();
+    let tag = |m: &str| format!("{model_name}_{m}");
+    match kl_readout(&p.log_pdf_rows(test), log_q) {
+        Ok(kl) => {
+            emit("Q2", param, &tag("kl"), kl.mean, "nats");
+            emit("Q2", param, &tag("kl_se"), kl.se, "nats");
+            emit("Q2", param, &tag("kl_median"), kl.median, "nats");
+            emit(
+                "Q2",
+                param,
+                &tag("kl_dominated"),
+                kl.dominated() as u8 as f64,
+                "",
+            );
+        }
+        Err(e) => eprintln!("Q2 {param} {model_name}: {e}"),
+    }
+    if let Ok(o) = Outside::of(&p.log_pdf_rows(reference), &p.log_pdf_rows(samples)) {
+        emit("Q2", param, &tag("outside"), o.fraction, "");
+    }
+    let m = mmd_with(
+        &samples.to_rows(),
+        &reference.to_rows(),
+        Some(0.2),
+        Statistic::V,
+    )
+    .unwrap_or(f64::NAN);
+    emit("Q2", param, &tag("mmd2"), m, "");
+}
+
+/// Q2 for every set (`quick`: 200 steps and small draws, a smoke run).
+pub(crate) fn q2(quick: bool) {
+    let (n_test, n_samples) = if quick { (100, 300) } else { (1000, 5000) };
+    for (k, toy) in Toy::ALL.into_iter().enumerate() {
+        let param = format!("\"{}\"", toy.name());
+        let data = draw(toy, TRAIN_POINTS, 0);
+        let test = draw(toy, n_test, 100 + k as u64);
+        let reference = draw(toy, n_samples, 200 + k as u64);
+
+        // the diffusion recipe at its default budget
+        let recipe = Recipe::diffusion(SdeKind::Vp);
+        let steps = if quick { 200 } else { recipe.steps };
+        let mut trainer = recipe.build(&data, 0).expect("the recipe builds");
+        let t0 = Instant::now();
+        trainer
+            .fit(&data, &FitOptions::steps(steps))
+            .expect("training runs");
+        emit(
+            "Q2",
+            &param,
+            "diffusion_train_s",
+            t0.elapsed().as_secs_f64(),
+            "s",
+        );
+        emit("Q2", &param, "diffusion_steps", steps as f64, "");
+        let Network::Diffusion(model) = &trainer.network else {
+            unreachable!("a diffusion recipe")
+        };
+        let t0 = Instant::now();
+        let ll = likelihood(model, &test, 0).expect("the likelihood runs");
+        emit(
+            "Q2",
+            &param,
+            "diffusion_nll_s",
+            t0.elapsed().as_secs_f64(),
+            "s",
+        );
+        emit(
+            "Q2",
+            &param,
+            "diffusion_nll_evaluations",
+            ll.stats.evaluations as f64,
+            "",
+        );
+        let t0 = Instant::now();
+        let (samples, _) =
+            sample_diffusion(model, ReverseKind::Sde, n_samples, 1, 0, Precision::F32)
+                .expect("sampling runs");
+        emit(
+            "Q2",
+            &param,
+            "diffusion_sample_s",
+            t0.elapsed().as_secs_f64(),
+            "s",
+        );
+        scores(
+            toy,
+            &param,
+            "diffusion",
+            &ll.nats,
+            &test,
+            &samples,
+            &reference,
+        );
+
+        // the energy recipe (the main job's) at its default budget
+        let recipe = Recipe::ebm();
+        let steps = if quick { 200 } else { recipe.steps };
+        let mut trainer = recipe.build(&data, 0).expect("the recipe builds");
+        let t0 = Instant::now();
+        trainer
+            .fit(&data, &FitOptions::steps(steps))
+            .expect("training runs");
+        emit(
+            "Q2",
+            &param,
+            "energy_train_s",
+            t0.elapsed().as_secs_f64(),
+            "s",
+        );
+        let Network::Model(model) = &trainer.network else {
+            unreachable!("an energy recipe")
+        };
+        // chains start uniformly over the data's range in model coordinates, as the command line's
+        let mut z = data.clone();
+        let st = model.standardization.as_ref().expect("standardised");
+        st.to_model(&mut z);
+        let frame: Vec<(f64, f64)> = (0..2)
+            .map(|j| padded_range((0..z.rows()).map(|i| z.get(i, j))).expect("finite"))
+            .collect();
+        let mut init = uniform_init(&frame, n_samples, 0x5EED);
+        st.to_data(&mut init);
+        let (samples, _) =
+            sample_model(model, SamplerKind::default_for(model), &init, 0).expect("sampling runs");
+        let t0 = Instant::now();
+        match energy_log_likelihood(model, &test, &samples, 0) {
+            Ok((lq, z)) => {
+                emit(
+                    "Q2",
+                    &param,
+                    "energy_ais_s",
+                    t0.elapsed().as_secs_f64(),
+                    "s",
+                );
+                emit("Q2", &param, "energy_log_z_se", z.se, "");
+                emit("Q2", &param, "energy_log_z_ess", z.ess, "");
+                scores(toy, &param, "energy", &lq, &test, &samples, &reference);
+            }
+            Err(e) => eprintln!("Q2 {param} energy: {e}"),
+        }
+    }
+}
