@@ -144,6 +144,25 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
         );
         let nll: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert!(nll.is_finite(), "{line}");
+        // the tape's f64 likelihood agrees with the default forward mode in f32
+        let o = stein(&[
+            "likelihood",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            &data,
+            "--n",
+            "50",
+            "--precision",
+            "f64",
+        ]);
+        let line = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.success(), "{}", text(&o));
+        let nll64: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(
+            (nll64 - nll).abs() < 1e-3 * (1.0 + nll.abs()),
+            "{sde} d = {d}: f64 NLL {nll64} vs f32 {nll}"
+        );
     }
 }
 
@@ -191,6 +210,20 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
     assert!(
         o.status.success() && line.starts_with("NLL ") && line.contains("log Z"),
         "{line}"
+    );
+    let o = stein(&[
+        "likelihood",
+        "--model",
+        ebm.join("model.json").to_str().unwrap(),
+        "--data",
+        "two-moons",
+        "--precision",
+        "f32",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("--precision applies to diffusion models"),
+        "{}",
+        text(&o)
     );
     let score_net = dir.join("score");
     let o = stein(&[

@@ -351,7 +351,7 @@ mod diffusion {
             }
         }
         let x = Tensor::from_fn(3, 2, |i, j| (i + j) as f64 * 0.4 - 0.5);
-        if let Ok(ll) = likelihood(&m, &x, 0) {
+        if let Ok(ll) = likelihood(&m, &x, 0, Precision::F32) {
             if ll.nats.iter().any(|v| !v.is_finite()) {
                 return Err(format!("likelihood {:?} inside Ok", ll.nats));
             }

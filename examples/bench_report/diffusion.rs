@@ -8,7 +8,7 @@ use rand_distr::StandardNormal;
 use std::time::Instant;
 use stein::autodiff::Tensor;
 use stein::models::data::eight_gaussians_density;
-use stein::models::diffusion::likelihood::{log_likelihood, Divergence};
+use stein::models::diffusion::likelihood::{log_likelihood, Divergence, TimeDivergence};
 use stein::models::diffusion::net::{Output, TimeModel};
 use stein::models::diffusion::ode::Tolerance;
 use stein::models::diffusion::reverse::{sample, Method};
@@ -21,8 +21,8 @@ use stein::models::objective::diffusion::{DiffusionDsm, Weighting};
 use stein::models::recipe::{Recipe, SdeKind};
 use stein::scores::{mmd_with, Analytic, Sample, Statistic};
 
-/// T11, once in f64 and once in f32 (training passes and sampler scores; parameters, optimiser and likelihood
-/// in f64): VP SDE β(t) = 0.1 + 19.9 t on [10⁻³, 1]; ε-network [x, Fourier(t)] → 128 → 128 → 2 (SiLU) with 16
+/// T11, once in f64 and once in f32 (training passes, sampler scores and the likelihood's network passes;
+/// parameters, optimiser and ODE states in f64): VP SDE β(t) = 0.1 + 19.9 t on [10⁻³, 1]; ε-network [x, Fourier(t)] → 128 → 128 → 2 (SiLU) with 16
 /// frequencies ~ N(0, 16²); batch 512, lr 2·10⁻³, 10,000 steps (the peer's constant rate; Stein's loop decays
 /// it by a cosine); 5,000 samples by the reverse SDE (1,000 Euler–Maruyama steps) and the probability-flow
 /// ODE (Dormand–Prince, rtol = atol = 10⁻⁵); MMD² (bandwidth 1, V-statistic as the peer) to 5,000 fresh
@@ -109,10 +109,14 @@ pub(crate) fn t11(quick: bool) {
         emit("T11", p, "sample_ode_s", t0.elapsed().as_secs_f64(), "s");
         emit("T11", p, "mmd2_ode", mmd2(&xo), "");
 
-        // the likelihood's exact divergence differentiates the network: f64 on the tape for both
+        // the exact divergence: reverse mode on the f64 tape, forward mode in f32
+        let divergent: &dyn TimeDivergence = match precision {
+            Precision::F64 => &model,
+            Precision::F32 => &single,
+        };
         let t0 = Instant::now();
         let ll = log_likelihood(
-            &model,
+            divergent,
             &sde,
             &test,
             Divergence::Exact,

@@ -3,7 +3,9 @@
 
 use super::RunError;
 use crate::autodiff::Tensor;
-use crate::models::diffusion::likelihood::{log_likelihood, Divergence, LogLikelihood};
+use crate::models::diffusion::likelihood::{
+    log_likelihood, Divergence, LogLikelihood, TimeDivergence,
+};
 use crate::models::diffusion::net::TimeModel;
 use crate::models::diffusion::ode::Tolerance;
 use crate::models::diffusion::reverse::{self, Method, Start};
@@ -125,10 +127,22 @@ pub fn sample_diffusion(
     Ok((x, snaps.into_iter().map(to_data).collect()))
 }
 
+/// The largest coordinate (model coordinates) the likelihood feeds the f32 network; points beyond it take the
+/// f64 tape.
+const F32_INPUT_LIMIT: f64 = 1e30;
+
 /// log p(x) of each row of `x` (data coordinates) under a diffusion model, through the probability-flow ODE:
 /// the exact divergence up to 8 dimensions, Hutchinson's estimator with 4 Rademacher probes above; the
-/// standardisation's log-determinant is included, so the figures are densities of the data.
-pub fn likelihood(model: &TimeModel, x: &Tensor, seed: u64) -> Result<LogLikelihood, RunError> {
+/// standardisation's log-determinant is included, so the figures are densities of the data. The network
+/// runs in `precision`: f64 on the tape (reverse mode), or f32 in forward mode ([`TimeModel32`]), several
+/// times faster at the same figures to about 10⁻³ nats (unless a point lies beyond f32's comfortable range,
+/// |x| ≥ 10³⁰ in model coordinates: then the tape); the ODE's state is f64 in both.
+pub fn likelihood(
+    model: &TimeModel,
+    x: &Tensor,
+    seed: u64,
+    precision: Precision,
+) -> Result<LogLikelihood, RunError> {
     if x.cols() != model.dim {
         return Err(RunError::Usage(format!(
             "points of dimension {}, the model has {}",
@@ -148,8 +162,18 @@ pub fn likelihood(model: &TimeModel, x: &Tensor, seed: u64) -> Result<LogLikelih
             rademacher: true,
         }
     };
+    // f32 holds the points the network is fed while they are well inside its range; beyond it the tape
+    let representable = z.data().iter().all(|v| v.abs() < F32_INPUT_LIMIT);
+    let single;
+    let network: &dyn TimeDivergence = match precision {
+        Precision::F32 if representable => {
+            single = TimeModel32::new(model);
+            &single
+        }
+        _ => model,
+    };
     let mut ll = log_likelihood(
-        model,
+        network,
         &model.sde,
         &z,
         divergence,

@@ -7,7 +7,7 @@ use super::RunError;
 use crate::autodiff::Tensor;
 use crate::models::data::ToyDensity;
 use crate::models::diffusion::net::TimeModel;
-use crate::models::nn::{Kind, Model};
+use crate::models::nn::{Kind, Model, Precision};
 use crate::models::quality::ais::{self, Ais, LogZ};
 use crate::models::quality::{kl_readout, sample_test, Outside, PointMean, Verdict};
 use crate::scores::gof::AggregatedResult;
@@ -125,9 +125,10 @@ pub fn quality_of_diffusion(
     model: &TimeModel,
     samples: &Tensor,
     against: &Against<'_>,
+    precision: Precision,
 ) -> Result<Quality, RunError> {
     let held = held_rows(against.reference, LIKELIHOOD_POINTS);
-    let ll = super::diffusion::likelihood(model, &held, against.seed)?;
+    let ll = super::diffusion::likelihood(model, &held, against.seed, precision)?;
     assemble(samples, &held, Some(ll.nats), None, against)
 }
 

@@ -19,6 +19,12 @@ pub trait TimeDivergence: TimeScore {
     fn divergence_at(&self, x: &Tensor, t: f64, out: &mut [f64]);
     /// zᵢᵀ ∇ₓ s(xᵢ, t) zᵢ of each row i of `x` with the row i of `z`, into `out`.
     fn probe_at(&self, x: &Tensor, t: f64, z: &Tensor, out: &mut [f64]);
+    /// The score into `score` and its divergence into `div` in one call: [`TimeScore::score_at`] then
+    /// [`TimeDivergence::divergence_at`] unless a model computes both in one pass (forward mode).
+    fn score_and_divergence_at(&self, x: &Tensor, t: f64, score: &mut Tensor, div: &mut [f64]) {
+        self.score_at(x, t, score);
+        self.divergence_at(x, t, div);
+    }
 }
 
 impl TimeDivergence for PerturbedMixture {
@@ -160,12 +166,10 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
         let (mut s, mut tr, mut one) = (Tensor::zeros(n, d), vec![0.0; n], vec![0.0; n]);
         let mut rhs = |t: f64, y: &[f64], out: &mut [f64]| {
             let xt = Tensor::new(n, d, y[..n * d].to_vec()).expect("n × d");
-            score.score_at(&xt, t, &mut s);
-            super::reverse::flow_drift(sde, t, &y[..n * d], s.data(), &mut out[..n * d]);
-            let (a, g2) = (sde.drift(t), sde.diffusion(t).powi(2));
             if probes.is_empty() {
-                score.divergence_at(&xt, t, &mut tr);
+                score.score_and_divergence_at(&xt, t, &mut s, &mut tr);
             } else {
+                score.score_at(&xt, t, &mut s);
                 tr.iter_mut().for_each(|v| *v = 0.0);
                 for z in &probes {
                     score.probe_at(&xt, t, z, &mut one);
@@ -174,6 +178,8 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
                         .for_each(|(v, o)| *v += o / probes.len() as f64);
                 }
             }
+            super::reverse::flow_drift(sde, t, &y[..n * d], s.data(), &mut out[..n * d]);
+            let (a, g2) = (sde.drift(t), sde.diffusion(t).powi(2));
             for (o, trv) in out[n * d..].iter_mut().zip(&tr) {
                 *o = d as f64 * a - 0.5 * g2 * trv;
             }
@@ -190,13 +196,18 @@ pub fn log_likelihood_to<S: TimeDivergence + ?Sized>(
             .map(|i| terminal(&y[i * d..(i + 1) * d]) + y[n * d + i])
             .collect();
         if let Some(i) = nats.iter().position(|v| !v.is_finite()) {
+            let end = &y[i * d..(i + 1) * d];
+            let reached = if end.iter().all(|v| v.is_finite()) {
+                let r = end.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                format!(" (at T it reached |x| = {r:e})")
+            } else {
+                String::new()
+            };
             return Err(ModelError::BadParameter {
                 param: "x",
                 value: format!("point {i}"),
                 reason: format!(
-                    "its log-likelihood came out {}: it lies where the model's flow cannot carry it (at T it reached |x| = {:e})",
-                    nats[i],
-                    y[i * d..(i + 1) * d].iter().fold(0.0f64, |m, v| m.max(v.abs()))
+                    "its log-likelihood is not finite: it lies where the model's flow cannot carry it{reached}"
                 ),
             });
         }

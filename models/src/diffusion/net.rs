@@ -322,7 +322,7 @@ const BLOCK_ROWS: usize = 384;
 /// Rows per block for `n` rows: at most [`BLOCK_ROWS`], in a multiple of the pool's threads of blocks so each
 /// gets the same share. Each row's values do not depend on the blocks (a GEMM row's sums run over k in one
 /// order whatever the rows beside it), so neither do the results on the thread count.
-fn block_rows(n: usize) -> usize {
+pub(crate) fn block_rows(n: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
     let blocks = threads * n.div_ceil(threads * BLOCK_ROWS).max(1);
     n.div_ceil(blocks).max(1)

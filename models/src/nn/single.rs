@@ -44,6 +44,8 @@ pub struct Work {
     h: Vec<Vec<f32>>,
     /// The gradient flowing back, and its next value.
     g: [Vec<f32>; 2],
+    /// Tangents flowing forward ([`Mlp32::jvp`]), and their next value.
+    dz: [Vec<f32>; 2],
     rows: usize,
 }
 
@@ -382,6 +384,69 @@ impl Mlp32 {
         }
     }
 
+    /// The forward pass of [`Mlp32::forward`] and, beside it, the network's derivative along `m` directions:
+    /// `dirs` holds m blocks of `rows × cols` values (direction j of row r at `dirs[(j·rows + r)·cols..]`,
+    /// the inputs past `cols` held still), and `tangents` receives m blocks of `rows × widths[L]`: J(xᵣ) uⱼᵣ.
+    /// Forward mode, all directions as one stacked matrix: ȧ = u W₀ on the first layer, ȧ = (σ′(z) ⊙ ȧ) Wₗ
+    /// after — m + 1 forward passes' worth of products, no tape.
+    ///
+    /// Panics as [`Mlp32::forward`] does, or if `dirs` and `tangents` are not m whole blocks (programmer
+    /// errors).
+    #[allow(clippy::too_many_arguments)]
+    pub fn jvp(
+        &self,
+        x: &[f32],
+        cols: usize,
+        bias0: Option<&[f32]>,
+        dirs: &[f32],
+        out: &mut [f32],
+        tangents: &mut [f32],
+        work: &mut Work,
+    ) {
+        self.run(x, cols, bias0, out, work, true);
+        let w = &self.widths;
+        let (rows, last) = (work.rows, w.len() - 1);
+        let m = if rows == 0 {
+            0
+        } else {
+            dirs.len() / (rows * cols)
+        };
+        assert!(
+            dirs.len() == m * rows * cols && tangents.len() == m * rows * w[last],
+            "Mlp32::jvp: {} direction values and {} tangent values for {rows} rows of {cols} inputs",
+            dirs.len(),
+            tangents.len()
+        );
+        if m == 0 {
+            return;
+        }
+        let mut dz = std::mem::take(&mut work.dz);
+        for l in 0..last {
+            let (k, n, t) = (
+                if l == 0 { cols } else { w[l] },
+                w[l + 1],
+                &self.transposed[l],
+            );
+            let (b, bt) = (
+                (&self.weights[l][..], n, 1),
+                (!t.is_empty()).then_some((&t[..], w[l])),
+            );
+            let [cur, next] = &mut dz;
+            let input: &[f32] = if l == 0 { dirs } else { cur };
+            if l + 1 == last {
+                product((m * rows, k, n), input, b, bt, tangents);
+            } else {
+                resize(next, m * rows * n);
+                product((m * rows, k, n), input, b, bt, next);
+                for chunk in next.chunks_exact_mut(rows * n) {
+                    times_slope(self.activation, &mut work.z[l], chunk);
+                }
+                dz.swap(0, 1);
+            }
+        }
+        work.dz = dz;
+    }
+
     /// The gradient of a loss with respect to the parameters, given its gradient `d_out` with respect to the
     /// output of the last [`Mlp32::forward`] on the rows `x` (all `widths[0]` columns): one vector per
     /// parameter, in the order of [`Mlp::params`], overwritten.
@@ -501,6 +566,111 @@ mod tests {
             let mut first = vec![0.0; 3];
             fast.forward(&x32[..3], 3, Some(&bias), &mut first, &mut work);
             close(&first, &want.data()[..3], "folded");
+        }
+    }
+
+    /// Tangents in f32 agree with the tape's f64 derivatives: cᵀ J u from `jvp` equals (Jᵀ c) · u from the
+    /// tape's reverse mode, for every activation, along two directions per row, with the inputs past the
+    /// third folded into the first bias (held still), and the values equal `forward`'s bit for bit.
+    #[test]
+    fn tangents_match_the_tape() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(4);
+        for act in [
+            Activation::Silu,
+            Activation::Softplus,
+            Activation::Tanh,
+            Activation::Elu,
+            Activation::Relu,
+        ] {
+            for widths in [[5, 24, 16, 3], [5, 3, 16, 2]] {
+                let net = Mlp::new(&widths, act, &mut rng);
+                let (rows, out_w, cols, m) = (29, widths[3], 3, 2);
+                let x = Tensor::from_fn(rows, 5, |i, j| ((i * 5 + j) as f64 * 0.7).sin() * 2.0);
+                let c = Tensor::from_fn(rows, out_w, |i, j| ((i + 3 * j) as f64).cos());
+                let u: Vec<f64> = (0..m * rows * cols)
+                    .map(|i| (i as f64 * 1.3).sin())
+                    .collect();
+                let g = with_tape(|tape| {
+                    let p = net.lift(tape);
+                    let xv = tape.tensor(&x);
+                    let out = net.forward(&p, xv);
+                    tape.grad_tensors((out * tape.tensor_const(&c)).sum(), &[xv])
+                        .remove(0)
+                });
+                let fast = Mlp32::new(&net);
+                let x32: Vec<f32> = x.data().iter().map(|&v| v as f32).collect();
+                let (w0, b0) = fast.first_layer();
+                let h = widths[1];
+                let (mut out, mut tangents) =
+                    (vec![0.0; rows * out_w], vec![0.0; m * rows * out_w]);
+                let mut work = Work::default();
+                let u32s: Vec<f32> = u.iter().map(|&v| v as f32).collect();
+                for r in 0..rows {
+                    // one row at a time: the folded bias is the row's own
+                    let xr = &x32[r * 5..r * 5 + 5];
+                    let bias: Vec<f32> = (0..h)
+                        .map(|o| b0[o] + (cols..5).map(|i| xr[i] * w0[i * h + o]).sum::<f32>())
+                        .collect();
+                    let dirs: Vec<f32> = (0..m)
+                        .flat_map(|j| {
+                            u32s[(j * rows + r) * cols..(j * rows + r + 1) * cols].to_vec()
+                        })
+                        .collect();
+                    let (mut o, mut t) = (vec![0.0; out_w], vec![0.0; m * out_w]);
+                    fast.jvp(
+                        &xr[..cols],
+                        cols,
+                        Some(&bias),
+                        &dirs,
+                        &mut o,
+                        &mut t,
+                        &mut work,
+                    );
+                    let mut plain = vec![0.0; out_w];
+                    fast.forward(
+                        &xr[..cols],
+                        cols,
+                        Some(&bias),
+                        &mut plain,
+                        &mut Work::default(),
+                    );
+                    assert_eq!(o, plain, "{act:?}: jvp's values differ from forward's");
+                    out[r * out_w..(r + 1) * out_w].copy_from_slice(&o);
+                    for j in 0..m {
+                        tangents[(j * rows + r) * out_w..(j * rows + r + 1) * out_w]
+                            .copy_from_slice(&t[j * out_w..(j + 1) * out_w]);
+                    }
+                }
+                for r in 0..rows {
+                    for j in 0..m {
+                        let want: f64 = (0..cols)
+                            .map(|k| g.get(r, k) * u[(j * rows + r) * cols + k])
+                            .sum();
+                        let got: f64 = (0..out_w)
+                            .map(|q| c.get(r, q) * tangents[(j * rows + r) * out_w + q] as f64)
+                            .sum();
+                        let scale = 1.0 + want.abs();
+                        assert!(
+                            (got - want).abs() < 1e-4 * scale,
+                            "{act:?} {widths:?} row {r} direction {j}: {got} vs {want}"
+                        );
+                    }
+                }
+                // all rows at once along every input (no folding): one direction, the same products
+                let v: Vec<f32> = (0..rows * 5).map(|i| (i as f32 * 0.9).cos()).collect();
+                let mut t = vec![0.0; rows * out_w];
+                fast.jvp(&x32, 5, None, &v, &mut out, &mut t, &mut work);
+                for r in 0..rows {
+                    let want: f64 = (0..5).map(|k| g.get(r, k) * v[r * 5 + k] as f64).sum();
+                    let got: f64 = (0..out_w)
+                        .map(|q| c.get(r, q) * t[r * out_w + q] as f64)
+                        .sum();
+                    assert!(
+                        (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                        "{act:?} {widths:?} row {r}, all rows: {got} vs {want}"
+                    );
+                }
+            }
         }
     }
 }

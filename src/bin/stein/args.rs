@@ -168,6 +168,10 @@ pub struct LikelihoodArgs {
     /// Seed (of a built-in data set's draw, and Hutchinson's probes above 8 dimensions).
     #[arg(long, allow_hyphen_values = true, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
+    /// The arithmetic of a diffusion model's network in the likelihood (default f32: forward mode, several
+    /// times faster; f64: the tape). The ODE's state is f64 in both.
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
 }
 
 #[derive(Args)]

@@ -9,6 +9,7 @@ use std::path::Path;
 use stein::autodiff::Tensor;
 use stein::models::diffusion::net::TimeModel;
 use stein::models::diffusion::TimeScore;
+use stein::models::nn::Precision;
 use stein::run::diffusion::likelihood;
 use stein::run::subsample_rows;
 use stein::scores::plot::{self, padded_range, Bounds, Curve, FieldOptions};
@@ -78,7 +79,7 @@ fn curve_on<'a>(model: &'a TimeModel, range: (f64, f64), seed: u64) -> Result<Cu
     let n = 401;
     let h = (range.1 - range.0) / (n - 1) as f64;
     let xs = Tensor::from_fn(n, 1, |i, _| range.0 + h * i as f64);
-    let lp = likelihood(model, &xs, seed)?.nats;
+    let lp = likelihood(model, &xs, seed, Precision::F64)?.nats;
     let slope: Vec<f64> = (0..n)
         .map(|i| {
             let (a, b) = (i.saturating_sub(1), (i + 1).min(n - 1));

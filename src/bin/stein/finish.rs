@@ -202,6 +202,7 @@ fn reverse(
             truth: truth.as_ref(),
             seed: settings.seed,
         },
+        settings.precision,
     )?;
     let mut stage = Staging::new(dir)?;
     write_csv(&stage.path("samples.csv"), &samples)?;

@@ -19,6 +19,12 @@ pub fn run(a: &LikelihoodArgs, out: &mut Stdout) -> Result<(), CliError> {
     let file = ModelFile::load(&a.model)?;
     let (dim, how) = match &file.network {
         Network::Diffusion(m) => (m.dim, "by the probability-flow ODE"),
+        Network::Model(_) if a.precision.is_some() => {
+            return Err(CliError::Usage(format!(
+                "--precision applies to diffusion models; {} is a score or energy model (read in f64)",
+                a.model.display()
+            )))
+        }
         Network::Model(m) if m.kind == Kind::Energy => {
             (m.dim, "with log Z by annealed importance sampling")
         }
@@ -40,7 +46,10 @@ pub fn run(a: &LikelihoodArgs, out: &mut Stdout) -> Result<(), CliError> {
     let rows: Vec<f64> = subsample_rows(&data, a.n).concat();
     let x = Tensor::new(rows.len() / data.cols().max(1), data.cols(), rows).expect("whole rows");
     let (log_q, extra) = match &file.network {
-        Network::Diffusion(m) => (likelihood(m, &x, a.seed)?.nats, String::new()),
+        Network::Diffusion(m) => (
+            likelihood(m, &x, a.seed, crate::args::precision_of(a.precision))?.nats,
+            String::new(),
+        ),
         Network::Model(m) => {
             let (lq, z) = energy_log_likelihood(m, &x, &x, a.seed)?;
             let warn = if z.reliable() {
