@@ -5,7 +5,7 @@
 use rand::SeedableRng;
 use stein_models::sample::diagnostics::ess_mean;
 use stein_models::sample::*;
-use stein_scores::{Analytic, Banana, GaussianMixture, MultivariateNormal, Sample};
+use stein_scores::{Analytic, Banana, GaussianMixture, MultivariateNormal, Normal, Sample};
 
 /// A 10-d Gaussian with correlations and unequal scales.
 fn gaussian10() -> MultivariateNormal {
@@ -561,6 +561,47 @@ fn annealed_langevin_with_exact_perturbed_scores_recovers_mixture_weights() {
         "ULA without annealing keeps the start's split: {}",
         left(&plain)
     );
+}
+
+/// Tweedie's last step on an exact ladder of N(3, 0.5²): the walk's draws have the variance of the last
+/// level's law, 0.25 + σ_L² (with ULA's bias), and the denoised ones v²/(v + σ_L²), within 4 standard errors;
+/// the mean stays 3, and the denoised point is evaluated once more (the state's score is its own).
+#[test]
+fn annealed_langevin_ends_with_tweedies_step_when_asked() {
+    let sigmas = vec![4.0, 2.0, 1.0, 0.5, 0.3];
+    let ladder = PerturbedLadder::new(&Normal::new(3.0, 0.5).unwrap(), &sigmas).unwrap();
+    let n = 8000;
+    let cfg = |p: annealed::Params| Config::new(p).chains(n).warmup(0).draws(1).seed(11);
+    let run = |p| {
+        let d = sample(&ladder, &cfg(p)).unwrap();
+        let xs: Vec<f64> = d.pooled().iter().map(|x| x[0]).collect();
+        let m = xs.iter().sum::<f64>() / n as f64;
+        let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+        (d, m, v)
+    };
+    let (plain, m, v) = run(annealed::Params::new(sigmas.clone(), 200, 0.02));
+    let (d, md, vd) = run(annealed::Params::new(sigmas.clone(), 200, 0.02).denoised());
+    // ULA's own bias at step α on a Gaussian of variance v: v / (1 − α/(4v)); Tweedie scales x − 3 by 0.25/0.34
+    let walk = 0.34 / (1.0 - 0.02 / (4.0 * 0.34));
+    // the variance of a sample variance is about 2v²/n
+    for (got, want, what) in [
+        (v, walk, "walk"),
+        (vd, walk * (0.25f64 / 0.34).powi(2), "denoised"),
+    ] {
+        let se = want * (2.0 / n as f64).sqrt();
+        assert!(
+            (got - want).abs() < 4.0 * se,
+            "{what}: variance {got} vs {want} ± {se}"
+        );
+    }
+    for mean in [m, md] {
+        assert!(
+            (mean - 3.0).abs() < 4.0 * (0.34 / n as f64).sqrt(),
+            "mean {mean}"
+        );
+    }
+    // one evaluation more than the walk: the denoised point's
+    assert_eq!(d.chains[0].n_grad, plain.chains[0].n_grad + 1);
 }
 
 #[test]
