@@ -2,7 +2,7 @@
 //! Gaussian kernel (median heuristic) and a permutation p-value.
 
 use super::frame::Frame;
-use super::{check_draws, check_replicates, p_value, replicate_rng, TestResult};
+use super::{check_replicates, check_two_samples, p_value, replicate_rng, TestResult};
 use crate::error::ScoreError;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -89,17 +89,16 @@ impl MmdTest {
     /// kept) whose MMD² is at least as large. O(N²) kernel evaluations, then O(P N²) for P permutations.
     pub fn run(&self, x: &[Vec<f64>], y: &[Vec<f64>]) -> Result<TestResult, ScoreError> {
         check_replicates("MmdTest::permutations", self.permutations)?;
-        let d = x.first().map_or(0, Vec::len);
-        check_draws("MMD test first sample", x, d, 2)?;
-        check_draws("MMD test second sample", y, d, 2)?;
-        let (n, m) = (x.len(), y.len());
-        if n + m > MAX_MMD_DRAWS {
-            return Err(ScoreError::Dimension {
-                param: "MMD test samples",
-                expected: format!("at most {MAX_MMD_DRAWS} draws together (subsample them)"),
-                got: format!("{n} + {m}"),
-            });
-        }
+        let (n, m) = check_two_samples(
+            [
+                "MMD test first sample",
+                "MMD test second sample",
+                "MMD test samples",
+            ],
+            x,
+            y,
+            MAX_MMD_DRAWS,
+        )?;
         // in coordinates rescaled by a power of two: the same kernel values at every scale
         let pool = Frame::of(x.iter().chain(y).map(|p| p.as_slice()))
             .points(x.iter().chain(y).map(|p| p.as_slice()));

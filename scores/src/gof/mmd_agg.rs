@@ -16,7 +16,7 @@
 
 use super::frame::Frame;
 use super::mmd::{dist2, gaussian, median_bandwidth2};
-use super::{check_draws, check_replicates, replicate_rng};
+use super::{check_replicates, check_two_samples, replicate_rng};
 use crate::error::ScoreError;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -124,17 +124,16 @@ impl MmdAggTest {
     /// together, or a permutation count outside 1 to 10⁶.
     pub fn run(&self, x: &[Vec<f64>], y: &[Vec<f64>]) -> Result<AggregatedResult, ScoreError> {
         check_replicates("MmdAggTest::permutations", self.permutations)?;
-        let d = x.first().map_or(0, Vec::len);
-        check_draws("aggregated MMD test first sample", x, d, 2)?;
-        check_draws("aggregated MMD test second sample", y, d, 2)?;
-        let (n, m) = (x.len(), y.len());
-        if n + m > MAX_AGG_DRAWS {
-            return Err(ScoreError::Dimension {
-                param: "aggregated MMD test samples",
-                expected: format!("at most {MAX_AGG_DRAWS} draws together (subsample them)"),
-                got: format!("{n} + {m}"),
-            });
-        }
+        let (n, m) = check_two_samples(
+            [
+                "aggregated MMD test first sample",
+                "aggregated MMD test second sample",
+                "aggregated MMD test samples",
+            ],
+            x,
+            y,
+            MAX_AGG_DRAWS,
+        )?;
         let all = || x.iter().chain(y).map(|p| p.as_slice());
         let frame = Frame::of(all());
         let pool = frame.points(all());

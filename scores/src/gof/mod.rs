@@ -195,6 +195,28 @@ pub(crate) fn check_draws(
     Ok(())
 }
 
+/// Check the two samples of a two-sample test (`what`: "MMD test", …): two draws of each at least, one
+/// dimension, finite, at most `max` together. Returns their sizes.
+fn check_two_samples(
+    what: [&'static str; 3],
+    x: &[Vec<f64>],
+    y: &[Vec<f64>],
+    max: usize,
+) -> Result<(usize, usize), ScoreError> {
+    let d = x.first().map_or(0, Vec::len);
+    check_draws(what[0], x, d, 2)?;
+    check_draws(what[1], y, d, 2)?;
+    let (n, m) = (x.len(), y.len());
+    if n + m > max {
+        return Err(ScoreError::Dimension {
+            param: what[2],
+            expected: format!("at most {max} draws together (subsample them)"),
+            got: format!("{n} + {m}"),
+        });
+    }
+    Ok((n, m))
+}
+
 /// Refuse a replicate count of 0 or above a million.
 fn check_replicates(param: &'static str, r: usize) -> Result<(), ScoreError> {
     if r == 0 || r > 1_000_000 {
