@@ -4,10 +4,11 @@ taken in one run on one machine:
 
     cargo run --release --example bench_report > /tmp/stein.jsonl
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE JAX_ENABLE_X64=1 python3 ../shared/peers/jax_bench.py > /tmp/jax.jsonl
-    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl [--nuts F] [--torch F] [--t11 F] [--q1 F]
+    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl [--nuts F] [--torch F] [--t11 F] [--q1 F] [--q2 F]
 
 The optional files are the outputs of `nuts_blackjax.py` (T10), `torch_bench.py` (PyTorch eager, T5–T8),
-`diffusion_torch.py` (T11) and `quality_torch.py` (Q1), run beside the same `bench_report`.
+`diffusion_torch.py` (T11), `quality_torch.py` (Q1) and `toy2d_torch.py` (Q2), run beside the same `bench_report`.
+With only `--q2 F` and a Stein file of `bench_report --task Q2`, only the Q2 table is printed.
 """
 import json
 import re
@@ -41,7 +42,59 @@ def us(v, unit="ns"):
     return f"{v / 1000:.2f} µs" if v < 1e6 else f"{v / 1e6:.2f} ms"
 
 
-stein, peer = load(args[0]), load(args[1])
+def q2_table():
+    """The Q2 tables: Stein's two default recipes beside `toy2d_torch.py` on the seven toy sets."""
+    q2 = load(extra["q2"])
+    sets = ("two-moons", "8gaussians", "swiss-roll", "checkerboard", "rings", "pinwheel", "spirals")
+    sk = lambda name, m: stein.get(("Q2", name, m))
+    pk = lambda name, m: q2.get(("Q2", name, m))
+    num = lambda v, f: "–" if v is None else format(v, f)
+
+    def kl(v, se, dominated=None):
+        if v is None:
+            return "–"
+        flag = " (a few points decide it)" if dominated else ""
+        return f"{v:.3f} ± {num(se, '.3f')}{flag}"
+
+    print()
+    print("| Q2 set | PyTorch diffusion, 10k steps: KL / outside / train | Stein diffusion (default recipe): "
+          "KL / outside / train | Stein energy model (default recipe): KL / outside / train |")
+    print("|---|---|---|---|")
+    for name in sets:
+        if sk(name, "diffusion_kl") is None:
+            continue
+        print(f"| {name} | {num(pk(name, 'kl'), '.3f')} / {num(pk(name, 'outside'), '.3f')} / "
+              f"{num(pk(name, 'train_s'), '.0f')} s | "
+              f"{kl(sk(name, 'diffusion_kl'), sk(name, 'diffusion_kl_se'), sk(name, 'diffusion_kl_dominated'))} / "
+              f"{sk(name, 'diffusion_outside'):.3f} / {sk(name, 'diffusion_train_s'):.0f} s | "
+              f"{kl(sk(name, 'energy_kl'), sk(name, 'energy_kl_se'), sk(name, 'energy_kl_dominated'))} / "
+              f"{sk(name, 'energy_outside'):.3f} / {sk(name, 'energy_train_s'):.0f} s |")
+    print()
+    print("| Q2 set | NLL time (ODE evaluations): PyTorch / Stein | MMD² (bw 0.2): PyTorch / Stein diffusion / "
+          "Stein energy | Stein energy: log Z by AIS, se (ESS of 1,000), time |")
+    print("|---|---|---|---|")
+    notes = {}
+    for line in open(extra["q2"]):
+        if '"nll_s"' in line:
+            d = json.loads(line)
+            m = re.search(r"([\d,]+) evaluations", d.get("note", ""))
+            notes[d["param"]] = m.group(1) if m else "–"
+    for name in sets:
+        if sk(name, "diffusion_kl") is None:
+            continue
+        print(f"| {name} | {num(pk(name, 'nll_s'), '.2f')} s ({notes.get(name, '–')}) / "
+              f"{sk(name, 'diffusion_nll_s'):.2f} s ({sk(name, 'diffusion_nll_evaluations'):.0f}) | "
+              f"{num(pk(name, 'mmd2'), '.4f')} / {sk(name, 'diffusion_mmd2'):.4f} / {sk(name, 'energy_mmd2'):.4f} | "
+              f"{num(sk(name, 'energy_log_z_se'), '.3f')} ({num(sk(name, 'energy_log_z_ess'), '.0f')}), "
+              f"{num(sk(name, 'energy_ais_s'), '.1f')} s |")
+
+
+stein = load(args[0])
+if len(args) == 1:
+    if "q2" in extra:
+        q2_table()
+    sys.exit()
+peer = load(args[1])
 torch = load(extra["torch"]) if "torch" in extra else {}
 rows = [
     ("T1 rosenbrock d=2, value+grad", ("T1", "2", "value_grad_ns"), ("T1", "2", "value_grad_ns")),
@@ -195,3 +248,6 @@ if "nuts" in extra:
         if stan is not None:
             print(f"| {name}, Stan's U-turn checks: min ESS per second (leapfrog steps per draw) | {stan:.0f} "
                   f"({stein[(task + '-stan', dim, 'leapfrog_per_draw')]:.1f}) | {p_ess:.0f} | {stan / p_ess:.2f}× |")
+
+if "q2" in extra:
+    q2_table()

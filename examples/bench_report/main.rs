@@ -1,7 +1,8 @@
 //! Prints the benchmark figures of BENCHMARKS.md (T1–T11, Q1, Q2) as JSON lines, in the peers' format:
 //! `{"peer", "task", "param", "metric", "value", "unit"}`.
 //!
-//! Run: `cargo run --release --example bench_report` (add `-- --quick` for a fast smoke run).
+//! Run: `cargo run --release --example bench_report` (add `-- --quick` for a fast smoke run, `--task Q2` for
+//! one task, `--q2-picture FILE.png` for the picture of Q2's samples).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -96,7 +97,12 @@ fn main() {
         diffusion::t11(quick);
     }
     if want("Q2") {
-        q2::q2(quick);
+        // `--q2-picture FILE.png`: the seven sets' data and both models' samples in one picture
+        let picture = args
+            .windows(2)
+            .find(|w| w[0] == "--q2-picture")
+            .map(|w| std::path::PathBuf::from(&w[1]));
+        q2::q2(quick, picture.as_deref());
     }
     if only.is_empty()
         || only

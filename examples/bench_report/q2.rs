@@ -7,6 +7,7 @@
 
 use super::emit;
 use rand::SeedableRng;
+use std::path::Path;
 use std::time::Instant;
 use stein::autodiff::Tensor;
 use stein::models::data::Toy;
@@ -18,7 +19,7 @@ use stein::models::recipe::{Recipe, SdeKind};
 use stein::run::diffusion::{likelihood, sample_diffusion, ReverseKind};
 use stein::run::quality::energy_log_likelihood;
 use stein::run::{sample_model, uniform_init, SamplerKind};
-use stein::scores::plot::padded_range;
+use stein::scores::plot::{padded_range, scatter_panels, Bounds, Panel};
 use stein::scores::{mmd_with, Statistic};
 
 /// Points of a set's training draw: the command line's (`stein train --data <set>`).
@@ -68,9 +69,14 @@ fn scores(
     emit("Q2", param, &tag("mmd2"), m, "");
 }
 
-/// Q2 for every set (`quick`: 200 steps and small draws, a smoke run).
-pub(crate) fn q2(quick: bool) {
+/// Points of each panel of the picture.
+const PICTURE_POINTS: usize = 2000;
+
+/// Q2 for every set (`quick`: 200 steps and small draws, a smoke run); with `picture`, the seven sets' data,
+/// diffusion samples and energy-model samples side by side in one PNG there.
+pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
     let (n_test, n_samples) = if quick { (100, 300) } else { (1000, 5000) };
+    let mut panels: Vec<(String, Vec<Vec<f64>>, Bounds)> = Vec::new();
     for (k, toy) in Toy::ALL.into_iter().enumerate() {
         let param = format!("\"{}\"", toy.name());
         let data = draw(toy, TRAIN_POINTS, 0);
@@ -97,7 +103,7 @@ pub(crate) fn q2(quick: bool) {
             unreachable!("a diffusion recipe")
         };
         let t0 = Instant::now();
-        let ll = likelihood(model, &test, 0).expect("the likelihood runs");
+        let ll = likelihood(model, &test, 0, Precision::F32).expect("the likelihood runs");
         emit(
             "Q2",
             &param,
@@ -132,6 +138,25 @@ pub(crate) fn q2(quick: bool) {
             &samples,
             &reference,
         );
+        let shown = |x: &Tensor| {
+            x.to_rows()
+                .into_iter()
+                .take(PICTURE_POINTS)
+                .collect::<Vec<_>>()
+        };
+        let range = |j: usize| {
+            padded_range((0..reference.rows()).map(|i| reference.get(i, j))).expect("finite data")
+        };
+        let view = Bounds {
+            x: range(0),
+            y: range(1),
+        };
+        panels.push((format!("{} data", toy.name()), shown(&reference), view));
+        panels.push((
+            format!("diffusion, KL {:.3}", kl_of(toy, &ll.nats, &test)),
+            shown(&samples),
+            view,
+        ));
 
         // the energy recipe (the main job's) at its default budget
         let recipe = Recipe::ebm();
@@ -175,8 +200,40 @@ pub(crate) fn q2(quick: bool) {
                 emit("Q2", &param, "energy_log_z_se", z.se, "");
                 emit("Q2", &param, "energy_log_z_ess", z.ess, "");
                 scores(toy, &param, "energy", &lq, &test, &samples, &reference);
+                panels.push((
+                    format!("energy model, KL {:.3}", kl_of(toy, &lq, &test)),
+                    shown(&samples),
+                    view,
+                ));
             }
-            Err(e) => eprintln!("Q2 {param} energy: {e}"),
+            Err(e) => {
+                eprintln!("Q2 {param} energy: {e}");
+                panels.push(("energy model: no log Z".into(), shown(&samples), view));
+            }
         }
     }
+    if let Some(path) = picture {
+        let panels: Vec<Panel> = panels
+            .iter()
+            .map(|(title, points, bounds)| Panel {
+                title,
+                points,
+                bounds: *bounds,
+            })
+            .collect();
+        let rows = panels.len().div_ceil(3) as u32;
+        scatter_panels(
+            path,
+            "Q2: data | diffusion recipe | energy recipe (KL to the exact density, nats)",
+            &panels,
+            3,
+            (900, 40 + 280 * rows),
+        )
+        .expect("the picture is written");
+    }
+}
+
+/// KL(data ‖ model) of a set from the model's log q at the test points (NaN when it cannot be read).
+fn kl_of(toy: Toy, log_q: &[f64], test: &Tensor) -> f64 {
+    kl_readout(&toy.density().log_pdf_rows(test), log_q).map_or(f64::NAN, |r| r.mean)
 }

@@ -39,7 +39,7 @@ pub use field::{
     animate_points, animate_score_field, samples_over_density, score_field, score_field_fn,
     trajectories, FieldFrame,
 };
-pub use scatter::{pair_grid, scatter_compare, MAX_PAIR_COORDS};
+pub use scatter::{pair_grid, scatter_compare, scatter_panels, Panel, MAX_PAIR_COORDS};
 
 use crate::density::{LogDensity, Score};
 

@@ -199,3 +199,98 @@ fn draw_histograms<DB: DrawingBackend>(
     }
     Ok(())
 }
+
+/// One panel of a [`scatter_panels`] grid: a titled point set in its own frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Panel<'a> {
+    /// The panel's title (its count of points outside the frame is added to it).
+    pub title: &'a str,
+    /// Points, coordinates 0 and 1 drawn.
+    pub points: &'a [Vec<f64>],
+    /// The frame.
+    pub bounds: Bounds,
+}
+
+/// Small multiples: point sets in a grid of `columns` panels a row (data beside the samples of several
+/// models, say), each with its title and frame; points outside a frame are not drawn and its title counts
+/// them. An error for no panels or no columns.
+///
+/// ```
+/// use stein_scores::plot::{scatter_panels, Bounds, Panel};
+///
+/// let ring: Vec<Vec<f64>> = (0..200).map(|i| { let a = i as f64 * 0.1; vec![a.cos(), a.sin()] }).collect();
+/// let blob: Vec<Vec<f64>> = (0..200).map(|i| vec![0.01 * (i % 20) as f64, 0.01 * (i / 20) as f64]).collect();
+/// let frame = Bounds::square(1.5);
+/// let dir = tempfile::tempdir().unwrap();
+/// scatter_panels(
+///     dir.path().join("panels.png"),
+///     "data | model",
+///     &[Panel { title: "data", points: &ring, bounds: frame }, Panel { title: "model", points: &blob, bounds: frame }],
+///     2,
+///     (600, 320),
+/// )
+/// .unwrap();
+/// ```
+pub fn scatter_panels(
+    path: impl AsRef<Path>,
+    title: &str,
+    panels: &[Panel<'_>],
+    columns: usize,
+    size: (u32, u32),
+) -> Result<(), ScoreError> {
+    let path = path.as_ref();
+    if panels.is_empty() || columns == 0 {
+        return Err(super::canvas::plot_err(
+            path,
+            format!("{} panels in {columns} columns", panels.len()),
+        ));
+    }
+    let rows = panels.len().div_ceil(columns);
+    on_canvas!(path, size, |root| {
+        (|| -> Result<(), String> {
+            root.fill(&WHITE).map_err(txt)?;
+            let root = root.titled(title, ("sans-serif", 18)).map_err(txt)?;
+            let cells = root.split_evenly((rows, columns));
+            for (k, (cell, panel)) in cells.iter().zip(panels).enumerate() {
+                let frame = panel.bounds;
+                let inside = |p: &&Vec<f64>| p.len() >= 2 && frame.contains(p[0], p[1]);
+                let outside = panel.points.iter().filter(|p| p.len() >= 2).count()
+                    - panel.points.iter().filter(inside).count();
+                let caption = match outside {
+                    0 => panel.title.to_string(),
+                    n => format!("{} ({n} outside)", panel.title),
+                };
+                let mut chart = ChartBuilder::on(cell)
+                    .caption(caption, ("sans-serif", 13))
+                    .margin(4)
+                    .build_cartesian_2d(frame.x.0..frame.x.1, frame.y.0..frame.y.1)
+                    .map_err(txt)?;
+                chart
+                    .configure_mesh()
+                    .disable_mesh()
+                    .disable_axes()
+                    .draw()
+                    .map_err(txt)?;
+                cell.draw(&Rectangle::new(
+                    [(0, 0), {
+                        let (w, h) = cell.dim_in_pixel();
+                        (w as i32 - 1, h as i32 - 1)
+                    }],
+                    BLACK.mix(0.2),
+                ))
+                .map_err(txt)?;
+                let color = SETS[(k % columns).min(SETS.len() - 1)];
+                chart
+                    .draw_series(
+                        panel
+                            .points
+                            .iter()
+                            .filter(inside)
+                            .map(|p| Circle::new((p[0], p[1]), 1, color.mix(0.5).filled())),
+                    )
+                    .map_err(txt)?;
+            }
+            Ok(())
+        })()
+    })
+}
