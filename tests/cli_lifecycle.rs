@@ -399,3 +399,52 @@ fn likelihood_scores_fresh_points_or_every_row_and_is_finite_or_an_error() {
         }
     }
 }
+
+/// An energy model whose density AIS cannot normalise (one step of training: the untrained network's energy
+/// falls without bound and its chains run off) gets no NLL and no KL — a sentence instead, in `summary.txt`
+/// — and `stein likelihood` refuses in one line, instead of printing a log Z of 10²⁴ "± 1".
+#[test]
+fn an_energy_model_without_a_readable_log_z_gets_no_likelihood() {
+    let d = tmp_dir("lifecycle", "improper");
+    ok(&stein_in(
+        &d,
+        &[
+            "train",
+            "--steps",
+            "1",
+            "--samples",
+            "300",
+            "--sampler",
+            "mala",
+            "--quiet",
+            "--out",
+            "run",
+        ],
+    ));
+    let summary = std::fs::read_to_string(d.join("run/summary.txt")).unwrap();
+    assert!(
+        summary.contains("log Z           not measured"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("\nNLL ") && !summary.contains("KL(data"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("verdict         samples match"),
+        "{summary}"
+    );
+    let o = stein_in(
+        &d,
+        &[
+            "likelihood",
+            "--model",
+            "run/model.json",
+            "--data",
+            "two-moons",
+            "--n",
+            "200",
+        ],
+    );
+    one_line_error(&o, "the NLL cannot be read");
+}

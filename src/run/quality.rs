@@ -33,11 +33,12 @@ pub struct Quality {
     pub test: Option<AggregatedResult>,
     /// Held-out points available.
     pub reference_points: usize,
-    /// The held-out NLL per point, summarised (`None`: a score network, which has no density).
+    /// The held-out NLL per point, summarised (`None`: a score network, which has no density, or an energy
+    /// model whose log Z by AIS is not [`LogZ::reliable`]).
     pub nll: Option<PointMean>,
     /// log Z of an energy model by AIS.
     pub log_z: Option<LogZ>,
-    /// KL(data ‖ model) where the data's density is known and the model has one.
+    /// KL(data ‖ model) where the data's density is known and the model has one (read as `nll`).
     pub kl: Option<PointMean>,
     /// The fraction of samples where the data almost never are, where the data's density is known.
     pub outside: Option<Outside>,
@@ -140,6 +141,8 @@ fn assemble(
     against: &Against<'_>,
 ) -> Result<Quality, RunError> {
     let test = sample_test(samples, against.reference, against.seed)?;
+    // a log Z whose effective sample size is too low makes every log q unreadable: no NLL, no KL
+    let log_q = log_q.filter(|_| log_z.as_ref().is_none_or(LogZ::reliable));
     let nll = match &log_q {
         Some(lq) => Some(PointMean::of(
             "NLL",

@@ -13,7 +13,7 @@ use stein::models::nn::Kind;
 use stein::models::quality::PointMean;
 use stein::run::diffusion::likelihood;
 use stein::run::quality::energy_log_likelihood;
-use stein::run::subsample_rows;
+use stein::run::{subsample_rows, RunError};
 
 pub fn run(a: &LikelihoodArgs, out: &mut Stdout) -> Result<(), CliError> {
     let file = ModelFile::load(&a.model)?;
@@ -52,15 +52,18 @@ pub fn run(a: &LikelihoodArgs, out: &mut Stdout) -> Result<(), CliError> {
         ),
         Network::Model(m) => {
             let (lq, z) = energy_log_likelihood(m, &x, &x, a.seed)?;
-            let warn = if z.reliable() {
-                ""
-            } else {
-                "; its effective sample size is too low for the ± to hold"
-            };
+            if !z.reliable() {
+                return Err(CliError::Run(RunError::Usage(format!(
+                    "{}: log Z by annealed importance sampling kept an effective sample size of {:.0} of {} particles (10% needed), so the NLL cannot be read; the model's density may not be normalisable",
+                    a.model.display(),
+                    z.ess,
+                    z.particles
+                ))));
+            }
             (
                 lq,
                 format!(
-                    "; log Z {:.4} ± {:.4} (ESS {:.0} of {}{warn})",
+                    "; log Z {:.4} ± {:.4} (ESS {:.0} of {})",
                     z.log_z, z.se, z.ess, z.particles
                 ),
             )
