@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 use stein::autodiff::Tensor;
 use stein::models::data::Toy;
-use stein::models::fit::FitOptions;
+use stein::models::fit::{FitOptions, Trainer};
 use stein::models::network::Network;
 use stein::models::nn::Precision;
 use stein::models::quality::{kl_readout, Outside};
@@ -69,6 +69,24 @@ fn scores(
     emit("Q2", param, &tag("mmd2"), m, "");
 }
 
+/// `recipe` trained on `data` (200 steps when `quick`), its wall time emitted as `<kind>_train_s`.
+fn train(recipe: &Recipe, data: &Tensor, quick: bool, param: &str, kind: &str) -> (Trainer, usize) {
+    let steps = if quick { 200 } else { recipe.steps };
+    let mut trainer = recipe.build(data, 0).expect("the recipe builds");
+    let t0 = Instant::now();
+    trainer
+        .fit(data, &FitOptions::steps(steps))
+        .expect("training runs");
+    emit(
+        "Q2",
+        param,
+        &format!("{kind}_train_s"),
+        t0.elapsed().as_secs_f64(),
+        "s",
+    );
+    (trainer, steps)
+}
+
 /// Points of each panel of the picture.
 const PICTURE_POINTS: usize = 2000;
 
@@ -84,19 +102,12 @@ pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
         let reference = draw(toy, n_samples, 200 + k as u64);
 
         // the diffusion recipe at its default budget
-        let recipe = Recipe::diffusion(SdeKind::Vp);
-        let steps = if quick { 200 } else { recipe.steps };
-        let mut trainer = recipe.build(&data, 0).expect("the recipe builds");
-        let t0 = Instant::now();
-        trainer
-            .fit(&data, &FitOptions::steps(steps))
-            .expect("training runs");
-        emit(
-            "Q2",
+        let (trainer, steps) = train(
+            &Recipe::diffusion(SdeKind::Vp),
+            &data,
+            quick,
             &param,
-            "diffusion_train_s",
-            t0.elapsed().as_secs_f64(),
-            "s",
+            "diffusion",
         );
         emit("Q2", &param, "diffusion_steps", steps as f64, "");
         let Network::Diffusion(model) = &trainer.network else {
@@ -159,20 +170,7 @@ pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
         ));
 
         // the energy recipe (the main job's) at its default budget
-        let recipe = Recipe::ebm();
-        let steps = if quick { 200 } else { recipe.steps };
-        let mut trainer = recipe.build(&data, 0).expect("the recipe builds");
-        let t0 = Instant::now();
-        trainer
-            .fit(&data, &FitOptions::steps(steps))
-            .expect("training runs");
-        emit(
-            "Q2",
-            &param,
-            "energy_train_s",
-            t0.elapsed().as_secs_f64(),
-            "s",
-        );
+        let (trainer, _) = train(&Recipe::ebm(), &data, quick, &param, "energy");
         let Network::Model(model) = &trainer.network else {
             unreachable!("an energy recipe")
         };
