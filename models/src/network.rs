@@ -9,7 +9,8 @@ use crate::nn::{Conditioning, Kind, Model};
 use stein_autodiff::Tensor;
 
 /// A trainable network of either family.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(untagged)] // written as the model it holds: a model file's `kind` says which
 pub enum Network {
     /// A score or energy network over x, optionally conditioned on a noise level σ.
     Model(Model),
@@ -124,11 +125,7 @@ impl Network {
     pub fn model(&self, what: &str) -> Result<&Model, ModelError> {
         match self {
             Network::Model(m) => Ok(m),
-            Network::Diffusion(_) => Err(ModelError::BadParameter {
-                param: "model",
-                value: "diffusion".into(),
-                reason: format!("{what} trains score and energy models, not diffusion models"),
-            }),
+            Network::Diffusion(_) => Err(not_a_diffusion_model(what)),
         }
     }
 
@@ -136,11 +133,7 @@ impl Network {
     pub fn model_mut(&mut self, what: &str) -> Result<&mut Model, ModelError> {
         match self {
             Network::Model(m) => Ok(m),
-            Network::Diffusion(_) => Err(ModelError::BadParameter {
-                param: "model",
-                value: "diffusion".into(),
-                reason: format!("{what} trains score and energy models, not diffusion models"),
-            }),
+            Network::Diffusion(_) => Err(not_a_diffusion_model(what)),
         }
     }
 
@@ -169,5 +162,14 @@ impl NetworkKind {
         } else {
             NetworkKind::Score
         }
+    }
+}
+
+/// The error of `what`, which trains score and energy models, given a diffusion model.
+fn not_a_diffusion_model(what: &str) -> ModelError {
+    ModelError::BadParameter {
+        param: "model",
+        value: "diffusion".into(),
+        reason: format!("{what} trains score and energy models, not diffusion models"),
     }
 }

@@ -275,32 +275,18 @@ impl ModelFile {
                 self.training.clone(),
                 self.data.clone(),
             );
-            match &self.network {
-                Network::Model(m) => serde_json::to_writer(
-                    &mut *w,
-                    &Stored {
-                        format: FORMAT.into(),
-                        version: VERSION,
-                        kind,
-                        model: m,
-                        objective,
-                        training,
-                        data,
-                    },
-                ),
-                Network::Diffusion(m) => serde_json::to_writer(
-                    &mut *w,
-                    &Stored {
-                        format: FORMAT.into(),
-                        version: VERSION,
-                        kind,
-                        model: m,
-                        objective,
-                        training,
-                        data,
-                    },
-                ),
-            }
+            serde_json::to_writer(
+                &mut *w,
+                &Stored {
+                    format: FORMAT.into(),
+                    version: VERSION,
+                    kind,
+                    model: &self.network,
+                    objective,
+                    training,
+                    data,
+                },
+            )
             .map_err(std::io::Error::other)
         };
         write_atomic_with(path, stored).map_err(|e| io_error(path, &e))
