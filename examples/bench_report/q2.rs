@@ -29,7 +29,8 @@ fn draw(toy: Toy, n: usize, seed: u64) -> Tensor {
     toy.sample(n, &mut rand::rngs::SmallRng::seed_from_u64(seed))
 }
 
-/// KL, its standard error, whether a few points decide it, outside and MMD² of one model's figures.
+/// KL, its standard error, whether a few points decide it, outside and MMD² of one model's figures; returns
+/// the KL (NaN when it cannot be read), for the picture's titles.
 fn scores(
     toy: Toy,
     param: &str,
@@ -38,10 +39,10 @@ fn scores(
     test: &Tensor,
     samples: &Tensor,
     reference: &Tensor,
-) {
+) -> f64 {
     let p = toy.density();
     let tag = |m: &str| format!("{model_name}_{m}");
-    match kl_readout(&p.log_pdf_rows(test), log_q) {
+    let kl = match kl_readout(&p.log_pdf_rows(test), log_q) {
         Ok(kl) => {
             emit("Q2", param, &tag("kl"), kl.mean, "nats");
             emit("Q2", param, &tag("kl_se"), kl.se, "nats");
@@ -53,9 +54,13 @@ fn scores(
                 kl.dominated() as u8 as f64,
                 "",
             );
+            kl.mean
         }
-        Err(e) => eprintln!("Q2 {param} {model_name}: {e}"),
-    }
+        Err(e) => {
+            eprintln!("Q2 {param} {model_name}: {e}");
+            f64::NAN
+        }
+    };
     if let Ok(o) = Outside::of(&p.log_pdf_rows(reference), &p.log_pdf_rows(samples)) {
         emit("Q2", param, &tag("outside"), o.fraction, "");
     }
@@ -67,6 +72,7 @@ fn scores(
     )
     .unwrap_or(f64::NAN);
     emit("Q2", param, &tag("mmd2"), m, "");
+    kl
 }
 
 /// `recipe` trained on `data` (200 steps when `quick`), its wall time emitted as `<kind>_train_s`.
@@ -140,7 +146,7 @@ pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
             t0.elapsed().as_secs_f64(),
             "s",
         );
-        scores(
+        let kl = scores(
             toy,
             &param,
             "diffusion",
@@ -163,11 +169,7 @@ pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
             y: range(1),
         };
         panels.push((format!("{} data", toy.name()), shown(&reference), view));
-        panels.push((
-            format!("diffusion, KL {:.3}", kl_of(toy, &ll.nats, &test)),
-            shown(&samples),
-            view,
-        ));
+        panels.push((format!("diffusion, KL {kl:.3}"), shown(&samples), view));
 
         // the energy recipe (the main job's) at its default budget
         let (trainer, _) = train(&Recipe::ebm(), &data, quick, &param, "energy");
@@ -197,12 +199,8 @@ pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
                 );
                 emit("Q2", &param, "energy_log_z_se", z.se, "");
                 emit("Q2", &param, "energy_log_z_ess", z.ess, "");
-                scores(toy, &param, "energy", &lq, &test, &samples, &reference);
-                panels.push((
-                    format!("energy model, KL {:.3}", kl_of(toy, &lq, &test)),
-                    shown(&samples),
-                    view,
-                ));
+                let kl = scores(toy, &param, "energy", &lq, &test, &samples, &reference);
+                panels.push((format!("energy model, KL {kl:.3}"), shown(&samples), view));
             }
             Err(e) => {
                 eprintln!("Q2 {param} energy: {e}");
@@ -229,9 +227,4 @@ pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
         )
         .expect("the picture is written");
     }
-}
-
-/// KL(data ‖ model) of a set from the model's log q at the test points (NaN when it cannot be read).
-fn kl_of(toy: Toy, log_q: &[f64], test: &Tensor) -> f64 {
-    kl_readout(&toy.density().log_pdf_rows(test), log_q).map_or(f64::NAN, |r| r.mean)
 }
