@@ -192,7 +192,7 @@ pub fn step<K: Kernel, T: Target + ?Sized, R: Rng + ?Sized>(
     }
 }
 
-/// A point of phase space: position, momentum, velocity M⁻¹p, score and log p.
+/// A point of phase space: position, momentum, velocity M⁻¹p, score, log p and the kinetic energy.
 #[derive(Clone, Debug)]
 pub(crate) struct Phase {
     pub x: Vec<f64>,
@@ -200,6 +200,8 @@ pub(crate) struct Phase {
     pub v: Vec<f64>,
     pub score: Vec<f64>,
     pub log_p: f64,
+    /// ½ pᵀM⁻¹p, kept with `v` (after [`Phase::start`] and [`Phase::leapfrog_end`]).
+    kinetic: f64,
 }
 
 impl Phase {
@@ -210,16 +212,8 @@ impl Phase {
             v: vec![0.0; d],
             score: vec![0.0; d],
             log_p: 0.0,
+            kinetic: 0.0,
         }
-    }
-
-    /// Copy `other` into `self` (no allocation).
-    pub fn assign(&mut self, other: &Phase) {
-        self.x.copy_from_slice(&other.x);
-        self.p.copy_from_slice(&other.p);
-        self.v.copy_from_slice(&other.v);
-        self.score.copy_from_slice(&other.score);
-        self.log_p = other.log_p;
     }
 
     /// Start from a chain state with a fresh momentum p ~ N(0, M).
@@ -228,12 +222,12 @@ impl Phase {
         self.score.copy_from_slice(&s.score);
         self.log_p = s.log_p.expect("a kernel that needs log p");
         metric.sample_momentum(rng, &mut self.p);
-        metric.velocity(&self.p, &mut self.v);
+        self.kinetic = metric.velocity_kinetic(&self.p, &mut self.v);
     }
 
     /// H = −log p + ½ pᵀM⁻¹p.
     pub fn energy(&self) -> f64 {
-        -self.log_p + Metric::kinetic(&self.p, &self.v)
+        -self.log_p + self.kinetic
     }
 
     /// The first half of a leapfrog step of size `eps` (negative: backwards in time): half kick, drift.
@@ -248,16 +242,29 @@ impl Phase {
         }
     }
 
+    /// [`Phase::leapfrog_begin`] from the point `from`, written into `self` (the same arithmetic; nothing
+    /// is copied first).
+    pub fn leapfrog_begin_from(&mut self, from: &Phase, eps: f64, metric: &Metric) {
+        for ((p, p0), s) in self.p.iter_mut().zip(&from.p).zip(&from.score) {
+            *p = *p0 + 0.5 * eps * s;
+        }
+        metric.velocity(&self.p, &mut self.v);
+        for ((x, x0), v) in self.x.iter_mut().zip(&from.x).zip(&self.v) {
+            *x = *x0 + eps * v;
+        }
+    }
+
     /// The second half: take the target's value at the new position, half kick. Returns false when log p
     /// or the score is not finite there (a divergence).
     pub fn leapfrog_end(&mut self, eps: f64, metric: &Metric, e: Eval<'_>) -> bool {
-        self.score.copy_from_slice(e.score);
         self.log_p = e.log_p.unwrap_or(f64::NAN);
-        let finite = self.log_p.is_finite() && self.score.iter().all(|v| v.is_finite());
-        for (p, s) in self.p.iter_mut().zip(&self.score) {
-            *p += 0.5 * eps * s;
+        let mut finite = self.log_p.is_finite();
+        for ((p, s), e) in self.p.iter_mut().zip(&mut self.score).zip(e.score) {
+            *s = *e;
+            finite &= e.is_finite();
+            *p += 0.5 * eps * e;
         }
-        metric.velocity(&self.p, &mut self.v);
+        self.kinetic = metric.velocity_kinetic(&self.p, &mut self.v);
         finite
     }
 

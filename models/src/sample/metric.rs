@@ -120,6 +120,31 @@ impl Metric {
         }
     }
 
+    /// v = M⁻¹ p and K(p) = ½ pᵀ M⁻¹ p in one pass (the same sums as [`Metric::velocity`] then
+    /// [`Metric::kinetic`]).
+    pub fn velocity_kinetic(&self, p: &[f64], v: &mut [f64]) -> f64 {
+        let mut k = 0.0;
+        match self {
+            Metric::Identity => {
+                for (vi, pi) in v.iter_mut().zip(p) {
+                    *vi = *pi;
+                    k += pi * pi;
+                }
+            }
+            Metric::Diagonal(m) => {
+                for ((vi, pi), mi) in v.iter_mut().zip(p).zip(m) {
+                    *vi = mi * pi;
+                    k += pi * *vi;
+                }
+            }
+            Metric::Dense(_) => {
+                self.velocity(p, v);
+                return Self::kinetic(p, v);
+            }
+        }
+        0.5 * k
+    }
+
     /// K(p) = ½ pᵀ M⁻¹ p, with `v` = M⁻¹p already computed.
     pub fn kinetic(p: &[f64], v: &[f64]) -> f64 {
         0.5 * p.iter().zip(v).map(|(a, b)| a * b).sum::<f64>()

@@ -91,41 +91,79 @@ impl Tunable for Params {
     }
 }
 
-/// A candidate draw: a point with its score, log p and energy.
-struct Sample {
-    x: Vec<f64>,
-    score: Vec<f64>,
-    log_p: f64,
+/// The phase points of one transition, each held by index and counted by reference: a leaf is the point the
+/// integrator wrote, and the subtrees, the trajectory's ends and the candidate draws refer to it without
+/// copying. Points come back to the pool when nothing refers to them; the pool only grows (to about three
+/// points per tree level), so a transition after the first allocates nothing.
+struct Pool {
+    points: Vec<Phase>,
+    refs: Vec<u32>,
+    free: Vec<usize>,
+    d: usize,
+}
+
+impl Pool {
+    fn new(d: usize) -> Self {
+        Pool {
+            points: Vec::new(),
+            refs: Vec::new(),
+            free: Vec::new(),
+            d,
+        }
+    }
+    /// Every point back in the pool (the start of a transition).
+    fn reset(&mut self) {
+        self.free.clear();
+        self.free.extend(0..self.points.len());
+        self.refs.iter_mut().for_each(|r| *r = 0);
+    }
+    /// A free point, held once.
+    fn take(&mut self) -> usize {
+        let i = self.free.pop().unwrap_or_else(|| {
+            self.points.push(Phase::new(self.d));
+            self.refs.push(0);
+            self.points.len() - 1
+        });
+        self.refs[i] = 1;
+        i
+    }
+    fn hold(&mut self, i: usize) {
+        self.refs[i] += 1;
+    }
+    fn drop(&mut self, i: usize) {
+        self.refs[i] -= 1;
+        if self.refs[i] == 0 {
+            self.free.push(i);
+        }
+    }
+    /// Point `from` to read and point `to` to write (`from != to`).
+    fn pair(&mut self, from: usize, to: usize) -> (&Phase, &mut Phase) {
+        debug_assert_ne!(from, to);
+        if from < to {
+            let (a, b) = self.points.split_at_mut(to);
+            (&a[from], &mut b[0])
+        } else {
+            let (a, b) = self.points.split_at_mut(from);
+            (&b[0], &mut a[to])
+        }
+    }
+}
+
+/// A candidate draw: a point of the pool and its energy.
+#[derive(Clone, Copy)]
+struct Pick {
+    point: usize,
     energy: f64,
 }
 
-impl Sample {
-    fn new(d: usize) -> Self {
-        Sample {
-            x: vec![0.0; d],
-            score: vec![0.0; d],
-            log_p: 0.0,
-            energy: 0.0,
-        }
-    }
-    fn set(&mut self, z: &Phase, energy: f64) {
-        self.x.copy_from_slice(&z.x);
-        self.score.copy_from_slice(&z.score);
-        self.log_p = z.log_p;
-        self.energy = energy;
-    }
-}
-
-/// A completed subtree, in build order: its summed momentum, the momenta and velocities at its first and
-/// last leaves, its log weight and its candidate draw.
+/// A completed subtree, in build order: its summed momentum, its first and last leaves (points of the pool),
+/// its log weight and its candidate draw.
 struct Span {
     rho: Vec<f64>,
-    p_beg: Vec<f64>,
-    v_beg: Vec<f64>,
-    p_end: Vec<f64>,
-    v_end: Vec<f64>,
+    beg: usize,
+    end: usize,
     log_w: f64,
-    sample: Sample,
+    pick: Pick,
     leaves: usize,
 }
 
@@ -133,103 +171,81 @@ impl Span {
     fn new(d: usize) -> Self {
         Span {
             rho: vec![0.0; d],
-            p_beg: vec![0.0; d],
-            v_beg: vec![0.0; d],
-            p_end: vec![0.0; d],
-            v_end: vec![0.0; d],
+            beg: 0,
+            end: 0,
             log_w: 0.0,
-            sample: Sample::new(d),
+            pick: Pick {
+                point: 0,
+                energy: 0.0,
+            },
             leaves: 0,
         }
     }
-    fn leaf(&mut self, z: &Phase, energy: f64, log_w: f64) {
-        self.rho.copy_from_slice(&z.p);
-        self.p_beg.copy_from_slice(&z.p);
-        self.v_beg.copy_from_slice(&z.v);
-        self.p_end.copy_from_slice(&z.p);
-        self.v_end.copy_from_slice(&z.v);
-        self.log_w = log_w;
-        self.sample.set(z, energy);
-        self.leaves = 1;
-    }
 }
 
-/// No U-turn while both ends still move along ρ: p♯₋·ρ > 0 and p♯₊·ρ > 0.
-fn no_uturn(v_minus: &[f64], v_plus: &[f64], rho: &[f64]) -> bool {
-    let dot = |a: &[f64]| a.iter().zip(rho).map(|(x, y)| x * y).sum::<f64>();
-    dot(v_minus) > 0.0 && dot(v_plus) > 0.0
-}
-
-/// The ends of a span of the trajectory in build order (`beg` built first) and its summed momentum.
-struct Ends<'a> {
-    rho: &'a [f64],
-    p_beg: &'a [f64],
-    v_beg: &'a [f64],
-    p_end: &'a [f64],
-    v_end: &'a [f64],
-}
-
-/// Whether the span `a` followed (in build order) by the adjacent span `b` has not turned: the checks of a
-/// merge inside a subtree and of a subtree joining the trajectory are the same.
-fn spans_continue(c: UTurn, a: Ends<'_>, b: Ends<'_>, ext: &mut [f64]) -> bool {
-    let sum = |ext: &mut [f64], x: &[f64], y: &[f64]| {
-        for ((o, p), q) in ext.iter_mut().zip(x).zip(y) {
-            *o = p + q;
-        }
-    };
+/// The U-turn checks between the span `a` followed (in build order) by the adjacent span `b`; each is
+/// given by its summed momentum and its first and last points. The checks of a merge inside a subtree and
+/// of a subtree joining the trajectory are the same: no U-turn while both ends still move along ρ,
+/// p♯₋·ρ > 0 and p♯₊·ρ > 0. One pass over the coordinates, no temporaries.
+fn spans_continue(
+    c: UTurn,
+    (a_rho, a_beg, a_end): (&[f64], &Phase, &Phase),
+    (b_rho, b_beg, b_end): (&[f64], &Phase, &Phase),
+) -> bool {
+    let d = a_rho.len();
     match c {
         UTurn::Stan => {
-            sum(ext, a.rho, b.rho);
-            let mut ok = no_uturn(a.v_beg, b.v_end, ext);
-            sum(ext, a.rho, b.p_beg);
-            ok &= no_uturn(a.v_beg, b.v_beg, ext);
-            sum(ext, b.rho, a.p_end);
-            ok && no_uturn(a.v_end, b.v_end, ext)
+            // ρ = ρa + ρb (the whole), ρa + p(b₋) (across, from a's start), ρb + p(a₊) (across, to b's end)
+            let (mut whole_beg, mut whole_end) = (0.0, 0.0);
+            let (mut across_a0, mut across_b0) = (0.0, 0.0);
+            let (mut across_a1, mut across_b1) = (0.0, 0.0);
+            for i in 0..d {
+                let whole = a_rho[i] + b_rho[i];
+                whole_beg += a_beg.v[i] * whole;
+                whole_end += b_end.v[i] * whole;
+                let left = a_rho[i] + b_beg.p[i];
+                across_a0 += a_beg.v[i] * left;
+                across_b0 += b_beg.v[i] * left;
+                let right = b_rho[i] + a_end.p[i];
+                across_a1 += a_end.v[i] * right;
+                across_b1 += b_end.v[i] * right;
+            }
+            whole_beg > 0.0
+                && whole_end > 0.0
+                && across_a0 > 0.0
+                && across_b0 > 0.0
+                && across_a1 > 0.0
+                && across_b1 > 0.0
         }
         UTurn::Endpoints => {
-            for ((((o, x), y), p), q) in ext
-                .iter_mut()
-                .zip(a.rho)
-                .zip(b.rho)
-                .zip(a.p_beg)
-                .zip(b.p_end)
-            {
-                *o = x + y - 0.5 * (p + q);
+            let (mut beg, mut end) = (0.0, 0.0);
+            for i in 0..d {
+                let rho = a_rho[i] + b_rho[i] - 0.5 * (a_beg.p[i] + b_end.p[i]);
+                beg += a_beg.v[i] * rho;
+                end += b_end.v[i] * rho;
             }
-            no_uturn(a.v_beg, b.v_end, ext)
-        }
-    }
-}
-
-impl Span {
-    fn ends(&self) -> Ends<'_> {
-        Ends {
-            rho: &self.rho,
-            p_beg: &self.p_beg,
-            v_beg: &self.v_beg,
-            p_end: &self.p_end,
-            v_end: &self.v_end,
+            beg > 0.0 && end > 0.0
         }
     }
 }
 
 /// The trajectory being built.
 pub struct Work {
-    /// The integrator's point, extending the trajectory in direction `dir`.
-    z: Phase,
-    /// The trajectory's backward and forward ends.
-    left: Phase,
-    right: Phase,
+    pool: Pool,
+    /// The integrator's point (held), extending the trajectory in direction `dir`.
+    z: usize,
+    /// The trajectory's backward and forward ends (held).
+    left: usize,
+    right: usize,
     h0: f64,
-    /// The whole trajectory so far: summed momentum, log weight, candidate draw.
+    /// The whole trajectory so far: summed momentum, log weight, candidate draw (held).
     rho: Vec<f64>,
     log_w: f64,
-    sample: Sample,
+    pick: Pick,
     moved: bool,
     /// Completed sub-subtrees of the subtree being built (`len` in use).
     stack: Vec<Span>,
     len: usize,
-    ext: Vec<f64>,
     dir: f64,
     depth: u32,
     max_depth: u32,
@@ -246,14 +262,19 @@ impl Nuts {
     /// Start a new subtree of 2^depth leaves in a random direction from the matching end.
     fn start_subtree<R: Rng + ?Sized>(w: &mut Work, p: &Params, rng: &mut R) -> Progress {
         w.dir = if rng.random::<bool>() { 1.0 } else { -1.0 };
-        if w.dir > 0.0 {
-            w.z.assign(&w.right);
-        } else {
-            w.z.assign(&w.left);
-        }
+        let from = if w.dir > 0.0 { w.right } else { w.left };
         w.len = 0;
         w.leaves_built = 0;
-        w.z.leapfrog_begin(w.dir * p.step, &p.metric);
+        Self::leapfrog_from(w, from, p)
+    }
+
+    /// The first half of a leapfrog step from point `from` into a fresh point, which becomes `z`.
+    fn leapfrog_from(w: &mut Work, from: usize, p: &Params) -> Progress {
+        let to = w.pool.take();
+        let (a, b) = w.pool.pair(from, to);
+        b.leapfrog_begin_from(a, w.dir * p.step, &p.metric);
+        w.pool.drop(w.z);
+        w.z = to;
         Progress::Eval
     }
 
@@ -261,18 +282,25 @@ impl Nuts {
     fn merge_top<R: Rng + ?Sized>(w: &mut Work, uturn: UTurn, rng: &mut R) -> bool {
         let (lower, upper) = w.stack.split_at_mut(w.len - 1);
         let (old, new) = (&mut lower[w.len - 2], &mut upper[0]);
-        let ok = spans_continue(uturn, old.ends(), new.ends(), &mut w.ext);
+        let pt = &w.pool.points;
+        let ok = spans_continue(
+            uturn,
+            (&old.rho, &pt[old.beg], &pt[old.end]),
+            (&new.rho, &pt[new.beg], &pt[new.end]),
+        );
         // uniform multinomial choice within the subtree
         let log_w = logaddexp(old.log_w, new.log_w);
         if new.log_w > log_w || rng.random::<f64>() < (new.log_w - log_w).exp() {
-            std::mem::swap(&mut old.sample, &mut new.sample);
+            std::mem::swap(&mut old.pick, &mut new.pick);
         }
+        w.pool.drop(new.pick.point);
         old.log_w = log_w;
         for (a, b) in old.rho.iter_mut().zip(&new.rho) {
             *a += b;
         }
-        std::mem::swap(&mut old.p_end, &mut new.p_end);
-        std::mem::swap(&mut old.v_end, &mut new.v_end);
+        w.pool.drop(old.end);
+        w.pool.drop(new.beg);
+        old.end = new.end;
         old.leaves += new.leaves;
         w.len -= 1;
         ok
@@ -282,54 +310,47 @@ impl Nuts {
     /// order the trajectory runs from `far` (the end away from the subtree) to `near` (the end it grew from),
     /// then the subtree: the same checks as a merge.
     fn join<R: Rng + ?Sized>(w: &mut Work, uturn: UTurn, rng: &mut R) -> bool {
-        let Work {
-            z,
-            left,
-            right,
-            rho,
-            log_w,
-            sample,
-            moved,
-            stack,
-            ext,
-            dir,
-            ..
-        } = w;
-        let sub = &mut stack[0];
+        let sub = &w.stack[0];
         // biased progressive sampling: prefer the new subtree
-        if sub.log_w > *log_w || rng.random::<f64>() < (sub.log_w - *log_w).exp() {
-            std::mem::swap(sample, &mut sub.sample);
-            *moved = true;
-        }
-        *log_w = logaddexp(*log_w, sub.log_w);
-        let (near, far) = if *dir > 0.0 {
-            (right, &*left)
+        if sub.log_w > w.log_w || rng.random::<f64>() < (sub.log_w - w.log_w).exp() {
+            w.pool.drop(w.pick.point);
+            w.pick = sub.pick;
+            w.moved = true;
         } else {
-            (left, &*right)
+            w.pool.drop(sub.pick.point);
+        }
+        w.log_w = logaddexp(w.log_w, sub.log_w);
+        let (near, far) = if w.dir > 0.0 {
+            (w.right, w.left)
+        } else {
+            (w.left, w.right)
         };
-        let trajectory = Ends {
-            rho,
-            p_beg: &far.p,
-            v_beg: &far.v,
-            p_end: &near.p,
-            v_end: &near.v,
-        };
-        let ok = spans_continue(uturn, trajectory, sub.ends(), ext);
-        near.assign(z);
+        let pt = &w.pool.points;
+        let ok = spans_continue(
+            uturn,
+            (&w.rho, &pt[far], &pt[near]),
+            (&sub.rho, &pt[sub.beg], &pt[sub.end]),
+        );
+        let (beg, end) = (sub.beg, sub.end);
+        w.pool.drop(near);
+        w.pool.drop(beg);
+        if w.dir > 0.0 {
+            w.right = end;
+        } else {
+            w.left = end;
+        }
         ok
     }
 
     fn finish(w: &Work, s: &mut State) -> Progress {
         if w.moved {
-            s.x.copy_from_slice(&w.sample.x);
-            s.score.copy_from_slice(&w.sample.score);
-            s.log_p = Some(w.sample.log_p);
+            w.pool.points[w.pick.point].store(s);
         }
         Progress::Done(Info {
             accept_prob: w.sum_accept / f64::from(w.n_leapfrog.max(1)),
             accepted: w.moved,
             divergent: w.divergent,
-            energy: w.sample.energy,
+            energy: w.pick.energy,
             depth: w.depth,
             n_grad: w.n_leapfrog,
             max_depth: w.depth >= w.max_depth,
@@ -346,17 +367,20 @@ impl Kernel for Nuts {
 
     fn work(d: usize) -> Work {
         Work {
-            z: Phase::new(d),
-            left: Phase::new(d),
-            right: Phase::new(d),
+            pool: Pool::new(d),
+            z: 0,
+            left: 0,
+            right: 0,
             h0: 0.0,
             rho: vec![0.0; d],
             log_w: 0.0,
-            sample: Sample::new(d),
+            pick: Pick {
+                point: 0,
+                energy: 0.0,
+            },
             moved: false,
             stack: Vec::new(),
             len: 0,
-            ext: vec![0.0; d],
             dir: 1.0,
             depth: 0,
             max_depth: 0,
@@ -383,12 +407,22 @@ impl Kernel for Nuts {
         while w.stack.len() < p.max_depth as usize + 1 {
             w.stack.push(Span::new(d));
         }
-        w.left.start(s, &p.metric, rng);
-        w.h0 = w.left.energy();
-        w.right.assign(&w.left);
-        w.rho.copy_from_slice(&w.left.p);
+        w.pool.reset();
+        let start = w.pool.take();
+        let z0 = &mut w.pool.points[start];
+        z0.start(s, &p.metric, rng);
+        w.h0 = z0.energy();
+        w.rho.copy_from_slice(&z0.p);
+        // the start is both ends, the candidate and the integrator's point
+        for _ in 0..3 {
+            w.pool.hold(start);
+        }
+        (w.left, w.right, w.z) = (start, start, start);
+        w.pick = Pick {
+            point: start,
+            energy: w.h0,
+        };
         w.log_w = 0.0;
-        w.sample.set(&w.left, w.h0);
         w.moved = false;
         w.depth = 0;
         w.max_depth = p.max_depth;
@@ -399,7 +433,7 @@ impl Kernel for Nuts {
     }
 
     fn point(w: &Work) -> &[f64] {
-        &w.z.x
+        &w.pool.points[w.z].x
     }
 
     fn resume<R: Rng + ?Sized>(
@@ -409,9 +443,11 @@ impl Kernel for Nuts {
         e: Eval<'_>,
         rng: &mut R,
     ) -> Progress {
-        let finite = w.z.leapfrog_end(w.dir * p.step, &p.metric, e);
+        let z = w.z;
+        let leaf = &mut w.pool.points[z];
+        let finite = leaf.leapfrog_end(w.dir * p.step, &p.metric, e);
         w.n_leapfrog += 1;
-        let h = if finite { w.z.energy() } else { f64::INFINITY };
+        let h = if finite { leaf.energy() } else { f64::INFINITY };
         let h = if h.is_nan() { f64::INFINITY } else { h };
         let gain = w.h0 - h;
         w.sum_accept += if gain > 0.0 { 1.0 } else { gain.exp() };
@@ -419,8 +455,20 @@ impl Kernel for Nuts {
             w.divergent = true;
             return Self::finish(w, s);
         }
-        // the new leaf, then merges while the two top subtrees are of equal size
-        w.stack[w.len].leaf(&w.z, h, gain);
+        // the new leaf (its first and last point and its candidate), then merges while the two top subtrees
+        // are of equal size
+        let span = &mut w.stack[w.len];
+        span.rho.copy_from_slice(&leaf.p);
+        (span.beg, span.end) = (z, z);
+        span.pick = Pick {
+            point: z,
+            energy: h,
+        };
+        span.log_w = gain;
+        span.leaves = 1;
+        for _ in 0..3 {
+            w.pool.hold(z);
+        }
         w.len += 1;
         w.leaves_built += 1;
         while w.len >= 2 && w.stack[w.len - 1].leaves == w.stack[w.len - 2].leaves {
@@ -429,8 +477,7 @@ impl Kernel for Nuts {
             }
         }
         if w.leaves_built < 1 << w.depth {
-            w.z.leapfrog_begin(w.dir * p.step, &p.metric);
-            return Progress::Eval;
+            return Self::leapfrog_from(w, z, p);
         }
         let keep_going = Self::join(w, p.uturn, rng);
         for (a, b) in w.rho.iter_mut().zip(&w.stack[0].rho) {
