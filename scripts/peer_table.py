@@ -4,11 +4,12 @@ taken in one run on one machine:
 
     cargo run --release --example bench_report > /tmp/stein.jsonl
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE JAX_ENABLE_X64=1 python3 ../shared/peers/jax_bench.py > /tmp/jax.jsonl
-    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl [--nuts F] [--torch F] [--t11 F] [--q1 F] [--q2 F]
+    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl [--nuts F] [--nutpie F] [--torch F] [--t11 F] [--q1 F] [--q2 F]
 
-The optional files are the outputs of `nuts_blackjax.py` (T10), `torch_bench.py` (PyTorch eager, T5–T8),
+The optional files are the outputs of `nuts_blackjax.py` (T10), `nuts_nutpie.py` (T10; its diag and lowrank runs
+concatenated into one file), `torch_bench.py` (PyTorch eager, T5–T8),
 `diffusion_torch.py` (T11), `quality_torch.py` (Q1) and `toy2d_torch.py` (Q2), run beside the same `bench_report`.
-With only `--q2 F` and a Stein file of `bench_report --task Q2`, only the Q2 table is printed.
+With only a Stein file (of `bench_report --task Q2` or `--task T10`), only the Q2 and T10 tables asked for are printed.
 """
 import json
 import re
@@ -89,8 +90,70 @@ def q2_table():
               f"{num(sk(name, 'energy_ais_s'), '.1f')} s |")
 
 
+def t10_tables():
+    """T10 beside BlackJAX (`--nuts`) and beside nutpie (`--nutpie`)."""
+    if "nuts" in extra:
+        nuts = load(extra["nuts"])
+        print()
+        print("| T10: NUTS, 4 chains × (1,000 warm-up + 1,000), BlackJAX's U-turn checks | Stein | BlackJAX | Stein / BlackJAX |")
+        print("|---|---|---|---|")
+        for task, dim, name in (("T10a", "100", "T10a 100-d Gaussian"), ("T10b", "25", "T10b logistic regression")):
+            s_ess, p_ess = stein.get((task, dim, "min_ess_per_s")), nuts.get((task, dim, "min_ess_per_s"))
+            if s_ess is None or p_ess is None:
+                continue
+            print(f"| {name}: min ESS per second | {s_ess:.0f} | {p_ess:.0f} | {s_ess / p_ess:.2f}× |")
+            print(f"| {name}: wall time | {stein[(task, dim, 'wall_s')]:.2f} s | {nuts[(task, dim, 'wall_s')]:.2f} s | "
+                  f"{nuts[(task, dim, 'wall_s')] / stein[(task, dim, 'wall_s')]:.2f}× faster |")
+            print(f"| {name}: leapfrog steps per draw | {stein[(task, dim, 'leapfrog_per_draw')]:.1f} | "
+                  f"{nuts[(task, dim, 'leapfrog_per_draw')]:.1f} | |")
+            print(f"| {name}: divergences | {stein[(task, dim, 'divergences')]:.0f} | "
+                  f"{nuts[(task, dim, 'divergences')]:.0f} | |")
+            stan = stein.get((task + "-stan", dim, "min_ess_per_s"))
+            if stan is not None:
+                print(f"| {name}, Stan's U-turn checks: min ESS per second (leapfrog steps per draw) | {stan:.0f} "
+                      f"({stein[(task + '-stan', dim, 'leapfrog_per_draw')]:.1f}) | {p_ess:.0f} | {stan / p_ess:.2f}× |")
+
+    if "nutpie" in extra:
+        # nutpie's files: one or two runs of nuts_nutpie.py (diag, lowrank), concatenated
+        by_peer = {}
+        for line in open(extra["nutpie"]):
+            if line.strip().startswith("{"):
+                d = json.loads(line)
+                by_peer.setdefault(d["peer"], {})[(d["task"], str(d["param"]), d["metric"])] = d["value"]
+        diag = next((v for k, v in by_peer.items() if "diag" in k), {})
+        low = next((v for k, v in by_peer.items() if "lowrank" in k), {})
+        print()
+        print("| T10 beside nutpie: NUTS, 4 chains × (1,000 + 1,000), bulk ESS | Stein | nutpie diagonal | "
+              "nutpie low-rank | Stein / nutpie's best |")
+        print("|---|---|---|---|---|")
+        rows = (("T10a", "100", "T10a-stan", "T10a 100-d Gaussian, metric fitted to scores (diagonal)"),
+                ("T10b", "25", "T10b-dense", "T10b logistic regression, metric fitted to scores (dense)"),
+                ("T10b", "25", "T10b-stan", "T10b logistic regression, metric fitted to scores (diagonal)"))
+        for task, dim, mine, name in rows:
+            s = lambda m: stein.get((mine, dim, m))
+            p = lambda f, m: f.get((task, dim, m))
+            if s("min_ess_bulk_per_s") is None:
+                continue
+            best = max(v for v in (p(diag, "min_ess_per_s"), p(low, "min_ess_per_s")) if v is not None)
+            fmt = lambda v, f: "–" if v is None else format(v, f)
+            print(f"| {name}: min ESS per second | {s('min_ess_bulk_per_s'):.0f} | "
+                  f"{fmt(p(diag, 'min_ess_per_s'), '.0f')} | {fmt(p(low, 'min_ess_per_s'), '.0f')} | "
+                  f"{s('min_ess_bulk_per_s') / best:.2f}× |")
+            print(f"| {name}: leapfrog steps per draw | {s('leapfrog_per_draw'):.1f} | "
+                  f"{fmt(p(diag, 'leapfrog_per_draw'), '.1f')} | {fmt(p(low, 'leapfrog_per_draw'), '.1f')} | |")
+            print(f"| {name}: wall time | {s('wall_s'):.2f} s | {fmt(p(diag, 'wall_s'), '.2f')} s | "
+                  f"{fmt(p(low, 'wall_s'), '.2f')} s | |")
+        for task, dim, name in (("T10a", "100", "T10a"), ("T10b", "25", "T10b")):
+            w = stein.get((task + "-windows", dim, "min_ess_bulk_per_s"))
+            if w is not None:
+                print(f"| {name} with Stan's variance windows instead (before the fit to scores): min ESS per second "
+                      f"(leapfrog steps per draw) | {w:.0f} ({stein[(task + '-windows', dim, 'leapfrog_per_draw')]:.1f}) "
+                      f"| | | |")
+
+
 stein = load(args[0])
 if len(args) == 1:
+    t10_tables()
     if "q2" in extra:
         q2_table()
     sys.exit()
@@ -228,26 +291,7 @@ if "t11" in extra:
                     ("mmd2_sde_exact_score", "MMD², SDE with the exact score")):
         print(f"| {name} | {num(sk('f32', m), '.4f')} | {num(sk('f64', m), '.4f')} | {pk(m):.4f} | |")
 
-if "nuts" in extra:
-    nuts = load(extra["nuts"])
-    print()
-    print("| T10: NUTS, window adaptation, 4 chains × (1,000 + 1,000) | Stein | BlackJAX | Stein / BlackJAX |")
-    print("|---|---|---|---|")
-    for task, dim, name in (("T10a", "100", "T10a 100-d Gaussian"), ("T10b", "25", "T10b logistic regression")):
-        s_ess, p_ess = stein.get((task, dim, "min_ess_per_s")), nuts.get((task, dim, "min_ess_per_s"))
-        if s_ess is None or p_ess is None:
-            continue
-        print(f"| {name}: min ESS per second | {s_ess:.0f} | {p_ess:.0f} | {s_ess / p_ess:.2f}× |")
-        print(f"| {name}: wall time | {stein[(task, dim, 'wall_s')]:.2f} s | {nuts[(task, dim, 'wall_s')]:.2f} s | "
-              f"{nuts[(task, dim, 'wall_s')] / stein[(task, dim, 'wall_s')]:.2f}× faster |")
-        print(f"| {name}: leapfrog steps per draw | {stein[(task, dim, 'leapfrog_per_draw')]:.1f} | "
-              f"{nuts[(task, dim, 'leapfrog_per_draw')]:.1f} | |")
-        print(f"| {name}: divergences | {stein[(task, dim, 'divergences')]:.0f} | "
-              f"{nuts[(task, dim, 'divergences')]:.0f} | |")
-        stan = stein.get((task + "-stan", dim, "min_ess_per_s"))
-        if stan is not None:
-            print(f"| {name}, Stan's U-turn checks: min ESS per second (leapfrog steps per draw) | {stan:.0f} "
-                  f"({stein[(task + '-stan', dim, 'leapfrog_per_draw')]:.1f}) | {p_ess:.0f} | {stan / p_ess:.2f}× |")
+t10_tables()
 
 if "q2" in extra:
     q2_table()

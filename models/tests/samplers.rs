@@ -138,6 +138,22 @@ fn every_kernel_leaves_its_targets_invariant() {
         Config::new(hmc::Params::default()).draws(2000).seed(20),
     );
     check_kernel("NUTS", Config::default().draws(2000).seed(30));
+    for (name, metric, seed) in [
+        (
+            "NUTS, Stan's diagonal windows",
+            adapt::MetricKind::Diagonal,
+            60,
+        ),
+        (
+            "NUTS, dense metric fitted to scores",
+            adapt::MetricKind::ScoreDense,
+            70,
+        ),
+    ] {
+        let mut cfg = Config::default().draws(2000).seed(seed);
+        cfg.adapt.metric = metric;
+        check_kernel(name, cfg);
+    }
     check_kernel(
         "NUTS, dense metric",
         Config {
@@ -439,20 +455,51 @@ fn misuse_is_a_named_error() {
 #[test]
 fn warm_up_adapts_the_step_to_its_target_and_the_metric_to_the_covariance() {
     let g = gaussian10();
-    // NUTS: acceptance statistic near 0.8 (Stan's sampling step lands a little above), metric ≈ variances
-    let draws = sample(&Exact(&g), &Config::default().seed(12)).unwrap();
-    for c in &draws.chains {
-        let a = c.mean_accept_prob();
-        assert!((0.75..0.97).contains(&a), "NUTS acceptance {a}");
-        let Metric::Diagonal(m) = &c.metric else {
-            panic!("a diagonal metric")
+    let cov = g.covariance();
+    // the diagonal that minimises the Fisher divergence: √(Σᵢᵢ / (Σ⁻¹)ᵢᵢ), Var sᵢ = (Σ⁻¹)ᵢᵢ for a Gaussian
+    let precision = {
+        let chol = stein_scores::linalg::Cholesky::new("cov", &cov).unwrap();
+        (0..10)
+            .map(|i| {
+                let mut e = vec![0.0; 10];
+                e[i] = 1.0;
+                chol.solve(&e)[i]
+            })
+            .collect::<Vec<f64>>()
+    };
+    // NUTS, the default fit to scores: acceptance statistic near 0.8, metric ≈ √(Σᵢᵢ / (Σ⁻¹)ᵢᵢ);
+    // Stan's windows: a little above 0.8, metric ≈ the variances
+    let stan = adapt::WarmupOptions {
+        metric: adapt::MetricKind::Diagonal,
+        ..Default::default()
+    };
+    for (adapt, fisher, accept) in [
+        (Config::default().adapt, true, 0.75..0.9),
+        (stan, false, 0.75..0.97),
+    ] {
+        let cfg = Config {
+            adapt,
+            ..Config::default().seed(12)
         };
-        for (i, v) in m.iter().enumerate() {
-            let truth = g.covariance()[i][i];
-            assert!(
-                (v / truth - 1.0).abs() < 0.35,
-                "metric[{i}] = {v} vs variance {truth}"
-            );
+        let draws = sample(&Exact(&g), &cfg).unwrap();
+        for c in &draws.chains {
+            let a = c.mean_accept_prob();
+            assert!(accept.contains(&a), "NUTS acceptance {a} ({adapt:?})");
+            let Metric::Diagonal(m) = &c.metric else {
+                panic!("a diagonal metric")
+            };
+            for (i, v) in m.iter().enumerate() {
+                let truth = if fisher {
+                    (cov[i][i] / precision[i]).sqrt()
+                } else {
+                    cov[i][i]
+                };
+                assert!(
+                    (v / truth - 1.0).abs() < 0.35,
+                    "metric[{i}] = {v} vs {truth} ({:?})",
+                    adapt.metric
+                );
+            }
         }
     }
     // a dense metric recovers the correlations: M⁻¹ ≈ Σ

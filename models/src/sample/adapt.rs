@@ -1,23 +1,34 @@
-//! Warm-up: Stan's window adaptation (Stan Reference Manual, §15.2; BlackJAX's `window_adaptation`) with its
-//! options as structs with `Default`, in the manner of nuts-rs' `DualAverageOptions`.
+//! Warm-up: the step size by dual averaging, the metric fitted to draws and scores on nutpie's schedule (the
+//! default) or to draws in Stan's windows (Stan Reference Manual, §15.2; BlackJAX's `window_adaptation`), with
+//! its options as structs with `Default`, in the manner of nuts-rs' `DualAverageOptions`.
 //!
 //! - **Step size** by Nesterov dual averaging (Hoffman & Gelman 2014, §3.2) towards a target acceptance
 //!   statistic, every warm-up transition; sampling uses the averaged step exp(x̄).
-//! - **Metric** (inverse mass matrix) in memoryless windows: an initial fast buffer (75 transitions, step size
-//!   only), slow windows of 25, 50, 100, … transitions whose draws estimate M⁻¹ (the last stretched to the
-//!   terminal buffer), and a terminal fast buffer (50). At each window's end M⁻¹ = n/(n+5)·Σ̂ + 5/(n+5)·10⁻³·I,
-//!   the step size is searched again and the dual averaging restarts at μ = log(10 ε).
+//! - **Metric fitted to scores** ([`MetricKind::ScoreDiagonal`], the default, and [`MetricKind::ScoreDense`]):
+//!   M⁻¹ from the draws' and their scores' (co)variances, refreshed every transition, on nutpie's schedule
+//!   (see [`super::score_fit`]); the step size is searched at the start and after the first fit. On T10a (a
+//!   100-d Gaussian of scales 0.01…10) it takes 7.0 leapfrog steps per draw where Stan's windows take 9.0,
+//!   for 40% more ESS; on the collinear T10b the dense fit takes 6.9 where Stan's diagonal takes 147.
+//! - **Metric in Stan's windows** ([`MetricKind::Diagonal`], [`MetricKind::Dense`]): memoryless windows, an
+//!   initial fast buffer (75 transitions, step size only), slow windows of 25, 50, 100, … transitions whose
+//!   draws estimate M⁻¹ (the last stretched to the terminal buffer), and a terminal fast buffer (50). At each
+//!   window's end M⁻¹ = n/(n+5)·Σ̂ + 5/(n+5)·10⁻³·I, the step size is searched again and the dual averaging
+//!   restarts at μ = log(10 ε).
 //! - **Initial step-size search** (Stan's `init_stepsize`): one-leapfrog probes, doubling or halving ε until
 //!   the acceptance crosses 0.8.
 //!
 //! ```
-//! use stein_models::sample::adapt::{WarmupOptions, Windows};
-//! let w = Windows::new(1000, &WarmupOptions::default());
+//! use stein_models::sample::adapt::{MetricKind, WarmupOptions, Windows};
+//! let stan = WarmupOptions { metric: MetricKind::Diagonal, ..Default::default() };
+//! let w = Windows::new(1000, &stan);
 //! assert_eq!(w.ends(), vec![99, 149, 249, 449, 949]);   // Stan's schedule for 1,000 warm-up transitions
+//! // the default fits the metric to scores, on its own schedule: no Stan windows
+//! assert!(Windows::new(1000, &WarmupOptions::default()).ends().is_empty());
 //! ```
 
 use super::kernel::{Eval, Phase, Progress, State, Tunable};
 use super::metric::{DenseMetric, Metric};
+use super::score_fit::Schedule;
 use rand::Rng;
 
 /// Dual-averaging settings (Stan's defaults).
@@ -97,13 +108,27 @@ impl DualAveraging {
 pub enum MetricKind {
     /// Keep the metric given (step size only).
     Fixed,
-    /// A diagonal M⁻¹ (per-coordinate variances).
+    /// A diagonal M⁻¹: the draws' per-coordinate variances in Stan's windows.
     Diagonal,
-    /// A dense M⁻¹ (the covariance).
+    /// A dense M⁻¹: the draws' covariance in Stan's windows.
     Dense,
+    /// A diagonal M⁻¹ fitted to the draws and their scores, √(Var x / Var s), on nutpie's schedule
+    /// ([`super::score_fit`]).
+    ScoreDiagonal,
+    /// A dense M⁻¹ fitted to the draws and their scores (the geometric mean of Cov(x) and Cov(s)⁻¹), on
+    /// nutpie's schedule ([`super::score_fit`]).
+    ScoreDense,
 }
 
-/// Warm-up settings: Stan's defaults.
+impl MetricKind {
+    /// Whether the metric is fitted to scores on nutpie's schedule rather than to draws in Stan's windows.
+    pub fn fits_scores(self) -> bool {
+        matches!(self, MetricKind::ScoreDiagonal | MetricKind::ScoreDense)
+    }
+}
+
+/// Warm-up settings: Stan's step-size defaults, the metric fitted to scores (nutpie's default); the window
+/// sizes apply to Stan's windows ([`MetricKind::Diagonal`], [`MetricKind::Dense`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct WarmupOptions {
     /// Adapt the step size (dual averaging, and the searches); `false` keeps the step given.
@@ -130,7 +155,7 @@ impl Default for WarmupOptions {
             adapt_step: true,
             target_accept: None,
             dual_averaging: DualAverageOptions::default(),
-            metric: MetricKind::Diagonal,
+            metric: MetricKind::ScoreDiagonal,
             initial_buffer: 75,
             first_window: 25,
             terminal_buffer: 50,
@@ -163,7 +188,7 @@ impl Windows {
     /// `next`; the next one is twice as long, and is stretched to the end of the slow phase when the one after
     /// it would not fit.
     pub fn new(n: usize, o: &WarmupOptions) -> Self {
-        if n < 20 || o.metric == MetricKind::Fixed {
+        if n < 20 || matches!(o.metric, MetricKind::Fixed) || o.metric.fits_scores() {
             return Windows {
                 start: n,
                 ends: Vec::new(),
@@ -366,6 +391,7 @@ pub(crate) struct Adaptation {
     da: Option<DualAveraging>,
     windows: Windows,
     welford: Welford,
+    scores: Option<Schedule>,
     metric: MetricKind,
     /// Search the step size at the start and after each metric window.
     pub search: bool,
@@ -381,9 +407,18 @@ impl Adaptation {
             da: target.map(|t| DualAveraging::new(o.dual_averaging, t, 1.0)),
             windows: Windows::new(warmup, o),
             welford: Welford::new(dim, o.metric == MetricKind::Dense),
+            scores: (o.metric.fits_scores() && warmup >= 20)
+                .then(|| Schedule::new(warmup, dim, o.metric == MetricKind::ScoreDense)),
             metric: o.metric,
             search: o.step_search && target.is_some(),
             warmup,
+        }
+    }
+
+    /// The chain's starting state is known: a metric fitted to scores starts at M⁻¹ᵢ = 1/|sᵢ|.
+    pub fn start<P: Tunable>(&self, s: &State, params: &mut P) {
+        if self.scores.is_some() {
+            params.set_metric(Schedule::initial(&s.score));
         }
     }
 
@@ -394,16 +429,30 @@ impl Adaptation {
         }
     }
 
-    /// Learn from warm-up transition `k` (its acceptance statistic, the state `x` it reached) and tune
-    /// `params`. Returns true when a metric window closed and the step size should be searched again.
-    pub fn learn<P: Tunable>(&mut self, k: usize, accept: f64, x: &[f64], params: &mut P) -> bool {
+    /// Learn from warm-up transition `k` (its acceptance statistic, the state `s` it reached, whether it
+    /// moved) and tune `params`. Returns true when the step size should be searched again (a Stan window
+    /// closed, or the first fit to scores).
+    pub fn learn<P: Tunable>(
+        &mut self,
+        k: usize,
+        accept: f64,
+        s: &State,
+        moved: bool,
+        params: &mut P,
+    ) -> bool {
         if let Some(da) = &mut self.da {
             let eps = da.update(accept);
             params.set_step_size(P::from_leapfrog(eps));
         }
         let mut closed = false;
-        if self.metric != MetricKind::Fixed && self.windows.in_window(k) {
-            self.welford.add(x);
+        if let Some(fit) = &mut self.scores {
+            let (metric, first) = fit.learn(k, &s.x, &s.score, moved);
+            if let Some(m) = metric {
+                params.set_metric(m);
+            }
+            closed = first;
+        } else if self.metric != MetricKind::Fixed && self.windows.in_window(k) {
+            self.welford.add(&s.x);
             if self.windows.is_end(k) {
                 params.set_metric(self.welford.finish());
                 closed = true;

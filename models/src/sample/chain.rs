@@ -185,6 +185,9 @@ impl<K: Kernel> ChainRun<K> {
         if self.record_every.is_some() {
             self.out.trajectory.push(self.state.x.clone());
         }
+        if let Some(a) = &self.adapt {
+            a.start(&self.state, &mut self.params);
+        }
         if self.total == 0 {
             self.stage = Stage::Done;
         } else if self.search.is_some() {
@@ -217,7 +220,13 @@ impl<K: Kernel> ChainRun<K> {
         let warm = k < self.warmup;
         if warm {
             if let Some(a) = &mut self.adapt {
-                search = a.learn(k, info.accept_prob, &self.state.x, &mut self.params);
+                search = a.learn(
+                    k,
+                    info.accept_prob,
+                    &self.state,
+                    info.accepted,
+                    &mut self.params,
+                );
             }
         }
         let keep = !warm && (k - self.warmup).is_multiple_of(self.thin);

@@ -78,10 +78,13 @@ pub struct Config<P = nuts::Params> {
 
 impl<P: Tunable> Config<P> {
     /// `params` with Stan's defaults: 4 chains, 1,000 warm-up transitions, 1,000 draws, no thinning, seed 0,
-    /// starts uniform on (−2, 2)ᵈ (or the kernel's own, see [`Tunable::default_init`]).
+    /// starts uniform on (−2, 2)ᵈ (or the kernel's own, see [`Tunable::default_init`]); the metric the kernel
+    /// adapts by default ([`Tunable::default_metric`]: fitted to scores, Stan's windows for HMC).
     pub fn new(params: P) -> Self {
         let init = params.default_init();
-        Config::with_init(params, init)
+        let mut c = Config::with_init(params, init);
+        c.adapt.metric = P::default_metric();
+        c
     }
 
     /// Check every setting against the target's dimension: the kernel's parameters, then the run's.

@@ -6,6 +6,7 @@
 //! point or finishes. One machine serves both drivers: the per-chain driver evaluates each request at once;
 //! the batched driver gathers the requests of all chains into one tensor pass. No update rule is written twice.
 
+use super::adapt::MetricKind;
 use super::driver::Init;
 use super::metric::Metric;
 use super::target::Target;
@@ -98,6 +99,11 @@ pub trait Tunable: Clone + Send + Sync {
     /// Where chains start unless told otherwise (uniform on (−2, 2)ᵈ; annealed Langevin: its N(0, σ₁² I)).
     fn default_init(&self) -> Init {
         Init::default()
+    }
+    /// The metric warm-up estimates unless told otherwise: fitted to draws and scores
+    /// ([`MetricKind::ScoreDiagonal`]); HMC keeps Stan's variance windows.
+    fn default_metric() -> MetricKind {
+        MetricKind::ScoreDiagonal
     }
     /// The leapfrog step equivalent to a step size (ε itself, or √h for the Langevin kernels: one leapfrog
     /// step of size ε is a Langevin step of variance ε²); the initial step-size search works in these units.
