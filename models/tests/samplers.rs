@@ -664,3 +664,17 @@ fn an_empty_or_bad_ladder_is_an_error() {
     );
     assert!(e.unwrap_err().to_string().contains("0 noise levels"));
 }
+
+#[test]
+fn gradients_per_draw_count_the_thinned_away_transitions() {
+    // MALA evaluates the target once per transition: thinned by 4, four gradients per kept draw
+    let cfg = Config::new(mala::Params::default())
+        .warmup(100)
+        .draws(200)
+        .thin(4)
+        .seed(3);
+    let d = sample(&Exact(&gaussian10()), &cfg).unwrap();
+    assert_eq!(d.chains[0].draws.len(), 200);
+    assert_eq!(d.grads_per_draw(), 4.0);
+    assert_eq!(d.chains[1].grads_per_draw(), 4.0);
+}

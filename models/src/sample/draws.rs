@@ -25,6 +25,8 @@ pub struct Chain {
     pub max_depth_hits: usize,
     /// Evaluations of the target over the whole run (warm-up and step-size searches included).
     pub n_grad: u64,
+    /// Evaluations of the target by the sampling phase's transitions, kept or thinned away.
+    pub sampling_grads: u64,
     /// Recorded states (when `record_every` is set).
     pub trajectory: Vec<Vec<f64>>,
     /// The step size used after warm-up.
@@ -45,6 +47,7 @@ impl Chain {
             warmup_divergences: 0,
             max_depth_hits: 0,
             n_grad: 0,
+            sampling_grads: 0,
             trajectory: Vec::new(),
             step_size,
             metric,
@@ -59,6 +62,7 @@ impl Chain {
             return;
         }
         self.transitions += 1;
+        self.sampling_grads += u64::from(info.n_grad);
         self.accepted += usize::from(info.accepted);
         self.divergences += usize::from(info.divergent);
         self.max_depth_hits += usize::from(info.max_depth);
@@ -92,9 +96,10 @@ impl Chain {
         self.infos.iter().map(|i| f64::from(i.depth)).sum::<f64>() / self.infos.len().max(1) as f64
     }
 
-    /// Mean gradient evaluations per kept transition (leapfrog steps per draw for HMC and NUTS).
+    /// Gradient evaluations of the sampling phase per kept draw, thinned-away transitions included
+    /// (leapfrog steps per draw for HMC and NUTS; 4 for MALA thinned by 4).
     pub fn grads_per_draw(&self) -> f64 {
-        self.infos.iter().map(|i| f64::from(i.n_grad)).sum::<f64>() / self.infos.len().max(1) as f64
+        self.sampling_grads as f64 / self.draws.len().max(1) as f64
     }
 
     /// True when the chain never moved in its sampling phase (of more than one transition).
@@ -191,16 +196,12 @@ impl Draws {
         self.chains.iter().map(|c| c.n_grad).sum()
     }
 
-    /// Mean gradient evaluations per kept draw, over all chains (leapfrog steps per draw for HMC/NUTS).
+    /// Gradient evaluations of the sampling phase per kept draw, over all chains, thinned-away transitions
+    /// included (leapfrog steps per draw for HMC/NUTS).
     pub fn grads_per_draw(&self) -> f64 {
-        let n: usize = self.chains.iter().map(|c| c.infos.len()).sum();
-        let g: f64 = self
-            .chains
-            .iter()
-            .flat_map(|c| &c.infos)
-            .map(|i| f64::from(i.n_grad))
-            .sum();
-        g / n.max(1) as f64
+        let n: usize = self.chains.iter().map(|c| c.draws.len()).sum();
+        let g: u64 = self.chains.iter().map(|c| c.sampling_grads).sum();
+        g as f64 / n.max(1) as f64
     }
 
     /// Coordinate `i` of every chain: `[chain][t]`.

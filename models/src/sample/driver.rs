@@ -3,6 +3,7 @@
 //! block's requests as the rows of one tensor (one network pass per round and block). Both run the same chain machine with the
 //! same per-chain RNG streams, so they give bit-identical draws for the same seed whatever the thread count.
 
+use super::adapt::MetricKind;
 use super::chain::ChainRun;
 use super::draws::Draws;
 use super::kernel::{Eval, Kernel, Tunable};
@@ -191,6 +192,29 @@ impl<P> Config<P> {
     /// Set the starting points.
     pub fn init(mut self, init: Init) -> Self {
         self.init = init;
+        self
+    }
+    /// Keep every `n`-th state of the sampling phase.
+    pub fn thin(mut self, n: usize) -> Self {
+        self.thin = n;
+        self
+    }
+    /// Set the metric warm-up estimates ([`MetricKind::ScoreDense`] for strongly correlated posteriors of
+    /// moderate dimension; [`MetricKind::Fixed`] keeps the kernel's own).
+    pub fn metric(mut self, kind: MetricKind) -> Self {
+        self.adapt.metric = kind;
+        self
+    }
+    /// Set the acceptance statistic warm-up aims at (0.8 for HMC and NUTS by default; raise it towards 0.95
+    /// when the summary reports divergences).
+    ///
+    /// ```
+    /// use stein_models::sample::{adapt::MetricKind, Config};
+    /// let cfg = Config::default().target_accept(0.95).metric(MetricKind::ScoreDense).thin(2);
+    /// assert_eq!((cfg.adapt.target_accept, cfg.adapt.metric, cfg.thin), (Some(0.95), MetricKind::ScoreDense, 2));
+    /// ```
+    pub fn target_accept(mut self, a: f64) -> Self {
+        self.adapt.target_accept = Some(a);
         self
     }
 }

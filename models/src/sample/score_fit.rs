@@ -169,7 +169,11 @@ impl Moments {
 fn geometric_mean(cx: DMatrix<f64>, cs: DMatrix<f64>) -> Option<DMatrix<f64>> {
     let e = SymmetricEigen::new(cs);
     let top = e.eigenvalues.max();
-    if !top.is_finite() || e.eigenvalues.iter().any(|&l| l.is_nan() || l <= CONDITION * top) {
+    if !top.is_finite()
+        || e.eigenvalues
+            .iter()
+            .any(|&l| l.is_nan() || l <= CONDITION * top)
+    {
         return None;
     }
     let power = |e: &SymmetricEigen<f64, nalgebra::Dyn>, p: f64| {

@@ -169,7 +169,8 @@ fn warnings(draws: &Draws, rows: &[Row]) -> Vec<String> {
     if div > 0 {
         w.push(format!(
             "{div} divergent transitions after warm-up: the sampler could not follow the target there, \
-             so the draws are biased; raise the target acceptance (e.g. 0.95) or reparameterise"
+             so the draws are biased; raise the target acceptance (`Config::target_accept(0.95)`) or \
+             reparameterise"
         ));
     }
     for (i, c) in draws.chains.iter().enumerate() {
