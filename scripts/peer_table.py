@@ -4,10 +4,10 @@ taken in one run on one machine:
 
     cargo run --release --example bench_report > /tmp/stein.jsonl
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE JAX_ENABLE_X64=1 python3 ../shared/peers/jax_bench.py > /tmp/jax.jsonl
-    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl [--nuts F] [--nutpie F] [--torch F] [--t11 F] [--q1 F] [--q2 F]
+    python3 scripts/peer_table.py /tmp/stein.jsonl /tmp/jax.jsonl [--nuts F] [--nutpie F] [--t12 F] [--torch F] [--t11 F] [--q1 F] [--q2 F]
 
 The optional files are the outputs of `nuts_blackjax.py` (T10), `nuts_nutpie.py` (T10; its diag and lowrank runs
-concatenated into one file), `torch_bench.py` (PyTorch eager, T5–T8),
+concatenated into one file), `posteriordb_nutpie.py` (T12, diag and lowrank in one file), `torch_bench.py` (PyTorch eager, T5–T8),
 `diffusion_torch.py` (T11), `quality_torch.py` (Q1) and `toy2d_torch.py` (Q2), run beside the same `bench_report`.
 With only a Stein file (of `bench_report --task Q2` or `--task T10`), only the Q2 and T10 tables asked for are printed.
 """
@@ -90,6 +90,42 @@ def q2_table():
               f"{num(sk(name, 'energy_ais_s'), '.1f')} s |")
 
 
+def t12_table():
+    """T12: posteriordb's regressions beside nutpie (`--t12 F`: posteriordb_nutpie.py's diag and lowrank lines)."""
+    by_peer = {}
+    for line in open(extra["t12"]):
+        if line.strip().startswith("{"):
+            d = json.loads(line)
+            by_peer.setdefault(d["peer"], {})[(d["task"], str(d["param"]), d["metric"])] = d["value"]
+    diag, low = by_peer.get("nutpie-diag", {}), by_peer.get("nutpie-lowrank", {})
+    names = []
+    for (t, n, m) in stein:
+        if t == "T12" and n not in names:
+            names.append(n)
+    if not names:
+        return
+    print()
+    print("| T12: posteriordb, 4 chains × (1,000 + 1,000): min bulk ESS per second (leapfrog steps per draw) | "
+          "Stein, dense fit | Stein, diagonal fit | nutpie low-rank | nutpie diagonal | Stein / nutpie's best |")
+    print("|---|---|---|---|---|---|")
+    ratios = []
+    cell = lambda f, task, n: (f"{f[(task, n, 'min_ess_per_s')]:.0f} ({f[(task, n, 'leapfrog_per_draw')]:.1f})"
+                               if (task, n, "min_ess_per_s") in f else "–")
+    for n in names:
+        best = max(f.get(("T12", n, "min_ess_per_s"), 0.0) for f in (diag, low))
+        mine = stein[("T12-dense", n, "min_ess_per_s")]
+        ratios.append(mine / best)
+        print(f"| {n} | {cell(stein, 'T12-dense', n)} | {cell(stein, 'T12', n)} | {cell(low, 'T12', n)} | "
+              f"{cell(diag, 'T12', n)} | {mine / best:.2f}× |")
+    ratios.sort()
+    med = ratios[len(ratios) // 2] if len(ratios) % 2 else 0.5 * (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2])
+    agree = all(stein[(t, n, "max_abs_z")] <= 4 and stein[(t, n, "worst_sd_ratio")] <= 0.1
+                for t in ("T12", "T12-dense") for n in names)
+    print(f"| median | | | | | {med:.2f}× |")
+    print(f"\nEvery Stein run {'agrees' if agree else 'does NOT agree'} with posteriordb's reference "
+          "(means within 4 combined MCSE, sds within 10%).")
+
+
 def t10_tables():
     """T10 beside BlackJAX (`--nuts`) and beside nutpie (`--nutpie`)."""
     if "nuts" in extra:
@@ -154,6 +190,8 @@ def t10_tables():
 stein = load(args[0])
 if len(args) == 1:
     t10_tables()
+    if "t12" in extra:
+        t12_table()
     if "q2" in extra:
         q2_table()
     sys.exit()
@@ -292,6 +330,8 @@ if "t11" in extra:
         print(f"| {name} | {num(sk('f32', m), '.4f')} | {num(sk('f64', m), '.4f')} | {pk(m):.4f} | |")
 
 t10_tables()
+if "t12" in extra:
+    t12_table()
 
 if "q2" in extra:
     q2_table()

@@ -63,6 +63,8 @@ where
 }
 
 mod diffusion;
+#[path = "../posteriordb/models.rs"]
+mod posteriordb;
 mod q2;
 mod samplers;
 
@@ -96,6 +98,9 @@ fn main() {
     if want("T11") {
         diffusion::t11(quick);
     }
+    if want("T12") {
+        samplers::t12(quick);
+    }
     if want("Q2") {
         // `--q2-picture FILE.png`: the seven sets' data and both models' samples in one picture
         let picture = args
@@ -105,9 +110,9 @@ fn main() {
         q2::q2(quick, picture.as_deref());
     }
     if only.is_empty()
-        || only
-            .iter()
-            .any(|t| t.starts_with('T') && !["T8", "T9", "T10", "T10s", "T11", "ESS"].contains(t))
+        || only.iter().any(|t| {
+            t.starts_with('T') && !["T8", "T9", "T10", "T10s", "T11", "T12", "ESS"].contains(t)
+        })
     {
         autodiff_and_scores(quick, &want);
     }

@@ -223,6 +223,33 @@ pub(crate) fn t10(quick: bool, scalar: bool) {
     }
 }
 
+/// T12: posteriordb's regressions (`examples/posteriordb`), NUTS 4 chains × (1,000 + 1,000) with the default
+/// metric (`T12`) and the dense fit to scores (`T12-dense`), each checked against its reference draws; the
+/// param is the posterior's name, as the nutpie peer writes it.
+pub(crate) fn t12(quick: bool) {
+    use crate::posteriordb::{load, run, POSTERIORS};
+    use stein::models::sample::adapt::MetricKind;
+    let n = if quick { 300 } else { 1000 };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/posteriordb/data");
+    for name in POSTERIORS {
+        let (model, reference) = load(&dir, name);
+        for (task, metric) in [
+            ("T12", MetricKind::ScoreDiagonal),
+            ("T12-dense", MetricKind::ScoreDense),
+        ] {
+            let r = run(&model, &reference, metric, n, 12);
+            let p = format!("\"{name}\"");
+            emit(task, &p, "wall_s", r.seconds, "s");
+            emit(task, &p, "min_ess_bulk", r.min_ess, "");
+            emit(task, &p, "min_ess_per_s", r.min_ess / r.seconds, "1/s");
+            emit(task, &p, "leapfrog_per_draw", r.leapfrog_per_draw, "");
+            emit(task, &p, "divergences", r.divergences as f64, "");
+            emit(task, &p, "max_abs_z", r.agreement.max_abs_z, "");
+            emit(task, &p, "worst_sd_ratio", r.agreement.worst_sd_ratio, "");
+        }
+    }
+}
+
 /// Q1: the ncsn toy recipe on 8 Gaussians (BENCHMARKS.md), wall time and Fisher divergence to the true score.
 pub(crate) fn q1(quick: bool) {
     use rand::SeedableRng;
