@@ -23,6 +23,8 @@ POSTERIORS = [
     "mesquite-logmesquite_logvash",
     "kidiq_with_mom_work-kidscore_interaction_c2",
     "sblri-blr",
+    "gp_pois_regr-gp_regr",
+    "hudson_lynx_hare-lotka_volterra",
 ]
 
 

@@ -4,9 +4,12 @@
 //! reference's, every sd within 10%. Shared by the `posteriordb` example, `bench_report --task T12` and
 //! `tests/posteriordb.rs`.
 //!
-//! All four are normal linear regressions, y ~ N(X β, σ), σ > 0, each with its own `transformed data`
-//! (logs, interactions, centring) written here as in its Stan program, and flat priors except `sblri-blr`'s
-//! β ~ N(0, 10), σ ~ N⁺(0, 10).
+//! Four are normal linear regressions, y ~ N(X β, σ), σ > 0, each with its own `transformed data` (logs,
+//! interactions, centring) written here as in its Stan program, and flat priors except `sblri-blr`'s
+//! β ~ N(0, 10), σ ~ N⁺(0, 10). `gp_pois_regr-gp_regr` is a Gaussian process (`gp_exp_quad_cov` and a
+//! Cholesky factor in scalar code); `hudson_lynx_hare-lotka_volterra` an ODE model, its solution by classical
+//! RK4 written generic over `Real` (10 steps per year, as the nutpie peer's scan; posteriordb's reference used
+//! Stan's RK45 at rtol 1e-5).
 
 // shared by three programs, each of which uses a part
 #![allow(dead_code)]
@@ -16,17 +19,121 @@ use stein::autodiff::prelude::Float;
 use stein::autodiff::Real;
 use stein::autodiff::Tensor;
 use stein::models::sample::adapt::MetricKind;
-use stein::models::sample::{sample, Config, Draws, TensorDensity};
-use stein::scores::lpdf;
-use stein::scores::transform::{Blocks, ConstrainedDensity, Param, Transform};
+use stein::models::sample::{sample, Compiled, Config, Draws, TensorDensity};
+use stein::scores::transform::{Blocks, Constrained, ConstrainedDensity, Param, Transform};
+use stein::scores::{linalg, lpdf};
 
 /// The posteriors, in the order of the tables.
-pub const POSTERIORS: [&str; 4] = [
+pub const POSTERIORS: [&str; 6] = [
     "earnings-logearn_interaction",
     "mesquite-logmesquite_logvash",
     "kidiq_with_mom_work-kidscore_interaction_c2",
     "sblri-blr",
+    "gp_pois_regr-gp_regr",
+    "hudson_lynx_hare-lotka_volterra",
 ];
+
+/// A posterior of the set, in the form it is sampled in.
+pub enum Model {
+    /// Tensor form (see [`Regression::target`]).
+    Regression(Regression),
+    /// Scalar code through `Constrained` and `Compiled`.
+    Gp(Constrained<Gp>),
+    /// Scalar code through `Constrained` and `Compiled`.
+    LotkaVolterra(Constrained<LotkaVolterra>),
+}
+
+/// y ~ MVN(0, K), K = α² exp(−(xᵢ − xⱼ)²/(2ρ²)) + σ I (posteriordb's `gp_regr`: σ, not σ², on the diagonal);
+/// ρ ~ Γ(25, 4), α ~ N⁺(0, 2), σ ~ N⁺(0, 1).
+pub struct Gp {
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+}
+
+impl ConstrainedDensity for Gp {
+    fn parameters(&self) -> Vec<Param> {
+        ["rho", "alpha", "sigma"]
+            .map(|n| Param::new(n, Transform::positive(1).unwrap()))
+            .to_vec()
+    }
+    fn log_prob<S: Real>(&self, p: &Blocks<'_, S>) -> S {
+        let (rho, alpha, sigma) = (p[0][0], p[1][0], p[2][0]);
+        let c = S::cst;
+        let n = self.x.len();
+        let mut k = Vec::with_capacity(n * n);
+        for i in 0..n {
+            for j in 0..n {
+                let d = self.x[i] - self.x[j];
+                let v = alpha * alpha * (-(rho * rho).recip() * (0.5 * d * d)).exp();
+                k.push(if i == j { v + sigma } else { v });
+            }
+        }
+        let prior = lpdf::gamma(rho, c(25.0), c(4.0))
+            + lpdf::normal(alpha, c(0.0), c(2.0))
+            + lpdf::normal(sigma, c(0.0), c(1.0));
+        // a covariance that is not positive-definite has no density: −∞ (rejected by the sampler)
+        let Some(l) = linalg::cholesky(&k, n) else {
+            return c(f64::NEG_INFINITY);
+        };
+        let y: Vec<S> = self.y.iter().map(|&v| c(v)).collect();
+        prior + lpdf::multi_normal_cholesky(&y, &vec![c(0.0); n], &l)
+    }
+}
+
+/// Predator–prey counts: z′ = ((α − β v) u, (−γ + δ u) v) from z(0) = z_init, yₜₖ ~ logN(log zₖ(t), σₖ);
+/// θ₁, θ₃ ~ N(1, 0.5), θ₂, θ₄ ~ N(0.05, 0.05), σ ~ logN(−1, 1), z_init ~ logN(log 10, 1).
+pub struct LotkaVolterra {
+    /// Measurement times 1, 2, …, N (years).
+    pub ts: Vec<f64>,
+    pub y_init: [f64; 2],
+    pub y: Vec<[f64; 2]>,
+}
+
+/// RK4 steps per unit of time.
+const ODE_SUBSTEPS: usize = 10;
+
+impl ConstrainedDensity for LotkaVolterra {
+    fn parameters(&self) -> Vec<Param> {
+        vec![
+            Param::new("theta", Transform::positive(4).unwrap()),
+            Param::new("z_init", Transform::positive(2).unwrap()),
+            Param::new("sigma", Transform::positive(2).unwrap()),
+        ]
+    }
+    fn log_prob<S: Real>(&self, p: &Blocks<'_, S>) -> S {
+        let (th, z0, sigma) = (&p[0], &p[1], &p[2]);
+        let c = S::cst;
+        let mut lp = lpdf::normal(th[0], c(1.0), c(0.5))
+            + lpdf::normal(th[2], c(1.0), c(0.5))
+            + lpdf::normal(th[1], c(0.05), c(0.05))
+            + lpdf::normal(th[3], c(0.05), c(0.05));
+        for k in 0..2 {
+            lp += lpdf::lognormal(sigma[k], c(-1.0), c(1.0));
+            lp += lpdf::lognormal(z0[k], c(10f64.ln()), c(1.0));
+            lp += lpdf::lognormal(c(self.y_init[k]), z0[k].ln(), sigma[k]);
+        }
+        let f = |z: [S; 2]| [(th[0] - th[1] * z[1]) * z[0], (th[3] * z[0] - th[2]) * z[1]];
+        let (mut z, mut t) = ([z0[0], z0[1]], 0.0);
+        for (obs, &t_obs) in self.y.iter().zip(&self.ts) {
+            let steps = ((t_obs - t) * ODE_SUBSTEPS as f64).round() as usize;
+            let h = (t_obs - t) / steps as f64;
+            for _ in 0..steps {
+                let k1 = f(z);
+                let k2 = f([z[0] + k1[0] * (0.5 * h), z[1] + k1[1] * (0.5 * h)]);
+                let k3 = f([z[0] + k2[0] * (0.5 * h), z[1] + k2[1] * (0.5 * h)]);
+                let k4 = f([z[0] + k3[0] * h, z[1] + k3[1] * h]);
+                for i in 0..2 {
+                    z[i] += (k1[i] + (k2[i] + k3[i]) * 2.0 + k4[i]) * (h / 6.0);
+                }
+            }
+            t = t_obs;
+            for k in 0..2 {
+                lp += lpdf::lognormal(c(obs[k]), z[k].ln(), sigma[k]);
+            }
+        }
+        lp
+    }
+}
 
 /// y ~ N(X β, σ) with optional N(0, s) priors on β and N⁺(0, s) on σ (flat when `None`).
 pub struct Regression {
@@ -107,27 +214,30 @@ pub struct Run {
     pub agreement: Agreement,
 }
 
-/// NUTS on the tensor form with `metric`, `n` warm-up transitions and `n` draws in 4 chains, checked against
-/// the reference.
-pub fn run(
-    model: &Regression,
-    reference: &Reference,
-    metric: MetricKind,
-    n: usize,
-    seed: u64,
-) -> Run {
+/// NUTS with `metric`, `n` warm-up transitions and `n` draws in 4 chains, checked against the reference.
+pub fn run(model: &Model, reference: &Reference, metric: MetricKind, n: usize, seed: u64) -> Run {
     let cfg = Config::default()
         .warmup(n)
         .draws(n)
         .seed(seed)
         .metric(metric);
-    let draws = sample(&model.target(), &cfg).expect("sampling");
+    let draws = match model {
+        Model::Regression(m) => sample(&m.target(), &cfg),
+        Model::Gp(m) => sample(&Compiled::new(m), &cfg),
+        Model::LotkaVolterra(m) => sample(&Compiled::new(m), &cfg),
+    }
+    .expect("sampling");
+    let constrained = match model {
+        Model::Regression(_) => draws.map(Regression::constrain),
+        Model::Gp(m) => draws.map(|u| m.constrain(u)),
+        Model::LotkaVolterra(m) => draws.map(|u| m.constrain(u)),
+    };
     Run {
         seconds: draws.seconds,
         min_ess: draws.ess().into_iter().fold(f64::INFINITY, f64::min),
         leapfrog_per_draw: draws.grads_per_draw(),
         divergences: draws.divergences(),
-        agreement: reference.check(&draws.map(Regression::constrain)),
+        agreement: reference.check(&constrained),
     }
 }
 
@@ -185,7 +295,7 @@ fn column(data: &Value, name: &str) -> Vec<f64> {
 }
 
 /// The posterior `name` from `dir/<name>.json`: the model and its reference.
-pub fn load(dir: &std::path::Path, name: &str) -> (Regression, Reference) {
+pub fn load(dir: &std::path::Path, name: &str) -> (Model, Reference) {
     let path = dir.join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
@@ -211,6 +321,28 @@ pub fn load(dir: &std::path::Path, name: &str) -> (Regression, Reference) {
     };
     let ones = |n: usize| vec![1.0; n];
     let model = match name {
+        "gp_pois_regr-gp_regr" => {
+            let gp = Gp {
+                x: column(data, "x"),
+                y: column(data, "y"),
+            };
+            return (Model::Gp(Constrained::new(gp).unwrap()), reference);
+        }
+        "hudson_lynx_hare-lotka_volterra" => {
+            let pair = |v: &Value| -> [f64; 2] {
+                let a = v.as_array().expect("a pair");
+                [a[0].as_f64().unwrap(), a[1].as_f64().unwrap()]
+            };
+            let lv = LotkaVolterra {
+                ts: column(data, "ts"),
+                y_init: pair(&data["y_init"]),
+                y: data["y"].as_array().unwrap().iter().map(pair).collect(),
+            };
+            return (
+                Model::LotkaVolterra(Constrained::new(lv).unwrap()),
+                reference,
+            );
+        }
         "earnings-logearn_interaction" => {
             // log_earn = log(earn); inter = height .* male
             let (earn, height, male) = (
@@ -281,5 +413,5 @@ pub fn load(dir: &std::path::Path, name: &str) -> (Regression, Reference) {
         },
         other => panic!("no Stein model for posterior {other}"),
     };
-    (model, reference)
+    (Model::Regression(model), reference)
 }
