@@ -224,7 +224,7 @@ pub(crate) fn t10(quick: bool, scalar: bool) {
 }
 
 /// T12: posteriordb's regressions (`examples/posteriordb`), NUTS 4 chains × (1,000 + 1,000) with the default
-/// metric (`T12`) and the dense fit to scores (`T12-dense`), each checked against its reference draws; the
+/// metric (`T12`) and the dense fit to scores started by Pathfinder (`T12-dense`), each checked against its reference draws; the
 /// param is the posterior's name, as the nutpie peer writes it.
 pub(crate) fn t12(quick: bool) {
     use crate::posteriordb::{load, run, POSTERIORS};
@@ -233,11 +233,11 @@ pub(crate) fn t12(quick: bool) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/posteriordb/data");
     for name in POSTERIORS {
         let (model, reference) = load(&dir, name);
-        for (task, metric) in [
-            ("T12", MetricKind::ScoreDiagonal),
-            ("T12-dense", MetricKind::ScoreDense),
+        for (task, metric, pathfinder) in [
+            ("T12", MetricKind::ScoreDiagonal, false),
+            ("T12-dense", MetricKind::ScoreDense, true),
         ] {
-            let r = run(&model, &reference, metric, n, 12);
+            let r = run(&model, &reference, metric, pathfinder, n, 12);
             let p = format!("\"{name}\"");
             emit(task, &p, "wall_s", r.seconds, "s");
             emit(task, &p, "min_ess_bulk", r.min_ess, "");

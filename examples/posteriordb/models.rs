@@ -19,7 +19,7 @@ use stein::autodiff::prelude::Float;
 use stein::autodiff::Real;
 use stein::autodiff::Tensor;
 use stein::models::sample::adapt::MetricKind;
-use stein::models::sample::{sample, Compiled, Config, Draws, TensorDensity};
+use stein::models::sample::{sample, Compiled, Config, Draws, Init, TensorDensity};
 use stein::scores::transform::{Blocks, Constrained, ConstrainedDensity, Param, Transform};
 use stein::scores::{linalg, lpdf};
 
@@ -214,13 +214,24 @@ pub struct Run {
     pub agreement: Agreement,
 }
 
-/// NUTS with `metric`, `n` warm-up transitions and `n` draws in 4 chains, checked against the reference.
-pub fn run(model: &Model, reference: &Reference, metric: MetricKind, n: usize, seed: u64) -> Run {
-    let cfg = Config::default()
+/// NUTS with `metric`, `n` warm-up transitions and `n` draws in 4 chains, started uniform on (−2, 2)ᵈ or by
+/// Pathfinder (its time included), checked against the reference.
+pub fn run(
+    model: &Model,
+    reference: &Reference,
+    metric: MetricKind,
+    pathfinder: bool,
+    n: usize,
+    seed: u64,
+) -> Run {
+    let mut cfg = Config::default()
         .warmup(n)
         .draws(n)
         .seed(seed)
         .metric(metric);
+    if pathfinder {
+        cfg = cfg.init(Init::Pathfinder);
+    }
     let draws = match model {
         Model::Regression(m) => sample(&m.target(), &cfg),
         Model::Gp(m) => sample(&Compiled::new(m), &cfg),

@@ -255,5 +255,7 @@ pub(crate) fn start_point(init: &Init, chain: usize, dim: usize, rng: &mut Small
             .map(|_| scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng))
             .collect(),
         Init::Points(p) => p[chain % p.len()].clone(),
+        // resolved into points by `sample` before any chain starts (`sample_batched` refuses it)
+        Init::Pathfinder => start_point(&Init::default(), chain, dim, rng),
     }
 }

@@ -4,10 +4,11 @@
 //! same per-chain RNG streams, so they give bit-identical draws for the same seed whatever the thread count.
 
 use super::adapt::MetricKind;
-use super::chain::ChainRun;
+use super::chain::{start_point, ChainRun};
 use super::draws::Draws;
 use super::kernel::{Eval, Kernel, Tunable};
 use super::nuts;
+use super::pathfinder;
 use super::target::{BatchTarget, Target};
 use super::{adapt::WarmupOptions, SampleError};
 use crate::progress::Progress;
@@ -35,6 +36,10 @@ pub enum Init {
     },
     /// These points, cycled over the chains (a non-finite target there is an error).
     Points(Vec<Vec<f64>>),
+    /// Starts in the typical set: one [Pathfinder](super::pathfinder) path per chain from a uniform start on
+    /// (−2, 2)ᵈ, the chains' starts drawn from the pooled paths by importance resampling. For [`sample`]
+    /// (which evaluates one point at a time); [`sample_batched`] refuses it.
+    Pathfinder,
 }
 
 impl Default for Init {
@@ -264,6 +269,21 @@ pub fn sample<P: Tunable, T: Target + ?Sized>(
     cfg.validate(dim)?;
     check_target::<P::Kernel>(target.has_log_density())?;
     let t0 = Instant::now();
+    let resolved;
+    let cfg = if let Init::Pathfinder = cfg.init {
+        let starts: Vec<Vec<f64>> = (0..cfg.chains)
+            .map(|c| start_point(&Init::default(), c, dim, &mut chain_rng(cfg.seed, c)))
+            .collect();
+        let opts = pathfinder::Options::default();
+        let (points, _) = pathfinder::multi_path(target, &starts, &opts, cfg.chains, cfg.seed)?;
+        resolved = Config {
+            init: Init::Points(points),
+            ..cfg.clone()
+        };
+        &resolved
+    } else {
+        cfg
+    };
     let bar = Progress::new(cfg.progress, transitions(cfg), 0, "transitions");
     let done = AtomicUsize::new(0);
     let chains = (0..cfg.chains)
@@ -305,6 +325,13 @@ pub fn sample_batched<P: Tunable, T: BatchTarget + ?Sized>(
     let dim = target.dim();
     cfg.validate(dim)?;
     check_target::<P::Kernel>(target.has_log_density())?;
+    if let Init::Pathfinder = cfg.init {
+        return Err(SampleError::BadParameter {
+            param: "init",
+            reason: "Pathfinder evaluates points one at a time: use `sample` with a `Target`"
+                .into(),
+        });
+    }
     let t0 = Instant::now();
     let bar = Progress::new(cfg.progress, transitions(cfg), 0, "transitions");
     let done = AtomicUsize::new(0);

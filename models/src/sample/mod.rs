@@ -43,6 +43,7 @@ mod kernel;
 pub mod mala;
 mod metric;
 pub mod nuts;
+pub mod pathfinder;
 pub mod score_fit;
 pub mod sgld;
 mod summary;
