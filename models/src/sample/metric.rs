@@ -30,23 +30,7 @@ impl DenseMetric {
         if inv_mass.len() != d * d {
             return None;
         }
-        let mut l = vec![0.0; d * d];
-        for i in 0..d {
-            for j in 0..=i {
-                let mut s = inv_mass[i * d + j];
-                for k in 0..j {
-                    s -= l[i * d + k] * l[j * d + k];
-                }
-                if i == j {
-                    if !(s > 0.0 && s.is_finite()) {
-                        return None;
-                    }
-                    l[i * d + i] = s.sqrt();
-                } else {
-                    l[i * d + j] = s / l[j * d + j];
-                }
-            }
-        }
+        let l = stein_scores::linalg::cholesky(inv_mass, d)?;
         Some(DenseMetric { d, l })
     }
 

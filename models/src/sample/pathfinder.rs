@@ -75,7 +75,7 @@ pub struct Approximation {
 
 impl Approximation {
     fn new(mean: Vec<f64>, covariance: Vec<f64>) -> Option<Self> {
-        let chol = cholesky(&covariance, mean.len())?;
+        let chol = stein_scores::linalg::cholesky(&covariance, mean.len())?;
         Some(Approximation {
             mean,
             covariance,
@@ -99,25 +99,6 @@ impl Approximation {
             - 0.5 * d as f64 * (2.0 * std::f64::consts::PI).ln();
         (x, log_q)
     }
-}
-
-/// Cholesky factor of a symmetric positive-definite row-major matrix; `None` if it is not.
-fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; d * d];
-    for i in 0..d {
-        for j in 0..=i {
-            let s = a[i * d + j] - (0..j).map(|k| l[i * d + k] * l[j * d + k]).sum::<f64>();
-            if i == j {
-                if !(s > 0.0 && s.is_finite()) {
-                    return None;
-                }
-                l[i * d + i] = s.sqrt();
-            } else {
-                l[i * d + j] = s / l[j * d + j];
-            }
-        }
-    }
-    Some(l)
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
