@@ -90,14 +90,20 @@ def q2_table():
               f"{num(sk(name, 'energy_ais_s'), '.1f')} s |")
 
 
-def t12_table():
-    """T12: posteriordb's regressions beside nutpie (`--t12 F`: posteriordb_nutpie.py's diag and lowrank lines)."""
+def nutpie_variants(path):
+    """The figures of a file of nutpie runs (diag and lowrank lines, any backend), by variant."""
     by_peer = {}
-    for line in open(extra["t12"]):
+    for line in open(path):
         if line.strip().startswith("{"):
             d = json.loads(line)
             by_peer.setdefault(d["peer"], {})[(d["task"], str(d["param"]), d["metric"])] = d["value"]
-    diag, low = by_peer.get("nutpie-diag", {}), by_peer.get("nutpie-lowrank", {})
+    pick = lambda tag: next((v for k, v in by_peer.items() if tag in k), {})
+    return pick("diag"), pick("lowrank")
+
+
+def t12_table():
+    """T12: posteriordb's regressions beside nutpie (`--t12 F`: posteriordb_nutpie.py's diag and lowrank lines)."""
+    diag, low = nutpie_variants(extra["t12"])
     names = []
     for (t, n, m) in stein:
         if t == "T12" and n not in names:
@@ -155,13 +161,7 @@ def t10_tables():
 
     if "nutpie" in extra:
         # nutpie's files: one or two runs of nuts_nutpie.py (diag, lowrank), concatenated
-        by_peer = {}
-        for line in open(extra["nutpie"]):
-            if line.strip().startswith("{"):
-                d = json.loads(line)
-                by_peer.setdefault(d["peer"], {})[(d["task"], str(d["param"]), d["metric"])] = d["value"]
-        diag = next((v for k, v in by_peer.items() if "diag" in k), {})
-        low = next((v for k, v in by_peer.items() if "lowrank" in k), {})
+        diag, low = nutpie_variants(extra["nutpie"])
         print()
         print("| T10 beside nutpie: NUTS, 4 chains × (1,000 + 1,000), bulk ESS | Stein | nutpie diagonal | "
               "nutpie low-rank | Stein / nutpie's best |")
