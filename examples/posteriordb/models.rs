@@ -60,13 +60,9 @@ impl ConstrainedDensity for Gp {
         let (rho, alpha, sigma) = (p[0][0], p[1][0], p[2][0]);
         let c = S::cst;
         let n = self.x.len();
-        let mut k = Vec::with_capacity(n * n);
+        let mut k = linalg::gp_exp_quad_cov(&self.x, alpha, rho);
         for i in 0..n {
-            for j in 0..n {
-                let d = self.x[i] - self.x[j];
-                let v = alpha * alpha * (-(rho * rho).recip() * (0.5 * d * d)).exp();
-                k.push(if i == j { v + sigma } else { v });
-            }
+            k[i * n + i] += sigma;
         }
         let prior = lpdf::gamma(rho, c(25.0), c(4.0))
             + lpdf::normal(alpha, c(0.0), c(2.0))

@@ -245,6 +245,25 @@ pub fn cholesky<S: Real>(a: &[S], n: usize) -> Option<Vec<S>> {
     Some(l)
 }
 
+/// The squared-exponential covariance of points `x` (Stan's `gp_exp_quad_cov`): Kᵢⱼ = α² exp(−(xᵢ − xⱼ)²/(2ρ²)),
+/// `n × n` row-major, generic so that α and ρ can be parameters.
+///
+/// ```
+/// use stein_scores::linalg::gp_exp_quad_cov;
+/// let k: Vec<f64> = gp_exp_quad_cov(&[0.0, 1.0], 2.0, 0.5);
+/// assert_eq!(k[0], 4.0);
+/// assert!((k[1] - 4.0 * (-2.0f64).exp()).abs() < 1e-15 && k[1] == k[2]);
+/// ```
+pub fn gp_exp_quad_cov<S: Real>(x: &[f64], alpha: S, rho: S) -> Vec<S> {
+    let (a2, scale) = (alpha * alpha, (rho * rho).recip() * -0.5);
+    x.iter()
+        .flat_map(|&xi| {
+            x.iter()
+                .map(move |&xj| a2 * (scale * ((xi - xj) * (xi - xj))).exp())
+        })
+        .collect()
+}
+
 /// z = L⁻¹ b by forward substitution, L lower triangular (row-major, n = `b.len()`), generic.
 ///
 /// # Panics

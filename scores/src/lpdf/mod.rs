@@ -29,6 +29,7 @@
 //! | [`multi_normal_cholesky`] (x, μ, L) | N(μ, L Lᵀ) |
 //! | [`dirichlet`] (x, α) | on the simplex |
 //! | [`lkj_corr_cholesky`] (L, η) | LKJ(η) on correlation matrices, through their Cholesky factor |
+//! | [`log_mix`] (θ, lp₁, lp₂) | a two-component mixture of the given log-densities |
 //!
 //! ```
 //! use stein_autodiff::{grad, Real};
@@ -70,10 +71,12 @@ fn finite<S: Real>(v: S) -> bool {
 
 mod continuous;
 mod discrete;
+mod mix;
 mod multivariate;
 
 pub use continuous::{
     beta, cauchy, exponential, gamma, half_cauchy, half_normal, lognormal, normal, student_t,
 };
 pub use discrete::{bernoulli_logit, binomial_logit, poisson_log};
+pub use mix::log_mix;
 pub use multivariate::{dirichlet, lkj_corr_cholesky, lkj_log_normalizer, multi_normal_cholesky};
