@@ -274,6 +274,34 @@ impl Welford {
         }
     }
 
+    /// Draws added since the last [`Welford::finish`].
+    pub fn count(&self) -> usize {
+        self.n as usize
+    }
+
+    /// The dimension.
+    pub fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Whether it keeps the full covariance.
+    pub fn is_dense(&self) -> bool {
+        self.dense
+    }
+
+    /// Σ (xᵢ − x̄ᵢ)(xⱼ − x̄ⱼ) over the draws (the covariance times n − 1); off the diagonal only when dense.
+    ///
+    /// # Panics
+    /// When `i ≠ j` and the estimate is diagonal.
+    pub fn sum_sq(&self, i: usize, j: usize) -> f64 {
+        if self.dense {
+            self.m2[i * self.mean.len() + j]
+        } else {
+            assert_eq!(i, j, "Welford::sum_sq({i}, {j}) of a diagonal estimate");
+            self.m2[i]
+        }
+    }
+
     /// Stan's regularised estimate n/(n+5)·Σ̂ + 5/(n+5)·10⁻³·I, and a fresh start. A dense estimate that is
     /// not positive-definite falls back to its diagonal.
     pub fn finish(&mut self) -> Metric {

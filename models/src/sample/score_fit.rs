@@ -28,21 +28,15 @@
 //! assert!((v[0] - 4.0).abs() < 1e-9 && (v[1] - 0.25).abs() < 1e-9);
 //! ```
 
+use super::adapt::Welford;
 use super::metric::{DenseMetric, Metric};
 use nalgebra::{DMatrix, SymmetricEigen};
 
-/// Running means and (co)variances of draws and of their scores (Welford's updates).
+/// Running means and (co)variances of draws and of their scores: one [`Welford`] each.
 #[derive(Clone, Debug)]
 pub struct Moments {
-    n: f64,
-    dense: bool,
-    mean_x: Vec<f64>,
-    mean_s: Vec<f64>,
-    /// Sums of squared deviations: d entries (diagonal) or d × d row-major (dense).
-    m2_x: Vec<f64>,
-    m2_s: Vec<f64>,
-    dx: Vec<f64>,
-    ds: Vec<f64>,
+    x: Welford,
+    s: Welford,
 }
 
 /// A dense fit needs Cov(s) with every eigenvalue above this fraction of the largest (else: the diagonal).
@@ -58,61 +52,36 @@ const LIMITS: (f64, f64) = (1e-20, 1e20);
 impl Moments {
     /// Empty, for dimension `d`; `dense` keeps the full covariances.
     pub fn new(d: usize, dense: bool) -> Self {
-        let m = if dense { d * d } else { d };
         Moments {
-            n: 0.0,
-            dense,
-            mean_x: vec![0.0; d],
-            mean_s: vec![0.0; d],
-            m2_x: vec![0.0; m],
-            m2_s: vec![0.0; m],
-            dx: vec![0.0; d],
-            ds: vec![0.0; d],
+            x: Welford::new(d, dense),
+            s: Welford::new(d, dense),
         }
     }
 
     /// Draws counted.
     pub fn count(&self) -> usize {
-        self.n as usize
+        self.x.count()
     }
 
     /// Add a draw `x` and its score `s`.
     pub fn add(&mut self, x: &[f64], s: &[f64]) {
-        self.n += 1.0;
-        let n = self.n;
-        let d = self.mean_x.len();
-        for i in 0..d {
-            self.dx[i] = x[i] - self.mean_x[i];
-            self.mean_x[i] += self.dx[i] / n;
-            self.ds[i] = s[i] - self.mean_s[i];
-            self.mean_s[i] += self.ds[i] / n;
-        }
-        if self.dense {
-            for i in 0..d {
-                for j in 0..d {
-                    self.m2_x[i * d + j] += self.dx[i] * (x[j] - self.mean_x[j]);
-                    self.m2_s[i * d + j] += self.ds[i] * (s[j] - self.mean_s[j]);
-                }
-            }
-        } else {
-            for i in 0..d {
-                self.m2_x[i] += self.dx[i] * (x[i] - self.mean_x[i]);
-                self.m2_s[i] += self.ds[i] * (s[i] - self.mean_s[i]);
-            }
-        }
+        self.x.add(x);
+        self.s.add(s);
+    }
+
+    fn dim(&self) -> usize {
+        self.x.dim()
     }
 
     /// The variances of coordinate `i` of the draws and of the scores (scaled by n − 1).
     fn vars(&self, i: usize) -> (f64, f64) {
-        let d = self.mean_x.len();
-        let k = if self.dense { i * d + i } else { i };
-        (self.m2_x[k], self.m2_s[k])
+        (self.x.sum_sq(i, i), self.s.sum_sq(i, i))
     }
 
     /// The diagonal fit √(Var x / Var s), each entry within the limits (an entry with no spread in its
     /// draws or scores: 1).
     fn diagonal(&self) -> Vec<f64> {
-        (0..self.mean_x.len())
+        (0..self.dim())
             .map(|i| {
                 let (vx, vs) = self.vars(i);
                 let v = (vx / vs).sqrt();
@@ -128,20 +97,21 @@ impl Moments {
     /// The fitted M⁻¹ (see the module documentation); `None` before 3 draws. A dense fit whose covariance
     /// of scores is singular to 1e-12 falls back to the diagonal one.
     pub fn fit(&self) -> Option<Metric> {
-        if self.n < 3.0 {
+        if self.count() < 3 {
             return None;
         }
         let diag = self.diagonal();
-        if !self.dense {
+        if !self.x.is_dense() {
             return Some(Metric::Diagonal(diag));
         }
         let d = diag.len();
         // in the coordinates x' = x/√diag, s' = s·√diag both covariances have the diagonal √(Var x · Var s)
         let root: Vec<f64> = diag.iter().map(|v| v.sqrt()).collect();
-        let keep = self.n / (self.n + SHRINK);
-        let scaled = |m2: &[f64], f: &dyn Fn(usize) -> f64| {
+        let n = self.count() as f64;
+        let keep = n / (n + SHRINK);
+        let scaled = |w: &Welford, f: &dyn Fn(usize) -> f64| {
             DMatrix::from_fn(d, d, |i, j| {
-                let c = m2[i * d + j] * f(i) * f(j);
+                let c = w.sum_sq(i, j) * f(i) * f(j);
                 if i == j {
                     c
                 } else {
@@ -149,8 +119,8 @@ impl Moments {
                 }
             })
         };
-        let cx = scaled(&self.m2_x, &|i| 1.0 / root[i]);
-        let cs = scaled(&self.m2_s, &|i| root[i]);
+        let cx = scaled(&self.x, &|i| 1.0 / root[i]);
+        let cs = scaled(&self.s, &|i| root[i]);
         let Some(sigma) = geometric_mean(cx, cs) else {
             return Some(Metric::Diagonal(diag));
         };
@@ -268,15 +238,15 @@ impl Schedule {
         let late = k + next > self.final_start;
         let mut switched = false;
         if self.back.count() >= switch_at && !late {
-            let d = self.back.mean_x.len();
-            self.fore = std::mem::replace(&mut self.back, Moments::new(d, self.fore.dense));
+            let fresh = Moments::new(self.back.dim(), self.back.x.is_dense());
+            self.fore = std::mem::replace(&mut self.back, fresh);
             if !early {
                 self.window = next;
             }
             switched = true;
         }
         // a dense fit (eigendecompositions) is refreshed every 10 transitions and at each switch
-        if self.fore.dense && !switched && !self.first && !k.is_multiple_of(DENSE_EVERY) {
+        if self.fore.x.is_dense() && !switched && !self.first && !k.is_multiple_of(DENSE_EVERY) {
             return (None, false);
         }
         match self.fore.fit() {
