@@ -3,8 +3,9 @@
 //! Learn scores from data and sample them: MLP score and energy networks ([`nn`]) and diffusion models
 //! through SDEs ([`diffusion`]), one value for both ([`network`]), every classic score-matching objective
 //! ([`objective`]), one training loop ([`fit`]), the command line's recipes ([`recipe`]), optimisers
-//! ([`optim`]), toy data and their exact densities ([`data`]), readouts of a model's quality ([`quality`]), model files ([`io`]), and Langevin-type samplers with diagnostics
-//! ([`sample`]).
+//! ([`optim`]), toy data and their exact densities ([`data`]), readouts of a model's quality ([`quality`]), model files ([`io`]), Langevin-type samplers with diagnostics
+//! ([`sample`]), and the tests that calibrate samplers and posteriors ([`calibration`]: SBC, exact rank tests
+//! of kernels, Geweke's test).
 //!
 //! ```
 //! use rand::SeedableRng;
@@ -20,6 +21,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod calibration;
 pub mod data;
 pub mod diffusion;
 mod error;

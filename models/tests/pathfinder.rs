@@ -8,7 +8,7 @@ use stein_models::sample::{
 use stein_scores::{Banana, MultivariateNormal};
 
 fn gaussian5() -> MultivariateNormal {
-    let d = 5;
+    let d: i32 = 5;
     let cov: Vec<Vec<f64>> = (0..d)
         .map(|i| {
             (0..d)
@@ -17,7 +17,7 @@ fn gaussian5() -> MultivariateNormal {
                     let r = if i == j {
                         1.0
                     } else {
-                        0.6f64.powi((i as i32 - j as i32).abs())
+                        0.6f64.powi((i - j).abs())
                     };
                     r * si * sj
                 })
@@ -40,18 +40,18 @@ fn on_a_gaussian_the_approximation_is_the_target() {
     };
     let a = single_path(&Exact(&g), &[1.5; 5], &opts, &mut rng).unwrap();
     let cov = g.covariance();
-    for i in 0..5 {
+    for (i, row) in cov.iter().enumerate() {
         assert!(
-            (a.mean[i] - g.mean()[i]).abs() < 0.1 * cov[i][i].sqrt(),
+            (a.mean[i] - g.mean()[i]).abs() < 0.1 * row[i].sqrt(),
             "mean[{i}] {}",
             a.mean[i]
         );
-        let ratio = a.covariance[i * 5 + i] / cov[i][i];
+        let ratio = a.covariance[i * 5 + i] / row[i];
         assert!(
             (0.6..1.6).contains(&ratio),
             "var[{i}] {} vs {}",
             a.covariance[i * 5 + i],
-            cov[i][i]
+            row[i]
         );
     }
     assert!(a.elbo.is_finite(), "ELBO {}", a.elbo);

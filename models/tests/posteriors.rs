@@ -388,7 +388,7 @@ impl stein_scores::LogDensity for Hmm {
                 }
             }
             let z = S::logsumexp(row);
-            row.iter_mut().for_each(|v| *v = *v - z);
+            row.iter_mut().for_each(|v| *v -= z);
         }
         let emit = |s: usize, y: f64| -(S::cst(y) - mu[s]).powi(2) * 0.5;
         let mut alpha: Vec<S> = (0..3)

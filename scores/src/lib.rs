@@ -39,6 +39,9 @@
 //! - Tests with p-values: [`gof`] (KSD with a wild bootstrap, MMD two-sample with permutations, FSSD).
 //! - `testing` (feature `testing`): proptest strategies, `testing::assert_score_matches`,
 //!   `testing::assert_samples_from` and `testing::assert_same_distribution`.
+//! - [`ranks`]: are ranks uniform? The ECDF test with its simultaneous band, a binned χ² and directed tests
+//!   of shift and spread, for
+//!   simulation-based calibration and rank tests of Markov kernels.
 //! - [`plot`] (feature `plot`, default): score fields, 1-D curves, samples over a density (SVG/PNG).
 //!
 //! Constructors validate their parameters and return [`ScoreError`] naming the parameter; nothing here
@@ -54,6 +57,7 @@ pub mod gof;
 pub mod linalg;
 pub mod lpdf;
 mod properties;
+pub mod ranks;
 pub mod transform;
 
 #[cfg(feature = "plot")]

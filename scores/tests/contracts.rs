@@ -309,7 +309,8 @@ proptest! {
             prop_assert!(g.log_pdf(&[1.0]).unwrap().is_finite());
         }
         // every family with a scale: accepted ⇒ finite normaliser, log-density and score at a typical point
-        let at = |d: &dyn Fn(&[f64]) -> (Option<f64>, Vec<f64>), x: &[f64]| {
+        type Eval<'a> = &'a dyn Fn(&[f64]) -> (Option<f64>, Vec<f64>);
+        let at = |d: Eval, x: &[f64]| {
             let (lp, s) = d(x);
             lp.is_none_or(f64::is_finite) && s.iter().all(|v| v.is_finite())
         };

@@ -333,7 +333,7 @@ pub struct Model {
     /// The network.
     pub net: Mlp,
     /// The σ ladder a noise-conditional model was trained on, largest first (empty for other models; set by
-    /// [`Trainer::fit`](crate::train::Trainer::fit) from the NCSN loss). Annealed sampling walks it.
+    /// [`Trainer::fit`](crate::fit::Trainer::fit) from the NCSN loss). Annealed sampling walks it.
     #[serde(default)]
     pub sigmas: Vec<f64>,
     /// The map from data to model coordinates (`None`: the identity).

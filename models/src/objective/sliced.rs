@@ -1,5 +1,5 @@
 //! Sliced score matching (Song, Garg, Shi & Ermon 2019): E[vᵀ∇ₓs v + ½ (vᵀs)²] over random projections v, or
-//! the variance-reduced form E[vᵀ∇ₓs v + ½ ‖s‖²] (exact second term for E[vvᵀ] = I; `ssm-vr`).
+//! the variance-reduced form E[vᵀ∇ₓs v + ½ ‖s‖²] (exact second term for E[v vᵀ] = I; `ssm-vr`).
 
 use super::{Gradient, Objective, Projection, Record, Registration, Step};
 use crate::error::ModelError;

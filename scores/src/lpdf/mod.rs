@@ -1,5 +1,5 @@
 //! Log-densities with variable parameters, as Stan's `_lpdf` / `_lpmf` functions: every argument but
-//! discrete data is generic over [`Real`](stein_autodiff::Real), so a parameter can be a tape variable and
+//! discrete data is generic over `Real` (`stein_autodiff::Real`), so a parameter can be a tape variable and
 //! the gradient flows to it. Each is normalised (constants included, so values match scipy's `logpdf`).
 //! Constants enter as `S::cst(v)`.
 //!

@@ -1,9 +1,10 @@
 //! Pictures on plain axes: 1-D log-density and score curves, a 1-D density over histograms of samples, and
-//! line charts (the training loss).
+//! line charts (the training loss), and the rank-ECDF picture of calibration.
 
 use super::canvas::{on_canvas, span, txt, PALETTE, SETS};
 use super::Curve;
 use crate::error::ScoreError;
+use crate::ranks::Uniformity;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use std::path::Path;
@@ -327,4 +328,98 @@ where
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
+}
+
+/// The rank-ECDF difference picture of simulation-based calibration (Säilynoja et al. 2022): for each named
+/// rank set, its ECDF minus the uniform CDF against the fractional rank, over the grey simultaneous band
+/// inside which the whole curve of uniform ranks stays with probability 1 − α. A curve leaving the band is a
+/// miscalibration: ∩ above zero, draws biased high; below, biased low; a falling-then-rising S, too narrow.
+/// Every set must come from the same number of ranks and the same largest rank (one band serves all).
+///
+/// ```no_run
+/// use stein_scores::ranks::{rank_uniformity, Options};
+/// let ranks: Vec<usize> = (0..200).map(|i| (i * 7) % 20).collect();
+/// let u = rank_uniformity(&ranks, 19, &Options::default()).unwrap();
+/// stein_scores::plot::rank_ecdf("ranks.svg", "SBC ranks", &[("θ", &u)], (720, 480)).unwrap();
+/// ```
+pub fn rank_ecdf(
+    path: impl AsRef<Path>,
+    title: &str,
+    series: &[(&str, &Uniformity)],
+    size: (u32, u32),
+) -> Result<(), ScoreError> {
+    let Some((_, first)) = series.first() else {
+        return Err(ScoreError::TooFewSamples {
+            what: "rank_ecdf series",
+            need: 1,
+            got: 0,
+        });
+    };
+    if let Some((name, u)) = series
+        .iter()
+        .find(|(_, u)| (u.n, u.max_rank) != (first.n, first.max_rank))
+    {
+        return Err(ScoreError::Dimension {
+            param: "series",
+            expected: format!("{} ranks in 0..={} for every set", first.n, first.max_rank),
+            got: format!("{} ranks in 0..={} for `{name}`", u.n, u.max_rank),
+        });
+    }
+    let band = &first.band;
+    let ends = |v: &[f64]| {
+        let mut out = vec![(0.0, 0.0)];
+        out.extend(band.z.iter().zip(v).map(|(z, e)| (*z, e - z)));
+        out.push((1.0, 0.0));
+        out
+    };
+    let mut outline = ends(&band.upper);
+    outline.extend(ends(&band.lower).into_iter().rev());
+    let columns: Vec<(Vec<f64>, Vec<f64>)> = series
+        .iter()
+        .map(|(_, u)| ends(&u.band.ecdf).into_iter().unzip())
+        .collect();
+    let lim = outline
+        .iter()
+        .map(|p| p.1.abs())
+        .chain(columns.iter().flat_map(|c| c.1.iter().map(|y| y.abs())))
+        .fold(0.0f64, f64::max)
+        * 1.1;
+    let caption = format!(
+        "{title} ({:.0}% simultaneous band)",
+        100.0 * (1.0 - band.alpha)
+    );
+    on_canvas!(path, size, |root| {
+        (|| -> Result<(), String> {
+            root.fill(&WHITE).map_err(txt)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(
+                    super::canvas::fitted(&root, &caption, 20.0),
+                    ("sans-serif", 20),
+                )
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(60)
+                .build_cartesian_2d(0.0..1.0, -lim..lim)
+                .map_err(txt)?;
+            chart
+                .configure_mesh()
+                .x_desc("fractional rank")
+                .y_desc("ECDF − uniform")
+                .draw()
+                .map_err(txt)?;
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline.clone(),
+                    BLACK.mix(0.12).filled(),
+                )))
+                .map_err(txt)?;
+            let labelled: Vec<(&str, &[f64], &[f64])> = series
+                .iter()
+                .zip(&columns)
+                .map(|((label, _), (xs, ys))| (*label, &xs[..], &ys[..]))
+                .collect();
+            lines(&mut chart, &labelled)?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)
+        })()
+    })
 }

@@ -1,6 +1,6 @@
 //! Pictures (feature `plot`, on by default): score fields as arrows over a log-density heat map with a colour
 //! bar, 1-D log-density and score curves, a 1-D density over histograms, samples over a density, point sets
-//! compared in the plane or in a pair-plot grid, line charts, and animated GIFs of score fields and moving
+//! compared in the plane or in a pair-plot grid, line charts, the rank-ECDF band of calibration tests, and animated GIFs of score fields and moving
 //! points. SVG, PNG or GIF by the file extension; pure Rust (plotters with an embedded DejaVu font, `gif`), no
 //! system packages. Every file is drawn in memory and written atomically; points outside the frame are not
 //! drawn.
@@ -34,7 +34,7 @@ mod field;
 mod scatter;
 
 pub use canvas::MAX_FRAMES;
-pub use charts::{curves_1d, density_1d, line_chart};
+pub use charts::{curves_1d, density_1d, line_chart, rank_ecdf};
 pub use field::{
     animate_points, animate_score_field, samples_over_density, score_field, score_field_fn,
     trajectories, FieldFrame,
