@@ -167,7 +167,9 @@ def t10_tables():
               "nutpie low-rank | Stein / nutpie's best |")
         print("|---|---|---|---|---|")
         rows = (("T10a", "100", "T10a-stan", "T10a 100-d Gaussian, metric fitted to scores (diagonal)"),
+                ("T10a", "100", "T10a-lowrank", "T10a 100-d Gaussian, metric fitted to scores (low-rank)"),
                 ("T10b", "25", "T10b-dense", "T10b logistic regression, metric fitted to scores (dense)"),
+                ("T10b", "25", "T10b-lowrank", "T10b logistic regression, metric fitted to scores (low-rank)"),
                 ("T10b", "25", "T10b-stan", "T10b logistic regression, metric fitted to scores (diagonal)"))
         for task, dim, mine, name in rows:
             s = lambda m: stein.get((mine, dim, m))

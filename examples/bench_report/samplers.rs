@@ -144,7 +144,8 @@ pub(crate) fn ess(quick: bool) {
 /// T10b the T3 logistic-regression posterior (tensor code on the tape). Rows: `T10a`/`T10b` with BlackJAX's
 /// U-turn checks (the same algorithm as that peer), `-stan` Stan's checks (the default), all with the default
 /// warm-up (the metric fitted to scores); `-windows` Stan's variance windows (the warm-up before the metric
-/// fit, for comparison); `T10b-dense` the dense metric fitted to scores (beside nutpie's low-rank one).
+/// fit, for comparison); `T10b-dense` the dense metric fitted to scores and `-lowrank` the low-rank one
+/// (beside nutpie's low-rank one).
 pub(crate) fn t10(quick: bool, scalar: bool) {
     use stein::models::sample::adapt::MetricKind;
     use stein::models::sample::{
@@ -212,6 +213,13 @@ pub(crate) fn t10(quick: bool, scalar: bool) {
     }
     let dense = config(nuts::UTurn::Stan, MetricKind::ScoreDense);
     report("T10b-dense", 25, &sample(&lr.target(), &dense).unwrap());
+    let low = config(nuts::UTurn::Stan, MetricKind::ScoreLowRank);
+    report(
+        "T10a-lowrank",
+        100,
+        &sample(&Compiled::new(&g), &low).unwrap(),
+    );
+    report("T10b-lowrank", 25, &sample(&lr.target(), &low).unwrap());
     // the same posterior through the scalar-code autodiff route (`--task T10s`: minutes)
     if scalar {
         let d = sample(
@@ -224,7 +232,8 @@ pub(crate) fn t10(quick: bool, scalar: bool) {
 }
 
 /// T12: posteriordb's regressions (`examples/posteriordb`), NUTS 4 chains × (1,000 + 1,000) with the default
-/// metric (`T12`) and the dense fit to scores started by Pathfinder (`T12-dense`), each checked against its reference draws; the
+/// metric (`T12`), the dense fit to scores started by Pathfinder (`T12-dense`) and the low-rank fit from the
+/// default starts (`T12-lowrank`), each checked against its reference draws; the
 /// param is the posterior's name, as the nutpie peer writes it.
 pub(crate) fn t12(quick: bool) {
     use crate::posteriordb::{load, run, POSTERIORS};
@@ -236,6 +245,7 @@ pub(crate) fn t12(quick: bool) {
         for (task, metric, pathfinder) in [
             ("T12", MetricKind::ScoreDiagonal, false),
             ("T12-dense", MetricKind::ScoreDense, true),
+            ("T12-lowrank", MetricKind::ScoreLowRank, false),
         ] {
             let r = run(&model, &reference, metric, pathfinder, n, 12);
             let p = format!("\"{name}\"");

@@ -302,3 +302,29 @@ fn short_runs_are_rerun_longer_and_named_when_still_correlated() {
         "ranks among a stuck chain's draws are not uniform\n{r}"
     );
 }
+
+#[cfg(feature = "plot")]
+#[test]
+fn the_report_draws_its_band_and_refuses_sets_of_different_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = NormalMean {
+        n: 1,
+        noise: 1.0,
+        prior_sd_in_posterior: 1.0,
+    };
+    let opts = sbc::Options::default().simulations(50).ranks_against(19);
+    let report = sbc::sbc_with(&model, &opts, |y, s| exact_posterior(&model, y, s, 19)).unwrap();
+    let path = dir.path().join("ranks.svg");
+    report.plot(&path).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        svg.contains("<polygon") && svg.contains("fractional rank"),
+        "no band or axis in the picture"
+    );
+    let other = rank_uniformity(&vec![3; 30], 9, &Options::default()).unwrap();
+    let series = [("μ", &report.items[0].1), ("other", &other)];
+    let e = stein_scores::plot::rank_ecdf(dir.path().join("x.svg"), "t", &series, (400, 300))
+        .unwrap_err();
+    assert!(e.to_string().contains("`other`"), "{e}");
+    assert!(!dir.path().join("x.svg").exists());
+}

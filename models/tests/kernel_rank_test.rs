@@ -10,7 +10,9 @@ use stein_autodiff::Real;
 use stein_models::calibration::RankReport;
 use stein_models::calibration::{kernel_test, Probe};
 use stein_models::sample::sgld::{self, SumOfTerms};
-use stein_models::sample::{hmc, mala, nuts, DenseMetric, Exact, Kernel, Metric, State};
+use stein_models::sample::{
+    hmc, mala, nuts, DenseMetric, Exact, Kernel, LowRankMetric, Metric, State,
+};
 use stein_scores::{MultivariateNormal, Sample};
 
 /// Seeds per planted bug.
@@ -85,6 +87,12 @@ fn steins_adjusted_kernels_pass_the_exact_rank_test() {
         metric: diagonal,
         ..nuts::Params::new(0.5)
     };
+    let h = std::f64::consts::FRAC_1_SQRT_2;
+    let low_rank = LowRankMetric::new(vec![1.0, 1.0], vec![h, h, h, -h], vec![1.8, 0.2]).unwrap();
+    let nuts_low_rank = nuts::Params {
+        metric: Metric::LowRank(low_rank),
+        ..nuts::Params::new(0.9)
+    };
     let nuts_dense = nuts::Params {
         metric: dense,
         uturn: nuts::UTurn::Endpoints,
@@ -96,6 +104,7 @@ fn steins_adjusted_kernels_pass_the_exact_rank_test() {
         on_correlated::<nuts::Nuts>(&nuts::Params::new(0.35), 3),
         on_correlated::<nuts::Nuts>(&nuts_diagonal, 4),
         on_correlated::<nuts::Nuts>(&nuts_dense, 5),
+        on_correlated::<nuts::Nuts>(&nuts_low_rank, 6),
     ];
     for r in reports {
         r.assert_calibrated(0.001);

@@ -4,7 +4,8 @@
 //!
 //! - **Step size** by Nesterov dual averaging (Hoffman & Gelman 2014, §3.2) towards a target acceptance
 //!   statistic, every warm-up transition; sampling uses the averaged step exp(x̄).
-//! - **Metric fitted to scores** ([`MetricKind::ScoreDiagonal`], the default, and [`MetricKind::ScoreDense`]):
+//! - **Metric fitted to scores** ([`MetricKind::ScoreDiagonal`], the default, [`MetricKind::ScoreDense`] and
+//!   [`MetricKind::ScoreLowRank`]):
 //!   M⁻¹ from the draws' and their scores' (co)variances, refreshed every transition, on nutpie's schedule
 //!   (see [`super::score_fit`]); the step size is searched at the start and after the first fit. On T10a (a
 //!   100-d Gaussian of scales 0.01…10) it takes 7.0 leapfrog steps per draw where Stan's windows take 9.0,
@@ -28,7 +29,7 @@
 
 use super::kernel::{Eval, Phase, Progress, State, Tunable};
 use super::metric::{DenseMetric, Metric};
-use super::score_fit::Schedule;
+use super::score_fit::{Schedule, Shape};
 use rand::Rng;
 
 /// Dual-averaging settings (Stan's defaults).
@@ -118,12 +119,28 @@ pub enum MetricKind {
     /// A dense M⁻¹ fitted to the draws and their scores (the geometric mean of Cov(x) and Cov(s)⁻¹), on
     /// nutpie's schedule ([`super::score_fit`]).
     ScoreDense,
+    /// A low-rank + diagonal M⁻¹ fitted to the draws and their scores: the dense fit kept along the
+    /// directions where it departs from the diagonal by more than 2× ([`super::score_fit`]); leapfrog
+    /// steps cost O(d k) for k such directions.
+    ScoreLowRank,
 }
 
 impl MetricKind {
+    /// The family of M⁻¹ a score fit estimates (diagonal for the kinds that do not fit scores).
+    fn shape(self) -> Shape {
+        match self {
+            MetricKind::ScoreDense => Shape::Dense,
+            MetricKind::ScoreLowRank => Shape::LowRank,
+            _ => Shape::Diagonal,
+        }
+    }
+
     /// Whether the metric is fitted to scores on nutpie's schedule rather than to draws in Stan's windows.
     pub fn fits_scores(self) -> bool {
-        matches!(self, MetricKind::ScoreDiagonal | MetricKind::ScoreDense)
+        matches!(
+            self,
+            MetricKind::ScoreDiagonal | MetricKind::ScoreDense | MetricKind::ScoreLowRank
+        )
     }
 }
 
@@ -436,7 +453,7 @@ impl Adaptation {
             windows: Windows::new(warmup, o),
             welford: Welford::new(dim, o.metric == MetricKind::Dense),
             scores: (o.metric.fits_scores() && warmup >= 20)
-                .then(|| Schedule::new(warmup, dim, o.metric == MetricKind::ScoreDense)),
+                .then(|| Schedule::new(warmup, dim, o.metric.shape())),
             metric: o.metric,
             search: o.step_search && target.is_some(),
             warmup,

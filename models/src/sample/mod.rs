@@ -56,7 +56,7 @@ pub use chain::MAX_INIT_TRIES;
 pub use draws::{Chain, Draws};
 pub use driver::{chain_rng, sample, sample_batched, Config, Init, MAX_STORED_VALUES};
 pub use kernel::{step, Eval, Info, Kernel, Progress, State, Tunable};
-pub use metric::{DenseMetric, Metric};
+pub use metric::{DenseMetric, LowRankMetric, Metric};
 pub use summary::{Row, Summary, EBFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT};
 pub use target::{
     Autodiff, BatchTarget, Compiled, Exact, PerturbedLadder, Rows, ScoreOnly, Target,

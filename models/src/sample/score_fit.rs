@@ -8,6 +8,11 @@
 //! - **Dense**: M⁻¹ = Cov(s)^{-1/2} (Cov(s)^{1/2} Cov(x) Cov(s)^{1/2})^{1/2} Cov(s)^{-1/2}, the geometric mean
 //!   of Cov(x) and Cov(s)⁻¹, computed in the coordinates the diagonal fit scales to unit size, with the
 //!   correlations multiplied by n/(n + 0.01) so that fewer draws than dimensions still give a matrix.
+//! - **Low-rank + diagonal** (nutpie's low-rank metric): the dense fit in the scaled coordinates, whose
+//!   eigenvalues are near 1 where the diagonal is right, kept only along the eigenvectors whose eigenvalue
+//!   lies outside [1/2, 2]: M⁻¹ = D (I + U (Λ − I) Uᵀ) D with D² the diagonal fit. Products cost O(d k); the
+//!   fit is refreshed at each switch of the schedule only (the dense one also every 10 transitions), and
+//!   above 50 dimensions the early phase uses the diagonal fit (its switches come every 10 transitions).
 //!
 //! **Schedule** (nutpie's): every warm-up transition updates the metric from a running estimate; a second
 //! estimate runs in the background and replaces the first every 10 transitions in the first 30% of warm-up,
@@ -15,10 +20,10 @@
 //! Transitions that did not move are not counted. Before the first fit M⁻¹ᵢ = 1/|sᵢ| at the start.
 //!
 //! ```
-//! use stein_models::sample::score_fit::Moments;
+//! use stein_models::sample::score_fit::{Moments, Shape};
 //! use stein_models::sample::Metric;
 //! // draws of N(0, diag(4, 0.25)) and their scores −x/σ²
-//! let mut m = Moments::new(2, false);
+//! let mut m = Moments::new(2, Shape::Diagonal);
 //! for i in 0..200 {
 //!     let z = [((i * 7919) % 200) as f64 / 100.0 - 1.0, ((i * 104729) % 200) as f64 / 100.0 - 1.0];
 //!     let x = [2.0 * z[0], 0.5 * z[1]];
@@ -29,15 +34,31 @@
 //! ```
 
 use super::adapt::Welford;
-use super::metric::{DenseMetric, Metric};
+use super::metric::{DenseMetric, LowRankMetric, Metric};
 use nalgebra::{DMatrix, SymmetricEigen};
+
+/// Which family of M⁻¹ is fitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Diagonal.
+    Diagonal,
+    /// Dense.
+    Dense,
+    /// Low-rank + diagonal.
+    LowRank,
+}
 
 /// Running means and (co)variances of draws and of their scores: one [`Welford`] each.
 #[derive(Clone, Debug)]
 pub struct Moments {
     x: Welford,
     s: Welford,
+    shape: Shape,
 }
+
+/// Directions whose eigenvalue in the scaled coordinates lies within [1/CUTOFF, CUTOFF] are left to the
+/// diagonal by the low-rank fit (nutpie's cutoff).
+const CUTOFF: f64 = 2.0;
 
 /// A dense fit needs Cov(s) with every eigenvalue above this fraction of the largest (else: the diagonal).
 const CONDITION: f64 = 1e-12;
@@ -50,11 +71,13 @@ const SHRINK: f64 = 0.01;
 const LIMITS: (f64, f64) = (1e-20, 1e20);
 
 impl Moments {
-    /// Empty, for dimension `d`; `dense` keeps the full covariances.
-    pub fn new(d: usize, dense: bool) -> Self {
+    /// Empty, for dimension `d` and a fit of `shape` (dense and low-rank fits keep the full covariances).
+    pub fn new(d: usize, shape: Shape) -> Self {
+        let dense = shape != Shape::Diagonal;
         Moments {
             x: Welford::new(d, dense),
             s: Welford::new(d, dense),
+            shape,
         }
     }
 
@@ -94,14 +117,19 @@ impl Moments {
             .collect()
     }
 
-    /// The fitted M⁻¹ (see the module documentation); `None` before 3 draws. A dense fit whose covariance
-    /// of scores is singular to 1e-12 falls back to the diagonal one.
+    /// The fitted M⁻¹ (see the module documentation); `None` before 3 draws. A dense or low-rank fit whose
+    /// covariance of scores is singular to 1e-12 falls back to the diagonal one.
     pub fn fit(&self) -> Option<Metric> {
+        self.fit_as(self.shape)
+    }
+
+    /// The fit of `shape` (a dense one only when these moments keep the full covariances).
+    fn fit_as(&self, shape: Shape) -> Option<Metric> {
         if self.count() < 3 {
             return None;
         }
         let diag = self.diagonal();
-        if !self.x.is_dense() {
+        if shape == Shape::Diagonal || !self.x.is_dense() {
             return Some(Metric::Diagonal(diag));
         }
         let d = diag.len();
@@ -124,6 +152,9 @@ impl Moments {
         let Some(sigma) = geometric_mean(cx, cs) else {
             return Some(Metric::Diagonal(diag));
         };
+        if shape == Shape::LowRank {
+            return Some(low_rank(sigma, root).unwrap_or(Metric::Diagonal(diag)));
+        }
         let full: Vec<f64> = (0..d * d)
             .map(|k| sigma[(k / d, k % d)] * root[k / d] * root[k % d])
             .collect();
@@ -132,6 +163,20 @@ impl Moments {
             _ => Metric::Diagonal(diag),
         })
     }
+}
+
+/// The low-rank + diagonal metric D (I + U (Λ − I) Uᵀ) D from the dense fit `sigma` in the coordinates
+/// scaled by D = diag(`root`): the eigenpairs of `sigma` outside [1/CUTOFF, CUTOFF].
+fn low_rank(sigma: DMatrix<f64>, root: Vec<f64>) -> Option<Metric> {
+    let e = SymmetricEigen::new(sigma);
+    let (mut vecs, mut vals) = (Vec::new(), Vec::new());
+    for (a, &l) in e.eigenvalues.iter().enumerate() {
+        if !(CUTOFF.recip()..=CUTOFF).contains(&l) {
+            vals.push(l);
+            vecs.extend(e.eigenvectors.column(a).iter());
+        }
+    }
+    LowRankMetric::new(root, vecs, vals).map(Metric::LowRank)
 }
 
 /// Σ with Σ Cs Σ = Cx: Cs^{-1/2} (Cs^{1/2} Cx Cs^{1/2})^{1/2} Cs^{-1/2}; `None` when Cs is not positive
@@ -178,17 +223,23 @@ const FIRST_WINDOW: usize = 80;
 const GROWTH: f64 = 1.5;
 /// A dense fit is recomputed every this many transitions (and at each switch).
 const DENSE_EVERY: usize = 10;
+/// Up to this dimension the low-rank fit is refitted at every early switch too (every 10 transitions); above
+/// it the early phase uses the diagonal fit. Measured (T10, one run): on the collinear 25-d T10b early
+/// low-rank fits take warm-up from 1.89 s to 0.71 s (the diagonal needs ~126 leapfrog steps per draw there);
+/// on the 100-d T10a, where the diagonal is exact, they take it from 0.064 s to 0.25 s (four
+/// eigendecompositions of 100 × 100 per fit, 30 fits per chain).
+const EARLY_LOW_RANK_DIM: usize = 50;
 
 impl Schedule {
-    /// For `warmup` transitions in dimension `d` (`dense`: fit a dense M⁻¹).
-    pub fn new(warmup: usize, d: usize, dense: bool) -> Self {
+    /// For `warmup` transitions in dimension `d`, fitting an M⁻¹ of `shape`.
+    pub fn new(warmup: usize, d: usize, shape: Shape) -> Self {
         Schedule {
             early_end: (0.3 * warmup as f64) as usize,
             final_start: warmup - (0.15 * warmup as f64) as usize,
             window: FIRST_WINDOW,
             first: true,
-            fore: Moments::new(d, dense),
-            back: Moments::new(d, dense),
+            fore: Moments::new(d, shape),
+            back: Moments::new(d, shape),
         }
     }
 
@@ -238,18 +289,27 @@ impl Schedule {
         let late = k + next > self.final_start;
         let mut switched = false;
         if self.back.count() >= switch_at && !late {
-            let fresh = Moments::new(self.back.dim(), self.back.x.is_dense());
+            let fresh = Moments::new(self.back.dim(), self.back.shape);
             self.fore = std::mem::replace(&mut self.back, fresh);
             if !early {
                 self.window = next;
             }
             switched = true;
         }
-        // a dense fit (eigendecompositions) is refreshed every 10 transitions and at each switch
-        if self.fore.x.is_dense() && !switched && !self.first && !k.is_multiple_of(DENSE_EVERY) {
-            return (None, false);
-        }
-        match self.fore.fit() {
+        // a dense fit (eigendecompositions) is refreshed every 10 transitions and at each switch; a low-rank
+        // one at each switch only, and above EARLY_LOW_RANK_DIM dimensions the early phase (a switch every 10
+        // transitions) uses the diagonal fit
+        let fit = match self.fore.shape {
+            Shape::Dense if !switched && !self.first && !k.is_multiple_of(DENSE_EVERY) => {
+                return (None, false);
+            }
+            Shape::LowRank if early && self.fore.dim() > EARLY_LOW_RANK_DIM => {
+                self.fore.fit_as(Shape::Diagonal)
+            }
+            Shape::LowRank if !switched && !self.first => return (None, false),
+            _ => self.fore.fit(),
+        };
+        match fit {
             Some(m) => {
                 let first = std::mem::take(&mut self.first);
                 (Some(m), first)
