@@ -232,8 +232,9 @@ pub(crate) fn t10(quick: bool, scalar: bool) {
 }
 
 /// T12: posteriordb's regressions (`examples/posteriordb`), NUTS 4 chains × (1,000 + 1,000) with the default
-/// metric (`T12`), the dense fit to scores started by Pathfinder (`T12-dense`) and the low-rank fit from the
-/// default starts (`T12-lowrank`), each checked against its reference draws; the
+/// metric (`T12`), the dense and the low-rank fits to scores started by Pathfinder (`T12-dense`,
+/// `T12-lowrank`; from uniform starts the low-rank fit, like the dense one, leaves two of four chains on the
+/// ODE model tuned to a region they then leave: 571 divergences), each checked against its reference draws; the
 /// param is the posterior's name, as the nutpie peer writes it.
 pub(crate) fn t12(quick: bool) {
     use crate::posteriordb::{load, run, POSTERIORS};
@@ -245,7 +246,7 @@ pub(crate) fn t12(quick: bool) {
         for (task, metric, pathfinder) in [
             ("T12", MetricKind::ScoreDiagonal, false),
             ("T12-dense", MetricKind::ScoreDense, true),
-            ("T12-lowrank", MetricKind::ScoreLowRank, false),
+            ("T12-lowrank", MetricKind::ScoreLowRank, true),
         ] {
             let r = run(&model, &reference, metric, pathfinder, n, 12);
             let p = format!("\"{name}\"");
