@@ -15,6 +15,7 @@ fn all() -> Vec<Transform> {
         Transform::interval(-1.0, 3.0, 3).unwrap(),
         Transform::simplex(4).unwrap(),
         Transform::ordered(4).unwrap(),
+        Transform::positive_ordered(3).unwrap(),
         Transform::corr_cholesky(3).unwrap(),
         Transform::corr_cholesky(4).unwrap(),
     ]
@@ -69,6 +70,7 @@ fn in_set(t: &Transform, x: &[f64]) -> bool {
             x.iter().all(|v| *v > 0.0) && (x.iter().sum::<f64>() - 1.0).abs() < 1e-12
         }
         Transform::Ordered { .. } => x.windows(2).all(|w| w[0] < w[1]),
+        Transform::PositiveOrdered { .. } => x[0] > 0.0 && x.windows(2).all(|w| w[0] < w[1]),
         Transform::CorrCholesky { k } => (0..k).all(|i| {
             let row = &x[i * k..(i + 1) * k];
             row[i] > 0.0
@@ -142,6 +144,14 @@ fn values_outside_a_set_are_named_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("x[2] = 1 does not exceed x[1] = 1"), "{e}");
+    let po = Transform::positive_ordered(2).unwrap();
+    let e = po.unconstrain(&[-0.5, 1.0]).unwrap_err().to_string();
+    assert!(
+        e.contains("positive_ordered(2)") && e.contains("x[0] = -0.5 is not positive"),
+        "{e}"
+    );
+    let e = po.unconstrain(&[0.5, 0.5]).unwrap_err().to_string();
+    assert!(e.contains("x[1] = 0.5 does not exceed x[0] = 0.5"), "{e}");
     let e = Transform::interval(0.0, 1.0, 1)
         .unwrap()
         .unconstrain(&[1.0])

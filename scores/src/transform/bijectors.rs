@@ -60,6 +60,16 @@ pub(super) fn constrain<S: Real>(t: &Transform, u: &[S], out: &mut Vec<S>) -> S 
             }
             lp
         }
+        Transform::PositiveOrdered { .. } => {
+            let mut prev = zero;
+            let mut lp = zero;
+            for &v in u {
+                prev += v.exp();
+                out.push(prev);
+                lp += v;
+            }
+            lp
+        }
         Transform::CorrCholesky { k } => {
             let start = out.len();
             out.resize(start + k * k, zero);
@@ -149,6 +159,22 @@ pub(super) fn unconstrain(t: &Transform, x: &[f64]) -> Result<Vec<f64>, String> 
                 ));
             }
             std::iter::once(x[0])
+                .chain(x.windows(2).map(|w| (w[1] - w[0]).ln()))
+                .collect()
+        }
+        Transform::PositiveOrdered { .. } => {
+            if x[0].is_nan() || x[0] <= 0.0 {
+                return Err(format!("x[0] = {} is not positive", x[0]));
+            }
+            if let Some(i) = (1..x.len()).find(|&i| x[i] <= x[i - 1]) {
+                return Err(format!(
+                    "x[{i}] = {} does not exceed x[{}] = {}",
+                    x[i],
+                    i - 1,
+                    x[i - 1]
+                ));
+            }
+            std::iter::once(x[0].ln())
                 .chain(x.windows(2).map(|w| (w[1] - w[0]).ln()))
                 .collect()
         }

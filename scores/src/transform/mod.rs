@@ -13,6 +13,7 @@
 //! | [`Transform::Interval`] | a < x < b | x = a + (b − a) σ(u) | Σ log(b − a) + log σ(u) + log σ(−u) |
 //! | [`Transform::Simplex`] | xᵢ > 0, Σ xᵢ = 1 (K values) | stick-breaking of K − 1 values | see [`Transform::Simplex`] |
 //! | [`Transform::Ordered`] | x₁ < … < x_K | x₁ = u₁, xᵢ = xᵢ₋₁ + e^{uᵢ} | Σᵢ₌₂ uᵢ |
+//! | [`Transform::PositiveOrdered`] | 0 < x₁ < … < x_K | x₁ = e^{u₁}, xᵢ = xᵢ₋₁ + e^{uᵢ} | Σ uᵢ |
 //! | [`Transform::CorrCholesky`] | Cholesky factor L of a K × K correlation matrix | tanh and a norm-preserving fill, K(K−1)/2 values | see [`Transform::CorrCholesky`] |
 //!
 //! For the simplex and the correlation Cholesky factor the constrained value has more entries than u; the
@@ -83,6 +84,11 @@ pub enum Transform {
     },
     /// K increasing values.
     Ordered {
+        /// K.
+        k: usize,
+    },
+    /// K increasing positive values (Stan's `positive_ordered`).
+    PositiveOrdered {
         /// K.
         k: usize,
     },
@@ -185,6 +191,12 @@ impl Transform {
             k: size("k", k, 1)?,
         })
     }
+    /// K increasing positive values, K ≥ 1.
+    pub fn positive_ordered(k: usize) -> Result<Self, ScoreError> {
+        Ok(Transform::PositiveOrdered {
+            k: size("k", k, 1)?,
+        })
+    }
     /// The Cholesky factor of a K × K correlation matrix, K ≥ 2 (and K² ≤ [`MAX_LEN`]).
     pub fn corr_cholesky(k: usize) -> Result<Self, ScoreError> {
         size("k * k", k.saturating_mul(k), 4)?;
@@ -200,7 +212,7 @@ impl Transform {
             | Transform::Upper { n, .. }
             | Transform::Interval { n, .. } => n,
             Transform::Simplex { k } => k - 1,
-            Transform::Ordered { k } => k,
+            Transform::Ordered { k } | Transform::PositiveOrdered { k } => k,
             Transform::CorrCholesky { k } => k * (k - 1) / 2,
         }
     }
@@ -224,6 +236,7 @@ impl Transform {
             Transform::Interval { lower, upper, n } => format!("interval({lower}, {upper}, {n})"),
             Transform::Simplex { k } => format!("simplex({k})"),
             Transform::Ordered { k } => format!("ordered({k})"),
+            Transform::PositiveOrdered { k } => format!("positive_ordered({k})"),
             Transform::CorrCholesky { k } => format!("corr_cholesky({k})"),
         }
     }
