@@ -441,3 +441,43 @@ fn a_compiled_hidden_markov_model_replays_one_trace_and_equals_the_tape() {
         "{stats:?}"
     );
 }
+
+/// α₁ ~ U(0, 1) and α₂ | α₁ ~ U(0, 1 − α₁), the second bound a function of the first (`interval_of`).
+struct Weights;
+impl ConstrainedDensity for Weights {
+    fn parameters(&self) -> Vec<Param> {
+        vec![
+            Param::new("alpha1", Transform::interval(0.0, 1.0, 1).unwrap()),
+            Param::new("alpha2_raw", Transform::real(1).unwrap()),
+        ]
+    }
+    fn log_prob<S: Real>(&self, p: &Blocks<'_, S>) -> S {
+        let a1 = p[0][0];
+        let (_, log_jacobian) =
+            stein_scores::transform::interval_of(p[1][0], S::cst(0.0), a1.rsub(1.0));
+        log_jacobian - a1.rsub(1.0).ln()
+    }
+}
+
+/// Two sorted draws of Exp(1) (`positive_ordered`): density 2 e^{−x₁−x₂} on 0 < x₁ < x₂.
+struct ExpOrder;
+impl ConstrainedDensity for ExpOrder {
+    fn parameters(&self) -> Vec<Param> {
+        vec![Param::new("x", Transform::positive_ordered(2).unwrap())]
+    }
+    fn log_prob<S: Real>(&self, p: &Blocks<'_, S>) -> S {
+        -(p[0][0] + p[0][1])
+    }
+}
+
+#[test]
+fn parameter_dependent_bounds_and_positive_ordered_values_sample_their_laws() {
+    let (_, d) = run(Weights, 41);
+    // mapped: (α₁, raw); α₂ = (1 − α₁) σ(raw): E α₂ = 1/4, Var α₂ = 1/36 + 1/48
+    let alpha = d.map(|x| vec![x[0], (1.0 - x[0]) / (1.0 + (-x[1]).exp())]);
+    assert_moments(&alpha, 0, 0.5, 1.0 / 12.0, "alpha");
+    assert_moments(&alpha, 1, 0.25, 7.0 / 144.0, "alpha");
+    let (_, d) = run(ExpOrder, 42);
+    assert_moments(&d, 0, 0.5, 0.25, "exp order");
+    assert_moments(&d, 1, 1.5, 1.25, "exp order");
+}

@@ -179,3 +179,46 @@ fn a_wrong_length_is_a_documented_panic() {
         .unwrap()
         .constrain(&[0.0, 0.0, 0.0], &mut x);
 }
+
+#[test]
+fn bounds_from_other_parameters_have_the_right_jacobian_and_gradients() {
+    use stein_scores::transform::{interval_of, lower_of, upper_of};
+    let (a, b) = (0.3, 1.7);
+    for u in [-3.0, -0.2, 0.0, 1.1, 4.0] {
+        // the value lies in its set and log|dx/du| is the log of the central difference of x(u)
+        let h = 1e-6;
+        let cases: [(fn(f64) -> (f64, f64), &str); 3] = [
+            (|u| interval_of(u, 0.3, 1.7), "interval"),
+            (|u| lower_of(u, 0.3), "lower"),
+            (|u| upper_of(u, 1.7), "upper"),
+        ];
+        for (f, name) in cases {
+            let (x, lj) = f(u);
+            let slope = (f(u + h).0 - f(u - h).0) / (2.0 * h);
+            assert!(
+                (slope.abs().ln() - lj).abs() < 1e-6,
+                "{name} at u = {u}: {lj} vs {}",
+                slope.abs().ln()
+            );
+            let inside = match name {
+                "interval" => a < x && x < b,
+                "lower" => x > a,
+                _ => x < b,
+            };
+            assert!(inside, "{name}: x = {x}");
+        }
+        // derivatives with respect to the value and both bounds, on the tape
+        let r = gradcheck(
+            |v| {
+                let (x, lj) = interval_of(v[0], v[1], v[2]);
+                x * 0.5 + lj
+            },
+            &[u, a, b],
+            1e-6,
+            1e-6,
+        );
+        assert!(r.is_ok(), "{r:?}");
+    }
+    // bounds in the wrong order: a NaN log-Jacobian (a rejection), not a panic
+    assert!(interval_of(0.0, 1.0, 0.5).1.is_nan());
+}

@@ -16,6 +16,8 @@
 //! | [`Transform::PositiveOrdered`] | 0 < x₁ < … < x_K | x₁ = e^{u₁}, xᵢ = xᵢ₋₁ + e^{uᵢ} | Σ uᵢ |
 //! | [`Transform::CorrCholesky`] | Cholesky factor L of a K × K correlation matrix | tanh and a norm-preserving fill, K(K−1)/2 values | see [`Transform::CorrCholesky`] |
 //!
+//! Bounds computed from other parameters: [`interval_of`], [`lower_of`], [`upper_of`] (see their module).
+//!
 //! For the simplex and the correlation Cholesky factor the constrained value has more entries than u; the
 //! Jacobian is that of the map onto the free entries (the first K − 1 of the simplex, the strictly lower
 //! triangle of L), as in Stan.
@@ -33,8 +35,10 @@
 
 mod bijectors;
 mod constrained;
+mod varying;
 
 pub use constrained::{Blocks, Constrained, ConstrainedDensity, Param};
+pub use varying::{interval_of, lower_of, upper_of};
 
 use crate::error::ScoreError;
 use stein_autodiff::Real;
