@@ -187,7 +187,8 @@ fn bounds_from_other_parameters_have_the_right_jacobian_and_gradients() {
     for u in [-3.0, -0.2, 0.0, 1.1, 4.0] {
         // the value lies in its set and log|dx/du| is the log of the central difference of x(u)
         let h = 1e-6;
-        let cases: [(fn(f64) -> (f64, f64), &str); 3] = [
+        type Map = fn(f64) -> (f64, f64);
+        let cases: [(Map, &str); 3] = [
             (|u| interval_of(u, 0.3, 1.7), "interval"),
             (|u| lower_of(u, 0.3), "lower"),
             (|u| upper_of(u, 1.7), "upper"),
