@@ -49,21 +49,13 @@ pub(super) fn constrain<S: Real>(t: &Transform, u: &[S], out: &mut Vec<S>) -> S 
             out.push(stick);
             lp
         }
-        Transform::Ordered { .. } => {
-            let mut prev = u[0];
+        Transform::Ordered { .. } | Transform::PositiveOrdered { .. } => {
+            // the first value is u₁ (ordered) or e^{u₁} (positive ordered); each next adds e^{uᵢ}
+            let positive = matches!(*t, Transform::PositiveOrdered { .. });
+            let mut prev = if positive { u[0].exp() } else { u[0] };
+            let mut lp = if positive { u[0] } else { zero };
             out.push(prev);
-            let mut lp = zero;
             for &v in &u[1..] {
-                prev += v.exp();
-                out.push(prev);
-                lp += v;
-            }
-            lp
-        }
-        Transform::PositiveOrdered { .. } => {
-            let mut prev = zero;
-            let mut lp = zero;
-            for &v in u {
                 prev += v.exp();
                 out.push(prev);
                 lp += v;
@@ -149,21 +141,9 @@ pub(super) fn unconstrain(t: &Transform, x: &[f64]) -> Result<Vec<f64>, String> 
                 })
                 .collect()
         }
-        Transform::Ordered { .. } => {
-            if let Some(i) = (1..x.len()).find(|&i| x[i] <= x[i - 1]) {
-                return Err(format!(
-                    "x[{i}] = {} does not exceed x[{}] = {}",
-                    x[i],
-                    i - 1,
-                    x[i - 1]
-                ));
-            }
-            std::iter::once(x[0])
-                .chain(x.windows(2).map(|w| (w[1] - w[0]).ln()))
-                .collect()
-        }
-        Transform::PositiveOrdered { .. } => {
-            if x[0].is_nan() || x[0] <= 0.0 {
+        Transform::Ordered { .. } | Transform::PositiveOrdered { .. } => {
+            let positive = matches!(*t, Transform::PositiveOrdered { .. });
+            if positive && (x[0].is_nan() || x[0] <= 0.0) {
                 return Err(format!("x[0] = {} is not positive", x[0]));
             }
             if let Some(i) = (1..x.len()).find(|&i| x[i] <= x[i - 1]) {
@@ -174,7 +154,8 @@ pub(super) fn unconstrain(t: &Transform, x: &[f64]) -> Result<Vec<f64>, String> 
                     x[i - 1]
                 ));
             }
-            std::iter::once(x[0].ln())
+            let first = if positive { x[0].ln() } else { x[0] };
+            std::iter::once(first)
                 .chain(x.windows(2).map(|w| (w[1] - w[0]).ln()))
                 .collect()
         }
