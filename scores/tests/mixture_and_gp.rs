@@ -61,3 +61,70 @@ fn the_squared_exponential_covariance_and_its_gradient() {
     )
     .unwrap();
 }
+
+#[test]
+fn glm_blocks_are_the_sums_over_rows_and_their_gradients_are_right() {
+    // 5 rows × 3 columns
+    let x: Vec<f64> = (0..15).map(|i| ((i * 7 % 11) as f64 - 5.0) / 3.0).collect();
+    let yb = [true, false, false, true, true];
+    let yn = [0.3, -1.2, 2.0, 0.7, -0.4];
+    let yk = [0u64, 3, 1, 7, 2];
+    let eta = |p: &[f64], i: usize| p[0] + (0..3).map(|j| x[i * 3 + j] * p[1 + j]).sum::<f64>();
+    let p = [0.2, 0.5, -0.3, 0.1, 1.3];
+    let sum = |f: &dyn Fn(usize) -> f64| (0..5).map(f).sum::<f64>();
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-12 * (1.0 + b.abs());
+    assert!(close(
+        lpdf::bernoulli_logit_glm(&yb, &x, p[0], &p[1..4]),
+        sum(&|i| lpdf::bernoulli_logit(yb[i], eta(&p, i)))
+    ));
+    assert!(close(
+        lpdf::normal_id_glm(&yn, &x, p[0], &p[1..4], p[4]),
+        sum(&|i| lpdf::normal(yn[i], eta(&p, i), p[4]))
+    ));
+    assert!(close(
+        lpdf::poisson_log_glm(&yk, &x, p[0], &p[1..4]),
+        sum(&|i| lpdf::poisson_log(yk[i], eta(&p, i)))
+    ));
+    let checks = [
+        gradcheck(
+            |v| lpdf::bernoulli_logit_glm(&yb, &x, v[0], &v[1..4]),
+            &p,
+            1e-6,
+            1e-6,
+        ),
+        gradcheck(
+            |v| lpdf::normal_id_glm(&yn, &x, v[0], &v[1..4], v[4]),
+            &p,
+            1e-6,
+            1e-6,
+        ),
+        gradcheck(
+            |v| lpdf::poisson_log_glm(&yk, &x, v[0], &v[1..4]),
+            &p,
+            1e-6,
+            1e-6,
+        ),
+    ];
+    for c in checks {
+        assert!(c.is_ok(), "{c:?}");
+    }
+    // σ ≤ 0 is NaN, as for `normal`
+    assert!(lpdf::normal_id_glm(&yn, &x, 0.0, &[0.0; 3], -1.0).is_nan());
+}
+
+#[test]
+#[should_panic(
+    expected = "bernoulli_logit_glm: a design of 14 values for 5 observations × 3 coefficients"
+)]
+fn a_glm_design_of_the_wrong_size_is_a_documented_panic() {
+    let x = vec![0.0; 14];
+    lpdf::bernoulli_logit_glm(&[true; 5], &x, 0.0, &[0.0; 3]);
+}
+
+#[test]
+fn a_glm_without_predictors_is_the_intercept_model() {
+    let y = [true, false, true];
+    let lp = lpdf::bernoulli_logit_glm(&y, &[], 0.4, &[]);
+    let want = 2.0 * lpdf::bernoulli_logit(true, 0.4) + lpdf::bernoulli_logit(false, 0.4);
+    assert!((lp - want).abs() < 1e-12);
+}

@@ -26,6 +26,7 @@
 //! | [`bernoulli_logit`] (y, α) | P(y = 1) = σ(α) |
 //! | [`binomial_logit`] (k, n, α) | n trials, success σ(α) |
 //! | [`poisson_log`] (k, η) | rate e^η |
+//! | [`bernoulli_logit_glm`] (y, X, α, β), [`normal_id_glm`] (y, X, α, β, σ), [`poisson_log_glm`] (k, X, α, β) | the sums over rows with ηᵢ = α + xᵢ · β |
 //! | [`multi_normal_cholesky`] (x, μ, L) | N(μ, L Lᵀ) |
 //! | [`dirichlet`] (x, α) | on the simplex |
 //! | [`lkj_corr_cholesky`] (L, η) | LKJ(η) on correlation matrices, through their Cholesky factor |
@@ -71,6 +72,7 @@ fn finite<S: Real>(v: S) -> bool {
 
 mod continuous;
 mod discrete;
+mod glm;
 mod mix;
 mod multivariate;
 
@@ -78,5 +80,6 @@ pub use continuous::{
     beta, cauchy, exponential, gamma, half_cauchy, half_normal, lognormal, normal, student_t,
 };
 pub use discrete::{bernoulli_logit, binomial_logit, poisson_log};
+pub use glm::{bernoulli_logit_glm, normal_id_glm, poisson_log_glm};
 pub use mix::log_mix;
 pub use multivariate::{dirichlet, lkj_corr_cholesky, lkj_log_normalizer, multi_normal_cholesky};
