@@ -481,3 +481,40 @@ fn parameter_dependent_bounds_and_positive_ordered_values_sample_their_laws() {
     assert_moments(&d, 0, 0.5, 0.25, "exp order");
     assert_moments(&d, 1, 1.5, 1.25, "exp order");
 }
+
+/// A density that reads a raw value (a branch on `to_f64`): it cannot be traced.
+struct ReadsRaw;
+impl stein_scores::LogDensity for ReadsRaw {
+    fn dim(&self) -> usize {
+        1
+    }
+    fn log_prob<S: Real>(&self, x: &[S]) -> S {
+        let scale = if x[0].to_f64().unwrap_or(0.0) > 10.0 {
+            2.0
+        } else {
+            0.5
+        };
+        -(x[0] * x[0]) * scale
+    }
+}
+
+#[test]
+fn compiled_says_once_why_it_ran_on_the_tape() {
+    let cfg = Config::default().warmup(200).draws(200).seed(3);
+    let compiled = Compiled::new(&ReadsRaw);
+    let draws = sample(&compiled, &cfg).unwrap();
+    assert_eq!(draws.notes.len(), 1, "{:?}", draws.notes);
+    assert!(draws.notes[0].contains("raw value"), "{}", draws.notes[0]);
+    let table = draws.summary().to_string();
+    assert!(
+        table.contains("note: the compiled log-density ran on the tape"),
+        "{table}"
+    );
+    // the notes survive a map of the draws; a density that compiles leaves none
+    assert_eq!(draws.map(|x| x.to_vec()).notes, draws.notes);
+    let fine = sample(
+        &Compiled::new(&MultivariateNormal::isotropic(vec![0.0], 1.0).unwrap()),
+        &cfg,
+    );
+    assert!(fine.unwrap().notes.is_empty());
+}

@@ -121,6 +121,9 @@ pub struct Draws {
     pub seconds: f64,
     /// Warm-up transitions per chain.
     pub warmup: usize,
+    /// What the run should tell its reader beside the diagnostics (a compiled log-density that fell back
+    /// to the tape, and why); printed by the summary as `note:` lines.
+    pub notes: Vec<String>,
 }
 
 impl Draws {

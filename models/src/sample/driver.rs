@@ -306,7 +306,14 @@ pub fn sample<P: Tunable, T: Target + ?Sized>(
             Ok(run.into_chain())
         })
         .collect::<Result<Vec<_>, SampleError>>();
-    finish(chains, cfg, dim, t0, &bar)
+    finish(
+        chains,
+        cfg,
+        dim,
+        t0,
+        &bar,
+        target.note().into_iter().collect(),
+    )
 }
 
 /// Chains per block of [`sample_batched`]: a block gathers, evaluates and resumes its own chains round after
@@ -344,7 +351,7 @@ pub fn sample_batched<P: Tunable, T: BatchTarget + ?Sized>(
             .try_for_each(|block| run_block(target, block, dim, &done, &bar))?;
         Ok(runs.into_iter().map(ChainRun::into_chain).collect())
     });
-    finish(result, cfg, dim, t0, &bar)
+    finish(result, cfg, dim, t0, &bar, Vec::new())
 }
 
 /// The rounds of one block of [`sample_batched`] until each of its chains is done.
@@ -397,6 +404,7 @@ fn finish<P: Tunable>(
     dim: usize,
     t0: Instant,
     bar: &Progress,
+    notes: Vec<String>,
 ) -> Result<Draws, SampleError> {
     match chains {
         Ok(chains) => {
@@ -407,6 +415,7 @@ fn finish<P: Tunable>(
                 chains,
                 seconds: t0.elapsed().as_secs_f64(),
                 warmup: cfg.warmup,
+                notes,
             })
         }
         Err(e) => {

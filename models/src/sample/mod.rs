@@ -6,7 +6,8 @@
 //! networks). Chain c draws from its own RNG stream (seed, c), so the draws are bit-identical whatever the
 //! driver or the number of threads. A non-finite log-density or score at a proposal is a rejection (a
 //! divergence for HMC and NUTS), never an abort; at the start it is an error naming the chain and the point.
-//! [`Draws`] holds the result, with diagnostics ([`diagnostics`]) and a summary table ([`Summary`]).
+//! [`Draws`] holds the result, with diagnostics ([`diagnostics`]), a summary table ([`Summary`]) and the
+//! target's notes (a [`Compiled`] density that ran on the tape says so, and why, once per run).
 //!
 //! ```
 //! use stein_models::sample::{sample, Autodiff, Config};

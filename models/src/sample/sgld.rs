@@ -250,5 +250,6 @@ pub fn sample<T: MinibatchTarget + ?Sized>(
         chains,
         seconds: t0.elapsed().as_secs_f64(),
         warmup: cfg.warmup,
+        notes: Vec::new(),
     })
 }

@@ -58,6 +58,8 @@ pub struct Summary {
     pub rows: Vec<Row>,
     /// One line per problem found (empty when none).
     pub warnings: Vec<String>,
+    /// The run's notes ([`Draws::notes`]): how the target was evaluated, not a problem with the draws.
+    pub notes: Vec<String>,
     header: String,
     per_chain: Vec<String>,
 }
@@ -122,6 +124,7 @@ impl Summary {
         Summary {
             rows,
             warnings,
+            notes: draws.notes.clone(),
             header,
             per_chain,
         }
@@ -252,6 +255,9 @@ impl fmt::Display for Summary {
         }
         for line in &self.warnings {
             writeln!(f, "warning: {line}")?;
+        }
+        for line in &self.notes {
+            writeln!(f, "note: {line}")?;
         }
         Ok(())
     }

@@ -19,6 +19,11 @@ pub trait Target: Sync {
         let _ = sigma;
         self.eval(x, score)
     }
+    /// What a reader of the draws should know about how this target was evaluated, asked once at the end of
+    /// a run (a compiled density that fell back to the tape, and why); `None` by default.
+    fn note(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A target evaluated on a batch of points (`n × dim`) in one pass: a network.
@@ -234,6 +239,14 @@ impl<D: LogDensity + ?Sized> Target for Compiled<'_, D> {
     }
     fn has_log_density(&self) -> bool {
         true
+    }
+    fn note(&self) -> Option<String> {
+        self.error().map(|e| {
+            format!(
+                "the compiled log-density ran on the tape ({} calls, no faster than Autodiff): {e}",
+                self.stats().tape_calls
+            )
+        })
     }
 }
 
