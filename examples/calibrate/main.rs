@@ -32,7 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = sbc::Options::default()
         .simulations(if quick { 40 } else { 200 })
         .ranks_against(39)
-        .seed(1);
+        .seed(1)
+        .progress(true);
     let right = sbc::sbc(
         &Schools {
             scale_in_posterior: 5.0,

@@ -38,9 +38,11 @@
 //! ```
 
 use super::{at_least, finite, rank_of, replication_rng, CalibrationError, RankReport};
+use crate::progress::Progress;
 use crate::sample::{sample, Autodiff, Config, Draws, Tunable};
 use rand::{Rng, RngExt};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use stein_autodiff::Real;
 use stein_scores::{ranks, LogDensity};
@@ -101,6 +103,8 @@ pub struct Options {
     pub seed: u64,
     /// How the ranks are tested.
     pub ranks: ranks::Options,
+    /// Draw a progress bar over the simulations on a terminal (feature `progress`; off by default).
+    pub progress: bool,
 }
 
 impl Default for Options {
@@ -110,6 +114,7 @@ impl Default for Options {
             ranks_against: 99,
             seed: 0,
             ranks: ranks::Options::default(),
+            progress: false,
         }
     }
 }
@@ -128,6 +133,11 @@ impl Options {
     /// Set [`Options::seed`].
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+    /// Set [`Options::progress`].
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
         self
     }
 }
@@ -205,6 +215,8 @@ fn simulate<M: SbcModel>(
     at_least("ranks_against", opts.ranks_against, 1)?;
     let t0 = Instant::now();
     let (d, l) = (model.dim(), opts.ranks_against);
+    let bar = Progress::new(opts.progress, opts.simulations, 0, "simulations");
+    let done = AtomicUsize::new(0);
     let per_sim =
         (0..opts.simulations)
             .into_par_iter()
@@ -244,9 +256,20 @@ fn simulate<M: SbcModel>(
                 let ranks: Vec<usize> = (0..true_values.len())
                     .map(|k| rank_of(true_values[k], drawn.iter().map(|v| v[k]), &mut rng))
                     .collect();
+                bar.set(done.fetch_add(1, Ordering::Relaxed) + 1);
                 Ok((ranks, independent))
             })
-            .collect::<Result<Vec<_>, CalibrationError>>()?;
+            .collect::<Result<Vec<_>, CalibrationError>>();
+    let per_sim = match per_sim {
+        Ok(p) => {
+            bar.finish();
+            p
+        }
+        Err(e) => {
+            bar.abandon();
+            return Err(e);
+        }
+    };
     let mut names = model.names();
     names.extend(model.quantity_names());
     let k = per_sim.first().map_or(0, |r| r.0.len());
