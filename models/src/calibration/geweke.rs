@@ -35,10 +35,11 @@
 //! report.assert_consistent(0.001);
 //! ```
 
+use super::kernel_test::transition;
 use super::sbc::{Posterior, SbcModel};
 use super::{at_least, finite, replication_rng, CalibrationError, Probe};
 use crate::sample::diagnostics::{ess_mean, mcse_mean};
-use crate::sample::{Autodiff, Eval, Kernel, Progress, State, Target};
+use crate::sample::{Autodiff, Kernel, State};
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::fmt;
@@ -234,15 +235,9 @@ pub fn geweke<K: Kernel, M: SbcModel>(
                         what: format!("the posterior at the chain's θ ({e})"),
                     })?;
                 for _ in 0..opts.steps {
-                    let mut progress = K::begin(&mut w, &state, params, &mut rng);
-                    while let Progress::Eval = progress {
-                        let log_p = target.eval_at(K::point(&w), K::noise(&w, params), &mut score);
-                        let eval = Eval {
-                            log_p,
-                            score: &score,
-                        };
-                        progress = K::resume(&mut w, &mut state, params, eval, &mut rng);
-                    }
+                    transition::<K, _, _>(
+                        &mut w, &mut state, &target, params, &mut score, &mut rng,
+                    );
                 }
                 theta = state.x;
                 data = model.simulate(&theta, &mut rng);

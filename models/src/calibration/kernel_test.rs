@@ -150,8 +150,8 @@ pub fn rank_test_with(
     })
 }
 
-/// One transition of `K`, evaluating each request at once, with the caller's scratch.
-fn transition<K: Kernel, T: Target + ?Sized, R: Rng>(
+/// One transition of `K`, evaluating each request at once, with the caller's scratch (also Geweke's).
+pub(super) fn transition<K: Kernel, T: Target + ?Sized, R: Rng>(
     w: &mut K::Work,
     state: &mut State,
     target: &T,
