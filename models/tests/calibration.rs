@@ -249,6 +249,29 @@ fn geweke_passes_a_right_posterior_and_fails_a_wrong_one() {
 }
 
 #[test]
+fn geweke_names_a_kernel_that_never_moves() {
+    // a step so large that MALA rejects every proposal: the chains stand still, their ESS is undefined
+    let model = NormalMean {
+        n: 1,
+        noise: 2.0,
+        prior_sd_in_posterior: 1.0,
+    };
+    let opts = geweke::Options::default().draws(400).seed(3);
+    let stuck = mala::Params::new(1e6);
+    let e =
+        geweke::geweke::<mala::Mala, _>(&model, &stuck, &Probe::standard(1), &opts).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("x[0]") && msg.contains("does not move"),
+        "{msg}"
+    );
+    // a test function that is constant under both simulators is no error: z = 0, p = 1
+    let one = [Probe::new("one", |_: &[f64]| 1.0)];
+    let r = geweke::geweke::<mala::Mala, _>(&model, &mala::Params::new(0.6), &one, &opts).unwrap();
+    assert_eq!((r.items[0].z, r.items[0].p_value), (0.0, 1.0));
+}
+
+#[test]
 fn bad_settings_are_named() {
     let model = NormalMean {
         n: 1,

@@ -251,7 +251,7 @@ pub fn geweke<K: Kernel, M: SbcModel>(
     let mut names: Vec<String> = probes.iter().map(|p| p.name().to_string()).collect();
     names.extend(model.quantity_names());
     let normal = Normal::standard();
-    let items: Vec<Comparison> = names
+    let items = names
         .into_iter()
         .enumerate()
         .map(|(k, name)| {
@@ -264,13 +264,35 @@ pub fn geweke<K: Kernel, M: SbcModel>(
                 .map(|ch| ch.iter().map(|v| v[k]).collect())
                 .collect();
             let successive = s.iter().flatten().sum::<f64>() / (per_chain * opts.chains) as f64;
-            let se = (var / n + mcse_mean(&s).powi(2)).sqrt();
+            let moved = |ch: &Vec<f64>| ch.iter().any(|v| *v != ch[0]);
+            let constant = var == 0.0 && s.iter().flatten().all(|v| *v == mean);
+            let se = if constant {
+                0.0
+            } else if let Some(c) = s.iter().position(|ch| !moved(ch)) {
+                return Err(CalibrationError::Undefined {
+                    item: name,
+                    reason: format!(
+                        "it never changed along successive-conditional chain {c} ({per_chain} draws of \
+                         {} transitions each): the kernel does not move, so the chains have no \
+                         standard error (check its step size)",
+                        opts.steps
+                    ),
+                });
+            } else {
+                (var / n + mcse_mean(&s).powi(2)).sqrt()
+            };
+            if !se.is_finite() {
+                return Err(CalibrationError::Undefined {
+                    item: name,
+                    reason: format!("its standard error is {se} (the values are too large or too few)"),
+                });
+            }
             let z = match (successive - mean, se) {
                 (0.0, _) => 0.0,
                 (d, 0.0) => d.signum() * f64::INFINITY,
                 (d, se) => d / se,
             };
-            Comparison {
+            Ok(Comparison {
                 name,
                 marginal: mean,
                 successive,
@@ -278,9 +300,9 @@ pub fn geweke<K: Kernel, M: SbcModel>(
                 ess: ess_mean(&s),
                 z,
                 p_value: 2.0 * normal.cdf(-z.abs()),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<Comparison>, CalibrationError>>()?;
     let k = items.len() as f64;
     let p_value = items
         .iter()

@@ -68,6 +68,14 @@ pub enum CalibrationError {
         /// Which value.
         what: String,
     },
+    /// A compared quantity has no standard error (a kernel that never moves its chains).
+    #[error("`{item}`: {reason}")]
+    Undefined {
+        /// The test function or quantity.
+        item: String,
+        /// Why.
+        reason: String,
+    },
     /// The ranks could not be tested.
     #[error(transparent)]
     Ranks(#[from] ScoreError),
