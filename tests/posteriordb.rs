@@ -19,6 +19,12 @@ fn data_dir() -> std::path::PathBuf {
 fn every_posteriordb_posterior_agrees_with_its_reference() {
     for name in POSTERIORS {
         let (model, reference) = load(&data_dir(), name);
+        // the scalar models name their values as posteriordb does, counting from one
+        match &model {
+            Model::Gp(m) => assert_eq!(m.names_one_based(), reference.names, "{name}"),
+            Model::LotkaVolterra(m) => assert_eq!(m.names_one_based(), reference.names, "{name}"),
+            Model::Regression(_) => {}
+        }
         // the defaults, and the dense fit started by Pathfinder
         let diag = run(
             &model,

@@ -134,6 +134,29 @@ impl ConstrainedDensity for Bounded {
 }
 
 #[test]
+fn names_count_from_zero_or_from_one_on_request() {
+    let lkj = Constrained::new(Lkj).unwrap();
+    assert_eq!(lkj.names()[..4], ["L[0,0]", "L[0,1]", "L[0,2]", "L[1,0]"]);
+    assert_eq!(
+        lkj.names_one_based()[..4],
+        ["L[1,1]", "L[1,2]", "L[1,3]", "L[2,1]"]
+    );
+    let ordered = Constrained::new(OrderedNormals).unwrap();
+    assert_eq!(ordered.names_one_based(), ["x[1]", "x[2]", "x[3]"]);
+    // the summary reads them, and counts from one by itself when asked
+    let draws = sample(
+        &Autodiff(&ordered),
+        &Config::default().chains(1).warmup(100).draws(20).seed(1),
+    )
+    .unwrap()
+    .map(|u| ordered.constrain(u));
+    let table = draws.summary_named(&ordered.names_one_based()).to_string();
+    assert!(table.contains("x[3]") && !table.contains("x[0]"), "{table}");
+    let table = draws.summary_one_based().to_string();
+    assert!(table.contains("x[3]") && !table.contains("x[0]"), "{table}");
+}
+
+#[test]
 fn bounded_and_positive_parameters() {
     let (post, d) = run(Bounded, 4);
     assert_eq!(post.names(), vec!["u", "rate", "shifted"]);

@@ -212,13 +212,54 @@ impl Cholesky {
     }
 }
 
+/// A matrix that [`cholesky`] could not factor: the first pivot that is not positive and finite.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error("not positive-definite: pivot {pivot} is {value}")]
+pub struct NotPositiveDefinite {
+    /// The row of the pivot (0-based).
+    pub pivot: usize,
+    /// Its value (Aᵢᵢ less the squares of the row's earlier factor entries).
+    pub value: f64,
+}
+
+impl NotPositiveDefinite {
+    /// The log-density a model returns at parameters whose matrix is not positive-definite: −∞, which
+    /// every sampler treats as a rejected proposal (a divergence for HMC and NUTS) — Stan's reject.
+    pub fn log_density<S: Real>(&self) -> S {
+        S::cst(f64::NEG_INFINITY)
+    }
+}
+
 /// The Cholesky factor L (row-major, lower triangular) of a symmetric positive-definite `n × n` matrix `a`
-/// (row-major), generic: on a tape the factorisation records, so the covariance can be a parameter. `None`
-/// when a pivot is not positive (checked on the values).
+/// (row-major), generic: on a tape the factorisation records, so the covariance can be a parameter. An
+/// error naming the first pivot that is not positive (checked on the values).
+///
+/// **The rule for models**: a matrix built from parameters (a covariance, a kernel matrix) that is not
+/// positive-definite at the current point has no density there: return −∞, as
+/// [`NotPositiveDefinite::log_density`] does (or use [`crate::lpdf::multi_normal`], which factors its
+/// covariance itself).
+///
+/// ```
+/// use stein_autodiff::Real;
+/// use stein_scores::{linalg, lpdf};
+///
+/// // y ~ N(0, K(ρ)) with K(ρ) = [[1, ρ], [ρ, 1]]: no density for |ρ| ≥ 1
+/// fn log_lik<S: Real>(rho: S) -> S {
+///     let k = [S::cst(1.0), rho, rho, S::cst(1.0)];
+///     let l = match linalg::cholesky(&k, 2) {
+///         Ok(l) => l,
+///         Err(e) => return e.log_density(),
+///     };
+///     lpdf::multi_normal_cholesky(&[S::cst(0.5), S::cst(-0.2)], &[S::cst(0.0); 2], &l)
+/// }
+/// assert!(log_lik(0.3).is_finite());
+/// assert_eq!(log_lik(1.5), f64::NEG_INFINITY);
+/// assert_eq!(linalg::cholesky(&[1.0, 1.5, 1.5, 1.0], 2).unwrap_err().pivot, 1);
+/// ```
 ///
 /// # Panics
 /// When `a` does not have n² entries (naming both).
-pub fn cholesky<S: Real>(a: &[S], n: usize) -> Option<Vec<S>> {
+pub fn cholesky<S: Real>(a: &[S], n: usize) -> Result<Vec<S>, NotPositiveDefinite> {
     assert_eq!(
         a.len(),
         n * n,
@@ -234,7 +275,10 @@ pub fn cholesky<S: Real>(a: &[S], n: usize) -> Option<Vec<S>> {
             }
             if i == j {
                 if !(s > S::cst(0.0) && s.is_finite()) {
-                    return None;
+                    return Err(NotPositiveDefinite {
+                        pivot: i,
+                        value: s.value(),
+                    });
                 }
                 l[i * n + i] = s.sqrt();
             } else {
@@ -242,7 +286,7 @@ pub fn cholesky<S: Real>(a: &[S], n: usize) -> Option<Vec<S>> {
             }
         }
     }
-    Some(l)
+    Ok(l)
 }
 
 /// The squared-exponential covariance of points `x` (Stan's `gp_exp_quad_cov`): Kᵢⱼ = α² exp(−(xᵢ − xⱼ)²/(2ρ²)),

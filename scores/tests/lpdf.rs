@@ -138,7 +138,9 @@ fn multivariate_densities_match_scipy_and_their_gradients_match_finite_differenc
         1e-6,
     )
     .unwrap();
-    assert!(stein_scores::linalg::cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    let e = stein_scores::linalg::cholesky(&[1.0, 2.0, 2.0, 1.0], 2).unwrap_err();
+    assert_eq!((e.pivot, e.value), (1, -3.0), "{e}");
+    assert!(e.to_string().contains("pivot 1 is -3"), "{e}");
 }
 
 #[test]

@@ -282,10 +282,22 @@ impl Draws {
         Summary::new(self, &names)
     }
 
-    /// The summary table with these names for the coordinates (a shorter list names the first ones).
-    pub fn summary_named(&self, names: &[&str]) -> Summary {
+    /// The summary table of the coordinates named from 1 (`x[1]`, `x[2]`, …), as Stan and R count.
+    pub fn summary_one_based(&self) -> Summary {
+        let names: Vec<String> = (1..=self.dim).map(|i| format!("x[{i}]")).collect();
+        Summary::new(self, &names)
+    }
+
+    /// The summary table with these names for the coordinates (a shorter list names the first ones):
+    /// `&["mu", "tau"]`, or a model's [`Constrained::names`](stein_scores::transform::Constrained::names) /
+    /// `names_one_based()` for draws mapped to its constrained values.
+    pub fn summary_named<N: AsRef<str>>(&self, names: &[N]) -> Summary {
         let names: Vec<String> = (0..self.dim)
-            .map(|i| names.get(i).map_or(format!("x[{i}]"), |s| s.to_string()))
+            .map(|i| {
+                names
+                    .get(i)
+                    .map_or(format!("x[{i}]"), |s| s.as_ref().to_string())
+            })
             .collect();
         Summary::new(self, &names)
     }

@@ -107,7 +107,7 @@ impl DenseMetric {
         if inv_mass.len() != d * d {
             return None;
         }
-        let l = stein_scores::linalg::cholesky(inv_mass, d)?;
+        let l = stein_scores::linalg::cholesky(inv_mass, d).ok()?;
         Some(DenseMetric { d, l })
     }
 

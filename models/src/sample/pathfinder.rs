@@ -75,7 +75,7 @@ pub struct Approximation {
 
 impl Approximation {
     fn new(mean: Vec<f64>, covariance: Vec<f64>) -> Option<Self> {
-        let chol = stein_scores::linalg::cholesky(&covariance, mean.len())?;
+        let chol = stein_scores::linalg::cholesky(&covariance, mean.len()).ok()?;
         Some(Approximation {
             mean,
             covariance,

@@ -167,9 +167,9 @@ impl FssdTest {
             let mut c = cov.clone();
             (0..dj).for_each(|a| c[a * dj + a] += jitter);
             match cholesky(&c, dj) {
-                Some(l) => break l,
-                None if jitter < trace => jitter *= 10.0,
-                None => {
+                Ok(l) => break l,
+                Err(_) if jitter < trace => jitter *= 10.0,
+                Err(_) => {
                     return Err(ScoreError::NonFinite {
                         what: "FSSD feature covariance",
                         index: 0,

@@ -12,7 +12,7 @@
 //! assert!((bernoulli_logit_glm(&y, &x, alpha, &beta) - by_row).abs() < 1e-12);
 //! ```
 
-use super::{bernoulli_logit, normal, poisson_log};
+use super::{bernoulli_logit, normal, poisson_log, Count};
 use stein_autodiff::Real;
 
 /// The linear predictors α + xᵢ · β, checking the design's size.
@@ -59,7 +59,7 @@ pub fn normal_id_glm<S: Real>(y: &[f64], x: &[f64], alpha: S, beta: &[S], sigma:
 ///
 /// # Panics
 /// When `x` does not have `k.len() × beta.len()` values (naming the sizes).
-pub fn poisson_log_glm<S: Real>(k: &[u64], x: &[f64], alpha: S, beta: &[S]) -> S {
+pub fn poisson_log_glm<S: Real, K: Count>(k: &[K], x: &[f64], alpha: S, beta: &[S]) -> S {
     predictors("poisson_log_glm", k.len(), x, alpha, beta)
         .zip(k)
         .fold(S::cst(0.0), |lp, (eta, &ki)| lp + poisson_log(ki, eta))

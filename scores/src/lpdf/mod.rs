@@ -27,10 +27,12 @@
 //! | [`binomial_logit`] (k, n, α) | n trials, success σ(α) |
 //! | [`poisson_log`] (k, η) | rate e^η |
 //! | [`bernoulli_logit_glm`] (y, X, α, β), [`normal_id_glm`] (y, X, α, β, σ), [`poisson_log_glm`] (k, X, α, β) | the sums over rows with ηᵢ = α + xᵢ · β |
-//! | [`multi_normal_cholesky`] (x, μ, L) | N(μ, L Lᵀ) |
+//! | [`multi_normal`] (x, μ, Σ), [`multi_normal_cholesky`] (x, μ, L) | N(μ, Σ), N(μ, L Lᵀ) |
 //! | [`dirichlet`] (x, α) | on the simplex |
 //! | [`lkj_corr_cholesky`] (L, η) | LKJ(η) on correlation matrices, through their Cholesky factor |
 //! | [`log_mix`] (θ, lp₁, lp₂) | a two-component mixture of the given log-densities |
+//!
+//! Sums over many values with Stan's broadcasting (`y ~ normal(mu, sigma)` with vectors) are in [`slice`].
 //!
 //! ```
 //! use stein_autodiff::{grad, Real};
@@ -75,11 +77,14 @@ mod discrete;
 mod glm;
 mod mix;
 mod multivariate;
+pub mod slice;
 
 pub use continuous::{
     beta, cauchy, exponential, gamma, half_cauchy, half_normal, lognormal, normal, student_t,
 };
-pub use discrete::{bernoulli_logit, binomial_logit, poisson_log};
+pub use discrete::{bernoulli_logit, binomial_logit, poisson_log, Count};
 pub use glm::{bernoulli_logit_glm, normal_id_glm, poisson_log_glm};
 pub use mix::log_mix;
-pub use multivariate::{dirichlet, lkj_corr_cholesky, lkj_log_normalizer, multi_normal_cholesky};
+pub use multivariate::{
+    dirichlet, lkj_corr_cholesky, lkj_log_normalizer, multi_normal, multi_normal_cholesky,
+};

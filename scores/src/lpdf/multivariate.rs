@@ -35,6 +35,34 @@ pub fn multi_normal_cholesky<S: Real>(x: &[S], mu: &[S], l: &[S]) -> S {
     -quad * 0.5 - log_det - 0.5 * k as f64 * (2.0 * std::f64::consts::PI).ln()
 }
 
+/// log N(x; μ, Σ) with Σ a covariance (K × K row-major), factored here ([`crate::linalg::cholesky`], on the
+/// tape when Σ holds parameters). NaN (a rejection) when Σ is not positive-definite or μ is not finite.
+///
+/// ```
+/// use stein_scores::lpdf::{multi_normal, normal};
+/// let sigma = [4.0, 0.0, 0.0, 1.0];
+/// let v = multi_normal(&[1.0, 0.5], &[0.0, 0.0], &sigma);
+/// assert!((v - normal(1.0, 0.0, 2.0) - normal(0.5, 0.0, 1.0)).abs() < 1e-12);
+/// assert!(multi_normal(&[0.0, 0.0], &[0.0, 0.0], &[1.0, 2.0, 2.0, 1.0]).is_nan());
+/// ```
+///
+/// # Panics
+/// When the lengths disagree (naming them).
+pub fn multi_normal<S: Real>(x: &[S], mu: &[S], sigma: &[S]) -> S {
+    let k = x.len();
+    assert!(
+        mu.len() == k && sigma.len() == k * k,
+        "multi_normal: x has {k} values, mu {}, Sigma {} (need {})",
+        mu.len(),
+        sigma.len(),
+        k * k
+    );
+    match crate::linalg::cholesky(sigma, k) {
+        Ok(l) => multi_normal_cholesky(x, mu, &l),
+        Err(_) => reject(),
+    }
+}
+
 /// Dirichlet(α) on the simplex: log Γ(Σ αᵢ) − Σ log Γ(αᵢ) + Σ (αᵢ − 1) log xᵢ. NaN (a rejection) when an
 /// αᵢ is not positive and finite; −∞ when x is off the simplex (an xᵢ ≤ 0, or Σ xᵢ more than 10⁻⁸ from 1).
 ///

@@ -206,18 +206,27 @@ impl<M: ConstrainedDensity> Constrained<M> {
     /// A name for every constrained value: `mu`, `theta[0]`, …, `L[1,0]` (row, column for correlation
     /// factors), in the order of [`Constrained::constrain`].
     pub fn names(&self) -> Vec<String> {
+        self.names_from(0)
+    }
+
+    /// [`Constrained::names`] counted from 1, as Stan, posteriordb and R name them: `theta[1]`, …, `L[2,1]`.
+    pub fn names_one_based(&self) -> Vec<String> {
+        self.names_from(1)
+    }
+
+    fn names_from(&self, first: usize) -> Vec<String> {
         let mut out = Vec::with_capacity(self.constrained_len());
         for p in &self.params {
             match p.transform {
                 Transform::CorrCholesky { k } => {
-                    for i in 0..k {
-                        for j in 0..k {
+                    for i in first..k + first {
+                        for j in first..k + first {
                             out.push(format!("{}[{i},{j}]", p.name));
                         }
                     }
                 }
                 _ if p.transform.constrained_len() == 1 => out.push(p.name.clone()),
-                _ => (0..p.transform.constrained_len())
+                _ => (first..p.transform.constrained_len() + first)
                     .for_each(|i| out.push(format!("{}[{i}]", p.name))),
             }
         }
