@@ -275,7 +275,7 @@ pub fn sample<P: Tunable, T: Target + ?Sized>(
             .map(|c| start_point(&Init::default(), c, dim, &mut chain_rng(cfg.seed, c)))
             .collect();
         let opts = pathfinder::Options::default();
-        let (points, _) = pathfinder::multi_path(target, &starts, &opts, cfg.chains, cfg.seed)?;
+        let points = pathfinder::multi_path(target, &starts, &opts, cfg.chains, cfg.seed)?.points;
         resolved = Config {
             init: Init::Points(points),
             ..cfg.clone()

@@ -45,6 +45,7 @@ pub mod mala;
 mod metric;
 pub mod nuts;
 pub mod pathfinder;
+pub mod psis;
 pub mod score_fit;
 pub mod sgld;
 mod summary;
