@@ -112,7 +112,7 @@ def t12_table():
         return
     print()
     print("| T12: posteriordb, 4 chains × (1,000 + 1,000): min bulk ESS per second (leapfrog steps per draw) | "
-          "Stein, diagonal fit (default) | Stein, dense fit | Stein, low-rank fit | nutpie diagonal | "
+          "Stein, diagonal fit (default) | Stein, dense fit, Pathfinder starts | Stein, low-rank fit, Pathfinder starts | nutpie diagonal | "
           "nutpie low-rank | Stein's best / nutpie's best |")
     print("|---|---|---|---|---|---|---|")
     ok = lambda task, n: stein[(task, n, "max_abs_z")] <= 4 and stein[(task, n, "worst_sd_ratio")] <= 0.1

@@ -178,6 +178,31 @@ fn every_kernel_leaves_its_targets_invariant() {
 }
 
 #[test]
+fn nuts_names_the_low_rank_metric_when_its_trajectories_are_long() {
+    // a 0.9999-correlated pair: a diagonal metric must take steps of the narrow direction's scale along the
+    // long one; the low-rank fit whitens it
+    let g =
+        MultivariateNormal::new(vec![0.0; 2], vec![vec![1.0, 0.9999], vec![0.9999, 1.0]]).unwrap();
+    let cfg = Config::default().warmup(500).draws(500).seed(3);
+    let diagonal = sample(&Exact(&g), &cfg).unwrap();
+    let s = diagonal.summary();
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("leapfrog steps per transition") && w.contains("ScoreLowRank")),
+        "{} steps per draw\n{s}",
+        diagonal.grads_per_draw()
+    );
+    let low_rank = sample(&Exact(&g), &cfg.metric(adapt::MetricKind::ScoreLowRank)).unwrap();
+    let s = low_rank.summary();
+    assert!(
+        !s.warnings.iter().any(|w| w.contains("leapfrog")),
+        "{} steps per draw\n{s}",
+        low_rank.grads_per_draw()
+    );
+}
+
+#[test]
 fn nuts_reports_divergences_on_neals_funnel_and_keeps_none() {
     let f = stein_scores::Funnel::new(10, 3.0).unwrap();
     let draws = sample(&Exact(&f), &Config::default().seed(5)).unwrap();
