@@ -105,6 +105,8 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
             ("ode", "f32"),
             ("ddim", "f32"),
             ("heun", "f32"),
+            ("dpmpp", "f32"),
+            ("unipc", "f32"),
         ] {
             let out = dir.join(format!("{sde}-{sampler}-{precision}.csv"));
             let o = stein(&[
@@ -127,6 +129,35 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
             );
             assert_eq!(csv_shape(&out), (40, d), "{sde} {sampler} {precision}");
         }
+        // --steps sets a diffusion sampler's steps (other samples than its default 20); the adaptive ODE
+        // chooses its own and refuses it
+        let with_steps = |sampler: &str, steps: &str| {
+            let out = dir.join(format!("{sde}-{sampler}-{steps}-steps.csv"));
+            let o = stein(&[
+                "sample",
+                "--model",
+                model.to_str().unwrap(),
+                "--n",
+                "40",
+                "--sampler",
+                sampler,
+                "--steps",
+                steps,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            (o, out)
+        };
+        let (o, out) = with_steps("dpmpp", "5");
+        assert!(o.status.success(), "{sde}: {}", text(&o));
+        let default = std::fs::read_to_string(dir.join(format!("{sde}-dpmpp-f32.csv"))).unwrap();
+        assert_ne!(std::fs::read_to_string(out).unwrap(), default, "{sde}");
+        let (o, _) = with_steps("ode", "5");
+        assert!(
+            !o.status.success() && text(&o).contains("adaptive ODE chooses its own steps"),
+            "{sde}: {}",
+            text(&o)
+        );
         let o = stein(&[
             "likelihood",
             "--model",

@@ -86,6 +86,8 @@ proptest! {
             Method::ProbabilityFlow { steps, solver: Fixed::Heun },
             Method::Ddim { steps, eta },
             Method::EdmHeun { steps },
+            Method::DpmSolverPp { steps },
+            Method::UniPc { steps },
         ];
         for m in methods {
             let ok_steps = (1..=reverse::MAX_STEPS).contains(&steps);
@@ -134,6 +136,8 @@ fn zero_steps_never_return_the_prior_as_samples() {
         },
         Method::EdmHeun { steps: 1 << 40 },
         Method::EdmHeun { steps: usize::MAX },
+        Method::DpmSolverPp { steps: 0 },
+        Method::UniPc { steps: 0 },
     ] {
         assert!(reverse::sample(&p, p.sde(), &m, 4, 0).is_err(), "{m:?}");
     }

@@ -162,6 +162,8 @@ fn every_sampler_with_the_exact_score_reaches_the_data_law() {
             },
         ),
         ("EDM Heun", Method::EdmHeun { steps: 60 }),
+        ("DPM-Solver++(2M)", Method::DpmSolverPp { steps: 50 }),
+        ("UniPC", Method::UniPc { steps: 50 }),
     ];
     for (sde_name, sde) in sdes() {
         let truth = PerturbedMixture::new(data.clone(), sde);
@@ -179,6 +181,8 @@ fn every_sampler_with_the_exact_score_reaches_the_data_law() {
                 Method::ProbabilityFlow { .. }
                     | Method::ProbabilityFlowAdaptive(_)
                     | Method::EdmHeun { .. }
+                    | Method::DpmSolverPp { .. }
+                    | Method::UniPc { .. }
             ) || matches!(method, Method::Ddim { eta, .. } if *eta == 0.0);
             let start = if deterministic {
                 Start::Points(exact_start.clone())
@@ -503,5 +507,92 @@ fn training_on_the_ring_lowers_the_per_t_fisher_divergence_tenfold() {
         let m = mmd(&got, &rows[..2000]).unwrap();
         println!("{name}: MMD² of 2,000 reverse-SDE samples to the data {m:.5}");
         assert!(m < 0.01, "{name}: MMD² {m}");
+    }
+}
+
+#[test]
+fn multistep_solvers_converge_to_the_ode_at_second_order() {
+    // the same start points through the exact flow (Dormand–Prince at 1e-10) and through each solver: the
+    // error falls about 4× per doubling of the steps (second order), and UniPC's corrector is no worse than
+    // DPM-Solver++ at equal cost; DDIM (first order) is printed beside them
+    let data = three_modes();
+    let n = 200;
+    for (sde_name, sde) in sdes() {
+        let truth = PerturbedMixture::new(data.clone(), sde);
+        let big_t = sde.time_range().1;
+        let start = Tensor::new(
+            n,
+            2,
+            truth
+                .at(big_t)
+                .unwrap()
+                .sample_n(&mut SmallRng::seed_from_u64(3), n)
+                .concat(),
+        )
+        .unwrap();
+        let run = |method: Method| {
+            reverse::sample_with(
+                &truth,
+                &sde,
+                &method,
+                Start::Points(start.clone()),
+                0,
+                &mut |_, _, _| {},
+            )
+            .unwrap()
+            .0
+        };
+        let tight = Tolerance {
+            rtol: 1e-10,
+            atol: 1e-10,
+            ..Tolerance::default()
+        };
+        let exact = run(Method::ProbabilityFlowAdaptive(tight));
+        // the mean distance to the exact endpoints, in units of the data's spread (≈ 1)
+        let error = |x: &Tensor| {
+            (0..n)
+                .map(|i| {
+                    let (a, b) = (x.row_slice(i), exact.row_slice(i));
+                    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+                })
+                .sum::<f64>()
+                / n as f64
+        };
+        let mut errors = Vec::new();
+        for (name, make) in [
+            (
+                "DPM-Solver++",
+                (|steps| Method::DpmSolverPp { steps }) as fn(usize) -> Method,
+            ),
+            ("UniPC", |steps| Method::UniPc { steps }),
+            ("DDIM", |steps| Method::Ddim { steps, eta: 0.0 }),
+        ] {
+            let e: Vec<f64> = [20, 40, 80].iter().map(|&k| error(&run(make(k)))).collect();
+            errors.push(e.clone());
+            println!(
+                "{sde_name} {name}: error at 20 / 40 / 80 steps {:.2e} / {:.2e} / {:.2e} (ratios {:.1}, {:.1})",
+                e[0],
+                e[1],
+                e[2],
+                e[0] / e[1],
+                e[1] / e[2]
+            );
+            if name != "DDIM" {
+                assert!(
+                    e[1] / e[2] > 3.0,
+                    "{sde_name} {name}: not second order: {e:?}"
+                );
+                assert!(e[2] < 1e-2, "{sde_name} {name}: {e:?}");
+            }
+        }
+        // UniPC's corrector makes it more accurate than DPM-Solver++ at every budget; from 40 steps both are
+        // ahead of DDIM (at 20 on sub-VP DPM-Solver++ is not: 0.110 against 0.104)
+        for k in 0..3 {
+            assert!(errors[1][k] < errors[0][k], "{sde_name}: {errors:?}");
+            assert!(
+                k == 0 || errors[0][k] < errors[2][k],
+                "{sde_name}: {errors:?}"
+            );
+        }
     }
 }

@@ -26,6 +26,10 @@ pub enum ReverseKind {
     Ddim,
     /// EDM's Heun sampler, 40 levels.
     Heun,
+    /// DPM-Solver++(2M), 20 steps (20 network evaluations).
+    Dpmpp,
+    /// UniPC (DPM-Solver++(2M) with the UniC corrector), 20 steps.
+    Unipc,
 }
 
 impl ReverseKind {
@@ -44,7 +48,46 @@ impl ReverseKind {
                 eta: 0.0,
             },
             ReverseKind::Heun => Method::EdmHeun { steps: 40 },
+            ReverseKind::Dpmpp => Method::DpmSolverPp { steps: 20 },
+            ReverseKind::Unipc => Method::UniPc { steps: 20 },
         }
+    }
+
+    /// The method with `steps` steps instead of its own (levels for Heun); `None` keeps its own. An error for
+    /// the adaptive ODE, which chooses its steps.
+    ///
+    /// ```
+    /// use stein::models::diffusion::reverse::Method;
+    /// use stein::run::diffusion::ReverseKind;
+    /// assert_eq!(ReverseKind::Dpmpp.method_with(Some(10)).unwrap(), Method::DpmSolverPp { steps: 10 });
+    /// assert!(ReverseKind::Ode.method_with(Some(10)).is_err());
+    /// ```
+    pub fn method_with(self, steps: Option<usize>) -> Result<Method, RunError> {
+        let Some(n) = steps else {
+            return Ok(self.method());
+        };
+        Ok(match self.method() {
+            Method::EulerMaruyama { .. } => Method::EulerMaruyama { steps: n },
+            Method::PredictorCorrector {
+                corrector_steps,
+                snr,
+                ..
+            } => Method::PredictorCorrector {
+                steps: n,
+                corrector_steps,
+                snr,
+            },
+            Method::ProbabilityFlow { solver, .. } => Method::ProbabilityFlow { steps: n, solver },
+            Method::Ddim { eta, .. } => Method::Ddim { steps: n, eta },
+            Method::EdmHeun { .. } => Method::EdmHeun { steps: n },
+            Method::DpmSolverPp { .. } => Method::DpmSolverPp { steps: n },
+            Method::UniPc { .. } => Method::UniPc { steps: n },
+            Method::ProbabilityFlowAdaptive(_) => {
+                return Err(RunError::Usage(format!(
+                    "steps {n}: the adaptive ODE chooses its own steps"
+                )))
+            }
+        })
     }
 
     /// The name used on the command line.
@@ -55,6 +98,8 @@ impl ReverseKind {
             ReverseKind::Ode => "ode",
             ReverseKind::Ddim => "ddim",
             ReverseKind::Heun => "heun",
+            ReverseKind::Dpmpp => "dpmpp",
+            ReverseKind::Unipc => "unipc",
         }
     }
 }
@@ -70,13 +115,14 @@ impl ReverseKind {
 ///
 /// let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
 /// let model = TimeModel::new(2, &[16], Output::Noise, Sde::vp(0.1, 20.0).unwrap(), &mut rng).unwrap();
-/// let (x, frames) = sample_diffusion(&model, ReverseKind::Ddim, 10, 1, 5, Precision::F32).unwrap();
+/// let method = ReverseKind::Ddim.method();
+/// let (x, frames) = sample_diffusion(&model, &method, 10, 1, 5, Precision::F32).unwrap();
 /// assert_eq!(x.shape(), (10, 2));
 /// assert_eq!(frames.len(), 6);
 /// ```
 pub fn sample_diffusion(
     model: &TimeModel,
-    kind: ReverseKind,
+    method: &Method,
     n: usize,
     seed: u64,
     frames: usize,
@@ -87,11 +133,12 @@ pub fn sample_diffusion(
         Some(s) => s,
         None => model,
     };
-    let method = kind.method();
     let mut snaps: Vec<Tensor> = Vec::new();
-    let every = match method {
+    let every = match *method {
         Method::EulerMaruyama { steps }
         | Method::Ddim { steps, .. }
+        | Method::DpmSolverPp { steps }
+        | Method::UniPc { steps }
         | Method::EdmHeun { steps } => (steps / frames.max(1)).max(1),
         Method::PredictorCorrector { steps, .. } => (steps / frames.max(1)).max(1),
         _ => 1,
@@ -99,7 +146,7 @@ pub fn sample_diffusion(
     let (x, _) = reverse::sample_with(
         score,
         &model.sde,
-        &method,
+        method,
         Start::Prior(n),
         seed,
         &mut |k, _, x| {

@@ -125,6 +125,10 @@ pub struct SampleArgs {
     /// score networks, the reverse SDE for diffusion models).
     #[arg(long, value_enum)]
     pub sampler: Option<SamplerArg>,
+    /// Steps of a diffusion sampler (default: its own — sde 1,000, pc 500, ddim 100, heun 40 levels, dpmpp
+    /// and unipc 20; the adaptive ode chooses its own).
+    #[arg(long, allow_hyphen_values = true, value_parser = count::<1, { stein::models::diffusion::reverse::MAX_STEPS }>)]
+    pub steps: Option<usize>,
     /// Output CSV file (a PNG of the samples is written beside it).
     #[arg(long, default_value = "samples.csv")]
     pub out: PathBuf,

@@ -126,6 +126,10 @@ pub enum SamplerArg {
     Ddim,
     /// Diffusion: EDM's Heun sampler, 40 levels.
     Heun,
+    /// Diffusion: DPM-Solver++(2M), 20 steps (one network evaluation each).
+    Dpmpp,
+    /// Diffusion: UniPC (DPM-Solver++(2M) with the UniC corrector), 20 steps.
+    Unipc,
 }
 
 impl SamplerArg {
@@ -149,6 +153,8 @@ impl SamplerArg {
             SamplerArg::Ode => Ok(ReverseKind::Ode),
             SamplerArg::Ddim => Ok(ReverseKind::Ddim),
             SamplerArg::Heun => Ok(ReverseKind::Heun),
+            SamplerArg::Dpmpp => Ok(ReverseKind::Dpmpp),
+            SamplerArg::Unipc => Ok(ReverseKind::Unipc),
             _ => Err(sampler_mismatch(self, true)),
         }
     }
@@ -160,7 +166,7 @@ fn sampler_mismatch(sampler: SamplerArg, diffusion: bool) -> String {
         .map(|v| v.get_name().to_string())
         .unwrap_or_default();
     if diffusion {
-        format!("--sampler {name} samples score and energy models; a diffusion model takes --sampler sde|pc|ode|ddim|heun")
+        format!("--sampler {name} samples score and energy models; a diffusion model takes --sampler sde|pc|ode|ddim|heun|dpmpp|unipc")
     } else {
         format!("--sampler {name} is a diffusion sampler; this model takes --sampler ula|mala|hmc|nuts|annealed")
     }

@@ -186,7 +186,7 @@ fn reverse(
     let frames = if d >= 2 { ANIMATION_FRAMES } else { 0 };
     let (samples, snaps) = sample_diffusion(
         model,
-        kind,
+        &kind.method(),
         t.samples,
         settings.seed ^ 0x5EED,
         frames,

@@ -38,6 +38,13 @@ pub fn run(a: &SampleArgs, out: &mut Stdout) -> Result<(), CliError> {
             a.model.display()
         )));
     }
+    if let Some(n) = a.steps {
+        return Err(CliError::Usage(format!(
+            "--steps {n} sets a diffusion sampler's steps; {} is a score or energy model (its samplers run \
+             their own schedules)",
+            a.model.display()
+        )));
+    }
     if a.animate && model.dim < 2 {
         return Err(CliError::Usage(format!(
             "--animate draws chains in a plane: the model has {} dimension (its samples picture shows the density and score)",
@@ -102,6 +109,7 @@ fn diffusion(
     use stein::run::diffusion::{sample_diffusion, ReverseKind};
     let kind = a.sampler.map_or(Ok(ReverseKind::Sde), SamplerArg::reverse);
     let kind = kind.map_err(CliError::Usage)?;
+    let method = kind.method_with(a.steps)?;
     if a.animate && model.dim < 2 {
         return Err(CliError::Usage(format!(
             "--animate draws particles in a plane: the model has {} dimension",
@@ -115,7 +123,7 @@ fn diffusion(
     );
     let frames = if a.animate { ANIMATION_FRAMES } else { 0 };
     let precision = crate::args::precision_of(a.precision);
-    let (samples, snaps) = sample_diffusion(model, kind, a.n, a.seed, frames, precision)?;
+    let (samples, snaps) = sample_diffusion(model, &method, a.n, a.seed, frames, precision)?;
     let curve = crate::diffuse_pictures::curve_1d(model, &samples, a.seed)?;
     // the CSV and the pictures appear together, or none of them
     let mut stage = Staging::beside(csv)?;

@@ -9,10 +9,19 @@
 //! - The probability-flow ODE dx/dt = a(t) x − ½ g(t)² s(x, t): deterministic, with Heun or RK4 in fixed
 //!   steps or adaptive Dormand–Prince.
 //! - DDIM with η (η = 1: DDPM's ancestral sampler) and EDM's Heun sampler on the ρ = 7 noise schedule.
+//! - DPM-Solver++(2M) and UniPC: second-order multistep solvers of the probability-flow ODE in its
+//!   data-prediction form, one network evaluation per step (`multistep.rs`).
+
+mod edm;
+mod multistep;
+
+pub use multistep::LOWER_ORDER_FINAL;
 
 use super::ode::{self, Fixed, Stats, Tolerance};
 use super::{Sde, TimeScore};
 use crate::ModelError;
+use edm::edm_heun;
+use multistep::{multistep, Solver};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
@@ -60,6 +69,19 @@ pub enum Method {
     /// to σ̃ = 0; 2N − 1 score evaluations.
     EdmHeun {
         /// N noise levels.
+        steps: usize,
+    },
+    /// DPM-Solver++(2M) (Lu et al. 2022): `steps` steps uniform in λ = log(α/σ), one score evaluation each,
+    /// the denoiser x̂₀ = (x + σ² s)/α extrapolated in λ through the last two (the last step first order below
+    /// [`LOWER_ORDER_FINAL`] steps). Any SDE: it needs only α(t) and σ(t).
+    DpmSolverPp {
+        /// Steps (score evaluations).
+        steps: usize,
+    },
+    /// UniPC (Zhao et al. 2023): DPM-Solver++(2M)'s step corrected by UniC with the evaluation the next step
+    /// reuses; the same cost.
+    UniPc {
+        /// Steps (score evaluations).
         steps: usize,
     },
 }
@@ -251,6 +273,13 @@ pub fn sample_with<S: TimeScore + ?Sized>(
             Method::EdmHeun { steps } => {
                 stats = edm_heun(score, sde, (eps, big_t), &mut x, steps, observe);
             }
+            Method::DpmSolverPp { steps } | Method::UniPc { steps } => {
+                let solver = match method {
+                    Method::UniPc { .. } => Solver::UniPc,
+                    _ => Solver::DpmSolverPp,
+                };
+                stats = multistep(score, sde, (eps, big_t), &mut x, steps, solver, observe);
+            }
             Method::ProbabilityFlowAdaptive(tol) => {
                 let mut rhs = flow(score, sde, n, d);
                 let mut y = x.data().to_vec();
@@ -268,89 +297,6 @@ pub fn sample_with<S: TimeScore + ?Sized>(
         }
         Ok((x, stats))
     })
-}
-
-/// The time at which σ(t)/α(t) = `target`, by bisection on `span` = [ε, T] (σ/α increases with t).
-fn time_of(sde: &Sde, span: (f64, f64), target: f64) -> f64 {
-    let (mut lo, mut hi) = span;
-    let ratio = |t: f64| sde.sigma(t) / sde.alpha(t);
-    for _ in 0..100 {
-        let mid = 0.5 * (lo + hi);
-        if ratio(mid) < target {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    0.5 * (lo + hi)
-}
-
-/// Karras et al.'s Heun sampler; x holds the prior draws (x_T) on entry and the samples on exit.
-fn edm_heun<S: TimeScore + ?Sized>(
-    score: &S,
-    sde: &Sde,
-    (eps, big_t): (f64, f64),
-    x: &mut Tensor,
-    steps: usize,
-    observe: &mut dyn FnMut(usize, f64, &Tensor),
-) -> Stats {
-    const RHO: f64 = 7.0;
-    let ratio = |t: f64| sde.sigma(t) / sde.alpha(t);
-    let (hi, lo) = (ratio(big_t).powf(1.0 / RHO), ratio(eps).powf(1.0 / RHO));
-    // N levels from σ̃_max to σ̃_min (one level: σ̃_max alone, then a single Euler step to 0)
-    let n = steps;
-    let mut levels: Vec<f64> = (0..n)
-        .map(|i| (hi + i as f64 / (n - 1).max(1) as f64 * (lo - hi)).powf(RHO))
-        .collect();
-    levels.push(0.0);
-    let times: Vec<f64> = levels
-        .iter()
-        .map(|&l| {
-            if l > 0.0 {
-                time_of(sde, (eps, big_t), l)
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    // x̃ = x / α(T)
-    let a_big = sde.alpha(big_t);
-    x.data_mut().iter_mut().for_each(|v| *v /= a_big);
-    let mut s = Tensor::zeros(0, 0);
-    let mut stats = Stats::default();
-    // dx̃/dσ̃ = (x̃ − D)/σ̃ = −σ̃ α s(α x̃, t)
-    let mut slope = |xt: &Tensor, t: f64, level: f64, out: &mut Vec<f64>| {
-        let a = sde.alpha(t);
-        let scaled = Tensor::from_fn(xt.rows(), xt.cols(), |i, j| a * xt.get(i, j));
-        score.score_at(&scaled, t, &mut s);
-        out.clear();
-        out.extend(s.data().iter().map(|sv| -level * a * sv));
-    };
-    let (mut d1, mut d2) = (Vec::new(), Vec::new());
-    for i in 0..n {
-        let (l0, l1) = (levels[i], levels[i + 1]);
-        slope(x, times[i], l0, &mut d1);
-        stats.evaluations += 1;
-        let h = l1 - l0;
-        let euler = Tensor::new(
-            x.rows(),
-            x.cols(),
-            x.data().iter().zip(&d1).map(|(v, d)| v + h * d).collect(),
-        )
-        .expect("same shape");
-        if l1 > 0.0 {
-            slope(&euler, times[i + 1], l1, &mut d2);
-            stats.evaluations += 1;
-            for ((v, a), b) in x.data_mut().iter_mut().zip(&d1).zip(&d2) {
-                *v += 0.5 * h * (a + b);
-            }
-        } else {
-            *x = euler;
-        }
-        stats.accepted += 1;
-        observe(i + 1, times[i + 1], x);
-    }
-    stats
 }
 
 /// The probability-flow drift a(t) x − ½ g(t)² s(x, t) over a flat state of n particles.
@@ -408,6 +354,8 @@ fn check(method: &Method, n: usize, d: usize) -> Result<(), ModelError> {
         | Method::ProbabilityFlow { steps, .. }
         | Method::Ddim { steps, .. }
         | Method::EdmHeun { steps }
+        | Method::DpmSolverPp { steps }
+        | Method::UniPc { steps }
         | Method::PredictorCorrector { steps, .. } => Some(steps),
         Method::ProbabilityFlowAdaptive(_) => None,
     };
