@@ -343,8 +343,10 @@ mod diffusion {
             ReverseKind::Ode,
             ReverseKind::Ddim,
             ReverseKind::Heun,
+            ReverseKind::Dpmpp,
+            ReverseKind::Unipc,
         ] {
-            if let Ok((x, _)) = sample_diffusion(&m, kind, 3, 1, 0, Precision::F32) {
+            if let Ok((x, _)) = sample_diffusion(&m, &kind.method(), 3, 1, 0, Precision::F32) {
                 if x.data().iter().any(|v| !v.is_finite()) {
                     return Err(format!("{kind:?} returned non-finite samples"));
                 }

@@ -136,9 +136,15 @@ pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
             "",
         );
         let t0 = Instant::now();
-        let (samples, _) =
-            sample_diffusion(model, ReverseKind::Sde, n_samples, 1, 0, Precision::F32)
-                .expect("sampling runs");
+        let (samples, _) = sample_diffusion(
+            model,
+            &ReverseKind::Sde.method(),
+            n_samples,
+            1,
+            0,
+            Precision::F32,
+        )
+        .expect("sampling runs");
         emit(
             "Q2",
             &param,
