@@ -38,6 +38,10 @@ fn a_recipe_from_the_library_equals_the_command_line_bit_for_bit() {
             vec!["--model", "diffusion", "--steps", "60"],
         ),
         (
+            Recipe::flow().objective("flow-matching-ot").steps(30),
+            vec!["--model", "flow", "--coupling", "ot", "--steps", "30"],
+        ),
+        (
             Recipe::score()
                 .objective("ssm-vr")
                 .hidden(&[32, 16])

@@ -67,6 +67,7 @@ mod diffusion;
 mod posteriordb;
 mod q2;
 mod samplers;
+mod solvers;
 
 use samplers::{ess, q1, t10, t8, t9};
 
@@ -100,6 +101,9 @@ fn main() {
     }
     if want("T12") {
         samplers::t12(quick);
+    }
+    if only.contains(&"Q2-solvers") {
+        solvers::q2_solvers(quick);
     }
     if want("Q2") {
         // `--q2-picture FILE.png`: the seven sets' data and both models' samples in one picture

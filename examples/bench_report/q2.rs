@@ -23,9 +23,9 @@ use stein::scores::plot::{padded_range, scatter_panels, Bounds, Panel};
 use stein::scores::{mmd_with, Statistic};
 
 /// Points of a set's training draw: the command line's (`stein train --data <set>`).
-const TRAIN_POINTS: usize = 20_000;
+pub(crate) const TRAIN_POINTS: usize = 20_000;
 
-fn draw(toy: Toy, n: usize, seed: u64) -> Tensor {
+pub(crate) fn draw(toy: Toy, n: usize, seed: u64) -> Tensor {
     toy.sample(n, &mut rand::rngs::SmallRng::seed_from_u64(seed))
 }
 
@@ -76,7 +76,13 @@ fn scores(
 }
 
 /// `recipe` trained on `data` (200 steps when `quick`), its wall time emitted as `<kind>_train_s`.
-fn train(recipe: &Recipe, data: &Tensor, quick: bool, param: &str, kind: &str) -> (Trainer, usize) {
+pub(crate) fn train(
+    recipe: &Recipe,
+    data: &Tensor,
+    quick: bool,
+    param: &str,
+    kind: &str,
+) -> (Trainer, usize) {
     let steps = if quick { 200 } else { recipe.steps };
     let mut trainer = recipe.build(data, 0).expect("the recipe builds");
     let t0 = Instant::now();

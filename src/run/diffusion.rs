@@ -53,6 +53,16 @@ impl ReverseKind {
         }
     }
 
+    /// The sampler a model on `sde` takes when none is named: the reverse SDE, or the adaptive
+    /// probability-flow ODE on the straight path of flow matching (whose reverse SDE is not simulated).
+    pub fn default_for(sde: &crate::models::diffusion::Sde) -> Self {
+        if sde.stochastic_sampling() {
+            ReverseKind::Sde
+        } else {
+            ReverseKind::Ode
+        }
+    }
+
     /// The method with `steps` steps instead of its own (levels for Heun); `None` keeps its own. An error for
     /// the adaptive ODE, which chooses its steps.
     ///

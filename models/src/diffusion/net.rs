@@ -20,20 +20,38 @@ pub enum Output {
     /// D = c_skip x̃ + c_out F(c_in x̃, t), c_skip = 1/(σ̃² + 1), c_out = σ̃/√(σ̃² + 1), c_in = 1/√(σ̃² + 1);
     /// s = (α D − x) / σ².
     Denoised,
+    /// The velocity v of the probability-flow ODE dx/dt = a(t) x − ½ g(t)² s (flow matching's target):
+    /// s = 2 (a x − v) / g².
+    Velocity,
 }
 
-/// The three readings of one prediction at (x, t), each from any other: ε = −σ s, x₀ = (x + σ² s) / α.
+/// The four readings of one prediction at (x, t) of `sde`, each from any other: ε = −σ s, x₀ = (x + σ² s) / α,
+/// v = a x − ½ g² s.
 ///
 /// ```
 /// use stein_models::diffusion::net::{convert, Output};
-/// let (alpha, sigma) = (0.8, 0.6);
+/// use stein_models::diffusion::Sde;
+/// let (sde, t) = (Sde::vp(0.1, 20.0).unwrap(), 0.4);
 /// let s = [0.5, -1.0];
 /// let x = [0.2, 0.1];
-/// let eps = convert(Output::Score, Output::Noise, &s, &x, alpha, sigma);
-/// let back = convert(Output::Noise, Output::Score, &eps, &x, alpha, sigma);
-/// assert!((back[0] - s[0]).abs() < 1e-12 && (back[1] - s[1]).abs() < 1e-12);
+/// for other in [Output::Noise, Output::Denoised, Output::Velocity] {
+///     let there = convert(Output::Score, other, &s, &x, &sde, t);
+///     let back = convert(other, Output::Score, &there, &x, &sde, t);
+///     assert!((back[0] - s[0]).abs() < 1e-12 && (back[1] - s[1]).abs() < 1e-12);
+/// }
+/// // on the straight path the velocity of x_t = (1 − t) x₀ + t z is z − x₀
+/// let (x0, z) = (1.5, -0.5);
+/// let xt = [(1.0 - t) * x0 + t * z];
+/// let v = convert(Output::Denoised, Output::Velocity, &[x0], &xt, &Sde::linear(), t);
+/// assert!((v[0] - (z - x0)).abs() < 1e-12);
 /// ```
-pub fn convert(from: Output, to: Output, v: &[f64], x: &[f64], alpha: f64, sigma: f64) -> Vec<f64> {
+pub fn convert(from: Output, to: Output, v: &[f64], x: &[f64], sde: &Sde, t: f64) -> Vec<f64> {
+    let (alpha, sigma, a, g2) = (
+        sde.alpha(t),
+        sde.sigma(t),
+        sde.drift(t),
+        sde.diffusion(t).powi(2),
+    );
     let score: Vec<f64> = match from {
         Output::Score => v.to_vec(),
         Output::Noise => v.iter().map(|e| -e / sigma).collect(),
@@ -41,6 +59,11 @@ pub fn convert(from: Output, to: Output, v: &[f64], x: &[f64], alpha: f64, sigma
             .iter()
             .zip(x)
             .map(|(d, x)| (alpha * d - x) / (sigma * sigma))
+            .collect(),
+        Output::Velocity => v
+            .iter()
+            .zip(x)
+            .map(|(v, x)| 2.0 * (a * x - v) / g2)
             .collect(),
     };
     match to {
@@ -50,6 +73,11 @@ pub fn convert(from: Output, to: Output, v: &[f64], x: &[f64], alpha: f64, sigma
             .iter()
             .zip(x)
             .map(|(s, x)| (x + sigma * sigma * s) / alpha)
+            .collect(),
+        Output::Velocity => score
+            .iter()
+            .zip(x)
+            .map(|(s, x)| a * x - 0.5 * g2 * s)
             .collect(),
     }
 }
@@ -196,11 +224,7 @@ impl TimeModel {
     /// How the score is read from the network at time t: s(x, t) = `skip`·x + `out`·F(`input`·x, t), F the
     /// network ([`Output`] says which).
     pub fn readout(&self, t: f64) -> Readout {
-        self.readout_with(self.sde.alpha(t), self.sde.sigma(t))
-    }
-
-    /// [`TimeModel::readout`] at a time whose α and σ are known.
-    pub fn readout_with(&self, alpha: f64, sigma: f64) -> Readout {
+        let (alpha, sigma) = (self.sde.alpha(t), self.sde.sigma(t));
         match self.output {
             Output::Score => Readout {
                 input: 1.0,
@@ -220,6 +244,15 @@ impl TimeModel {
                     input: 1.0 / r2.sqrt(),
                     skip: -1.0 / r2,
                     out: alpha / (sigma * r2.sqrt()),
+                }
+            }
+            Output::Velocity => {
+                // s = 2 (a x − F) / g²
+                let (a, g2) = (self.sde.drift(t), self.sde.diffusion(t).powi(2));
+                Readout {
+                    input: 1.0,
+                    skip: 2.0 * a / g2,
+                    out: -2.0 / g2,
                 }
             }
         }
@@ -265,10 +298,12 @@ impl TimeModel {
         let r: Vec<Readout> = t.iter().map(|&t| self.readout(t)).collect();
         let column =
             |f: fn(&Readout) -> f64| tape.tensor_const(&Tensor::from_fn(b, 1, |i, _| f(&r[i])));
-        if self.output == Output::Denoised {
-            x * column(|r| r.skip) + net(x * column(|r| r.input)) * column(|r| r.out)
-        } else {
-            net(x) * column(|r| r.out)
+        match self.output {
+            Output::Denoised => {
+                x * column(|r| r.skip) + net(x * column(|r| r.input)) * column(|r| r.out)
+            }
+            Output::Velocity => x * column(|r| r.skip) + net(x) * column(|r| r.out),
+            Output::Score | Output::Noise => net(x) * column(|r| r.out),
         }
     }
 }

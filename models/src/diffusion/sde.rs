@@ -87,6 +87,13 @@ pub enum Sde {
     Vp(Schedule),
     /// Sub-VP: a = −β(t)/2, g = √(β(t)(1 − e^{−2B})); α = e^{−B/2}, σ = 1 − e^{−B}; prior N(0, I).
     SubVp(Schedule),
+    /// The straight path of flow matching and rectified flow (Lipman et al. 2023; Liu et al. 2023):
+    /// x_t = (1 − t) x₀ + t z, α = 1 − t, σ = t, so the velocity of a pair is z − x₀; as an SDE, a = −1/(1 − t),
+    /// g² = 2t/(1 − t); prior N(0, I). Both ends are singular (α or σ vanishes): its times are
+    /// [10⁻³, 1 − 10⁻³]. The reverse SDE is stiff near t = 1 (its drift grows as 1/(1 − t)), so it is sampled
+    /// by the deterministic samplers only (the probability-flow ODE, DDIM with η = 0, EDM's Heun,
+    /// DPM-Solver++, UniPC), whose drift is the bounded velocity.
+    Linear,
 }
 
 fn bad(param: &'static str, value: String, reason: String) -> ModelError {
@@ -131,7 +138,19 @@ impl Sde {
             | Sde::SubVp(Schedule::Linear { beta_min, beta_max }) => {
                 check_linear(beta_min, beta_max).map(|_| ())
             }
+            Sde::Linear => Ok(()),
         }
+    }
+
+    /// The straight path of flow matching ([`Sde::Linear`]).
+    pub fn linear() -> Sde {
+        Sde::Linear
+    }
+
+    /// Whether the reverse SDE may be simulated (Euler–Maruyama, predictor–corrector, DDIM with η > 0):
+    /// every SDE but [`Sde::Linear`], whose reverse drift is unbounded near t = 1.
+    pub fn stochastic_sampling(&self) -> bool {
+        !matches!(self, Sde::Linear)
     }
 
     /// VE with σ_min < σ_max, both in [`VE_SIGMA_RANGE`] (Song et al.: 0.01 and 50; 2-D toys of unit scale use
@@ -197,6 +216,7 @@ impl Sde {
         match self {
             Sde::Ve { .. } => 0.0,
             Sde::Vp(s) | Sde::SubVp(s) => -0.5 * s.beta(t),
+            Sde::Linear => -1.0 / (1.0 - t),
         }
     }
 
@@ -215,6 +235,7 @@ impl Sde {
             }
             Sde::Vp(s) => s.beta(t).sqrt(),
             Sde::SubVp(s) => (s.beta(t) * -(-2.0 * s.integral(t)).exp_m1()).sqrt(),
+            Sde::Linear => (2.0 * t / (1.0 - t)).sqrt(),
         }
     }
 
@@ -227,6 +248,7 @@ impl Sde {
         match self {
             Sde::Ve { .. } => 1.0,
             Sde::Vp(s) | Sde::SubVp(s) => (-0.5 * s.integral(t)).exp(),
+            Sde::Linear => 1.0 - t,
         }
     }
 
@@ -245,6 +267,7 @@ impl Sde {
             }
             Sde::Vp(s) => (-(-s.integral(t)).exp_m1()).sqrt(),
             Sde::SubVp(s) => -(-s.integral(t)).exp_m1(),
+            Sde::Linear => t,
         }
     }
 
@@ -253,17 +276,17 @@ impl Sde {
     pub fn prior_std(&self) -> f64 {
         match self {
             Sde::Ve { sigma_max, .. } => *sigma_max,
-            Sde::Vp(_) | Sde::SubVp(_) => 1.0,
+            Sde::Vp(_) | Sde::SubVp(_) | Sde::Linear => 1.0,
         }
     }
 
     /// The time the reverse process ends at: 10⁻³ for the cosine schedule (its β blows up at 1 … and σ
-    /// vanishes at 0), 10⁻⁵ otherwise; the start is 1 (1 − 10⁻³ for the cosine schedule).
+    /// vanishes at 0) and the straight path, 10⁻⁵ otherwise; the start is 1 (1 − 10⁻³ for those two).
     pub fn time_range(&self) -> (f64, f64) {
         match self {
-            Sde::Vp(Schedule::Cosine { .. }) | Sde::SubVp(Schedule::Cosine { .. }) => {
-                (1e-3, 1.0 - 1e-3)
-            }
+            Sde::Vp(Schedule::Cosine { .. })
+            | Sde::SubVp(Schedule::Cosine { .. })
+            | Sde::Linear => (1e-3, 1.0 - 1e-3),
             Sde::Ve { .. }
             | Sde::Vp(Schedule::Linear { .. })
             | Sde::SubVp(Schedule::Linear { .. }) => (1e-5, 1.0),

@@ -25,6 +25,9 @@ pub enum Weighting {
     /// 2021): the same objective up to a constant, each draw weighted equally, so the gradient's variance
     /// drops.
     LikelihoodImportance,
+    /// λ = g(t)⁴/4: ‖v_θ − v‖² for the probability-flow velocities v = a x − ½ g² s, i.e. conditional flow
+    /// matching's loss ‖v_θ(x_t, t) − (α′ x₀ + σ′ z)‖² ([`crate::objective::flow`]).
+    Flow,
 }
 
 impl Weighting {
@@ -33,6 +36,7 @@ impl Weighting {
         match self {
             Weighting::Simple | Weighting::LikelihoodImportance => 1.0,
             Weighting::Likelihood => (sde.diffusion(t) / sde.sigma(t)).powi(2),
+            Weighting::Flow => (0.5 * sde.diffusion(t).powi(2) / sde.sigma(t)).powi(2),
         }
     }
 
@@ -42,6 +46,7 @@ impl Weighting {
             Weighting::Simple => "simple",
             Weighting::Likelihood => "likelihood",
             Weighting::LikelihoodImportance => "likelihood-importance",
+            Weighting::Flow => "flow",
         }
     }
 
@@ -51,6 +56,7 @@ impl Weighting {
             Weighting::Simple,
             Weighting::Likelihood,
             Weighting::LikelihoodImportance,
+            Weighting::Flow,
         ]
         .into_iter()
         .find(|w| w.name() == name)
@@ -195,44 +201,51 @@ impl Objective for DiffusionDsm {
         let m = step.net.diffusion(self.name())?;
         let (eps, big_t) = crate::diffusion::time_span(m, &m.sde);
         let (b, d) = step.batch.shape();
-        let rng = step.rng;
         let t: Vec<f64> = (0..b)
             .map(|_| match &self.times {
-                Some(it) => it.draw(rng.random::<f64>()),
-                None => eps + (big_t - eps) * rng.random::<f64>(),
+                Some(it) => it.draw(step.rng.random::<f64>()),
+                None => eps + (big_t - eps) * step.rng.random::<f64>(),
             })
             .collect();
-        let z = super::normals(b, d, rng);
-        let (x0, w) = (step.batch, self.weighting);
-        if let Some(single) = step.single.filter(|_| step.precision == Precision::F32) {
-            // f32 passes do half the work per row: shards twice as large
-            let shard = crate::shard::shard_rows_up_to(b, 2 * crate::shard::SHARD_ROWS);
-            let (loss, grads) = crate::shard::sharded_by(b, shard, |lo, hi| {
-                single.denoising_loss_grad(
-                    &rows_of(x0, lo, hi),
-                    &t[lo..hi],
-                    &rows_of(&z, lo, hi),
-                    w,
-                )
-            });
-            return Ok(Gradient { loss, grads });
-        }
-        Ok(super::sharded(step.net, &[], b, |tape, p, _, lo, hi| {
-            loss(
-                m,
-                tape,
-                p,
-                &rows_of(x0, lo, hi),
-                &t[lo..hi],
-                &rows_of(&z, lo, hi),
-                w,
-            )
-        }))
+        let z = super::normals(b, d, step.rng);
+        weighted_gradient(&step, m, &t, &z, self.weighting)
     }
 
     fn record(&self) -> Record {
         Record::new(self.name()).choice("weighting", self.weighting.name())
     }
+}
+
+/// The gradient of the weighted denoising loss of the step's batch at times `t` with noise `z` (row i of `z`
+/// pairs with row i of the batch): the f32 pass when the step runs in f32, the tape otherwise.
+pub(super) fn weighted_gradient(
+    step: &Step<'_>,
+    m: &TimeModel,
+    t: &[f64],
+    z: &Tensor,
+    w: Weighting,
+) -> Result<Gradient, ModelError> {
+    let x0 = step.batch;
+    let b = x0.rows();
+    if let Some(single) = step.single.filter(|_| step.precision == Precision::F32) {
+        // f32 passes do half the work per row: shards twice as large
+        let shard = crate::shard::shard_rows_up_to(b, 2 * crate::shard::SHARD_ROWS);
+        let (loss, grads) = crate::shard::sharded_by(b, shard, |lo, hi| {
+            single.denoising_loss_grad(&rows_of(x0, lo, hi), &t[lo..hi], &rows_of(z, lo, hi), w)
+        });
+        return Ok(Gradient { loss, grads });
+    }
+    Ok(super::sharded(step.net, &[], b, |tape, p, _, lo, hi| {
+        loss(
+            m,
+            tape,
+            p,
+            &rows_of(x0, lo, hi),
+            &t[lo..hi],
+            &rows_of(z, lo, hi),
+            w,
+        )
+    }))
 }
 
 /// The Fisher divergence E_{x ~ p_t} ‖s(x, t) − s*(x, t)‖² between two time scores at time t over draws of

@@ -25,6 +25,7 @@ pub mod cd;
 pub mod diffusion;
 pub mod dsm;
 pub mod explicit;
+pub mod flow;
 pub mod implicit;
 pub mod nce;
 pub mod ncsn;
@@ -152,6 +153,8 @@ pub const REGISTRY: &[Registration] = &[
     nce::REGISTRATION,
     cd::REGISTRATION,
     diffusion::REGISTRATION,
+    flow::REGISTRATION,
+    flow::REGISTRATION_OT,
 ];
 
 /// Every kind of score or energy model.

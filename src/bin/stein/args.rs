@@ -96,9 +96,12 @@ pub struct TrainArgs {
     /// How pictures show data of more than two dimensions.
     #[arg(long, value_enum, default_value_t = ViewArg::Pairs)]
     pub view: ViewArg,
-    /// The forward SDE of --model diffusion (default vp).
+    /// The forward SDE of --model diffusion (default vp; linear for --model flow).
     #[arg(long, value_enum)]
     pub sde: Option<SdeArg>,
+    /// How --model flow pairs data and noise (default independent). On --resume: the run's.
+    #[arg(long, value_enum)]
+    pub coupling: Option<CouplingArg>,
     /// The earliest time ε of a diffusion model's interval [ε, 1]: training draws t there, sampling ends there,
     /// the likelihood starts there: 10⁻⁷ to 0.5 (default: the SDE's, 10⁻⁵).
     #[arg(long, allow_hyphen_values = true, value_parser = positive_real)]

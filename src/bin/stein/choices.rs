@@ -3,7 +3,7 @@
 use clap::ValueEnum;
 use stein::models::network::NetworkKind;
 use stein::models::nn::Activation;
-use stein::models::recipe::SdeKind;
+use stein::models::recipe::{Recipe, SdeKind};
 use stein::run::diffusion::ReverseKind;
 use stein::run::SamplerKind;
 
@@ -16,15 +16,45 @@ pub enum ModelArg {
     Score,
     /// A time-conditional diffusion model (a score network over t of a forward SDE; see --sde).
     Diffusion,
+    /// A flow model: a time-conditional velocity network trained by conditional flow matching on the straight
+    /// path x_t = (1 − t) x₀ + t z (see --coupling); sampled by the deterministic samplers.
+    Flow,
 }
 
 impl ModelArg {
-    /// The kind of network.
+    /// The kind of network (a flow model is a diffusion network on the straight path).
     pub fn kind(self) -> NetworkKind {
         match self {
             ModelArg::Energy => NetworkKind::Energy,
             ModelArg::Score => NetworkKind::Score,
-            ModelArg::Diffusion => NetworkKind::Diffusion,
+            ModelArg::Diffusion | ModelArg::Flow => NetworkKind::Diffusion,
+        }
+    }
+
+    /// The library's recipe for it.
+    pub fn recipe(self) -> Recipe {
+        match self {
+            ModelArg::Flow => Recipe::flow(),
+            other => Recipe::for_kind(other.kind()),
+        }
+    }
+}
+
+/// How flow matching pairs data and noise in a minibatch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CouplingArg {
+    /// Independently (I-CFM).
+    Independent,
+    /// By the optimal-transport assignment within blocks of 64 rows (OT-CFM): straighter paths, a costlier step.
+    Ot,
+}
+
+impl CouplingArg {
+    /// The objective's registered name.
+    pub fn objective(self) -> &'static str {
+        match self {
+            CouplingArg::Independent => "flow-matching",
+            CouplingArg::Ot => "flow-matching-ot",
         }
     }
 }
@@ -38,6 +68,8 @@ pub enum SdeArg {
     Ve,
     /// Sub-VP, β from 0.1 to 20.
     Subvp,
+    /// The straight path of flow matching, x_t = (1 − t) x₀ + t z (deterministic samplers only).
+    Linear,
 }
 
 impl SdeArg {
@@ -47,6 +79,7 @@ impl SdeArg {
             SdeArg::Vp => SdeKind::Vp,
             SdeArg::Ve => SdeKind::Ve,
             SdeArg::Subvp => SdeKind::SubVp,
+            SdeArg::Linear => SdeKind::Linear,
         }
     }
 }

@@ -35,8 +35,8 @@ impl Sampler {
     /// The `--sampler` flag's sampler for `net`, or the network's default; an error when it does not fit.
     pub fn for_network(flag: Option<SamplerArg>, net: &Network) -> Result<Sampler, CliError> {
         Ok(match net {
-            Network::Diffusion(_) => Sampler::Reverse(
-                flag.map_or(Ok(ReverseKind::Sde), SamplerArg::reverse)
+            Network::Diffusion(m) => Sampler::Reverse(
+                flag.map_or(Ok(ReverseKind::default_for(&m.sde)), SamplerArg::reverse)
                     .map_err(CliError::Usage)?,
             ),
             Network::Model(m) => {

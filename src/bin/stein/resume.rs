@@ -131,6 +131,7 @@ pub fn refuse_changes(
         ("activation", a.activation.is_some()),
         ("sde", a.sde.is_some()),
         ("t-min", a.t_min.is_some()),
+        ("coupling", a.coupling.is_some()),
     ] {
         if is_given {
             return Err(CliError::Usage(format!(

@@ -107,7 +107,10 @@ fn diffusion(
 ) -> Result<(), CliError> {
     use crate::pictures::{animate_over_data, samples_picture};
     use stein::run::diffusion::{sample_diffusion, ReverseKind};
-    let kind = a.sampler.map_or(Ok(ReverseKind::Sde), SamplerArg::reverse);
+    let kind = a.sampler.map_or(
+        Ok(ReverseKind::default_for(&model.sde)),
+        SamplerArg::reverse,
+    );
     let kind = kind.map_err(CliError::Usage)?;
     let method = kind.method_with(a.steps)?;
     if a.animate && model.dim < 2 {

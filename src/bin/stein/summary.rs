@@ -181,6 +181,7 @@ fn sde_words(sde: &Sde) -> String {
         } => format!("VE (σ from {sigma_min} to {sigma_max:.4})"),
         Sde::Vp(s) => format!("VP ({})", schedule(s)),
         Sde::SubVp(s) => format!("sub-VP ({})", schedule(s)),
+        Sde::Linear => "the straight path of flow matching (x_t = (1 − t) x₀ + t z)".into(),
     }
 }
 
@@ -190,6 +191,7 @@ fn output_words(o: Output) -> &'static str {
         Output::Score => "the score",
         Output::Noise => "the noise ε",
         Output::Denoised => "the denoised x₀ (EDM)",
+        Output::Velocity => "the velocity of the probability-flow ODE",
     }
 }
 

@@ -4,6 +4,7 @@
 //! samples, pictures and summary of [`crate::finish`].
 
 use crate::args::TrainArgs;
+use crate::choices::ModelArg;
 use crate::data::data_and_reference;
 use crate::error::CliError;
 use crate::finish::{self, Sampler};
@@ -41,7 +42,15 @@ fn recipe(a: &TrainArgs) -> Result<Recipe, CliError> {
             )));
         }
     }
-    let mut r = Recipe::for_kind(kind);
+    let mut r = a.model.recipe();
+    if let Some(c) = a.coupling {
+        if a.model != ModelArg::Flow {
+            return Err(CliError::Usage(
+                "--coupling applies to --model flow only".into(),
+            ));
+        }
+        r.objective = c.objective().into();
+    }
     if let Some(sde) = a.sde {
         r.sde = sde.kind();
     }

@@ -162,6 +162,21 @@ pub fn sample_with<S: TimeScore + ?Sized>(
             }
         };
         check(method, n, d)?;
+        let stochastic = match *method {
+            Method::EulerMaruyama { .. } | Method::PredictorCorrector { .. } => true,
+            Method::Ddim { eta, .. } => eta > 0.0,
+            _ => false,
+        };
+        if stochastic && !sde.stochastic_sampling() {
+            return Err(ModelError::BadParameter {
+                param: "method",
+                value: format!("{method:?}"),
+                reason: "the straight path of flow matching is sampled by the deterministic samplers \
+                         (the probability-flow ODE, DDIM with η = 0, EDM's Heun, DPM-Solver++, UniPC): \
+                         its reverse SDE's drift is unbounded near t = 1"
+                    .into(),
+            });
+        }
         let mut rngs: Vec<SmallRng> = (0..n).map(|i| particle_rng(seed, i)).collect();
         let mut x = match start {
             Start::Prior(_) => {

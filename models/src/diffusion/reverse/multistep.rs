@@ -2,7 +2,8 @@
 //! 2022) and UniPC (Zhao et al. 2023). With λ = log(α/σ) and the denoiser x̂₀(x, t) = (x + σ² s(x, t))/α, the
 //! exact flow from s to t is x_t = (σ_t/σ_s) x_s + σ_t ∫ e^λ x̂₀ dλ; both take the integral with x̂₀
 //! extrapolated linearly in λ through the last two evaluations, one network evaluation per step, on times
-//! uniform in λ (DPM-Solver's "logSNR" spacing). UniPC adds a corrector (UniC, B(h) = e^{−h} − 1) that
+//! uniform in λ (DPM-Solver's "logSNR" spacing) — uniform in t on the straight path of flow matching, whose
+//! velocity changes evenly in t. UniPC adds a corrector (UniC, B(h) = e^{−h} − 1) that
 //! re-reads the step with the evaluation the next step needs anyway, so it costs nothing extra. Below
 //! [`LOWER_ORDER_FINAL`] steps the last step is first order (as the reference implementations do: the
 //! extrapolation is poor where few, long steps end near the data).
@@ -36,10 +37,14 @@ pub(super) fn multistep<S: TimeScore + ?Sized>(
 ) -> Stats {
     let lambda = |t: f64| (sde.alpha(t) / sde.sigma(t)).ln();
     let (l_big, l_eps) = (lambda(big_t), lambda(eps));
+    // the straight path's velocity changes evenly in t, where logSNR steps would crowd both ends (measured on
+    // flow models of two moons: outside at 5 evaluations 0.41 with logSNR steps)
+    let uniform_t = matches!(sde, Sde::Linear);
     let times: Vec<f64> = (0..=steps)
         .map(|i| match i {
             0 => big_t,
             i if i == steps => eps,
+            i if uniform_t => big_t + i as f64 / steps as f64 * (eps - big_t),
             i => {
                 let l = l_big + i as f64 / steps as f64 * (l_eps - l_big);
                 time_of(sde, (eps, big_t), (-l).exp())
