@@ -2,7 +2,8 @@
 //! `{"peer", "task", "param", "metric", "value", "unit"}`.
 //!
 //! Run: `cargo run --release --example bench_report` (add `-- --quick` for a fast smoke run, `--task Q2` for
-//! one task, `--q2-picture FILE.png` for the picture of Q2's samples).
+//! one task, `--q2-picture FILE.png` for the picture of Q2's samples; `--task Q2-solvers` and `--task Q2-flows`
+//! run only when named, `--solver-picture FILE.png` draws the first's curve).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -63,6 +64,7 @@ where
 }
 
 mod diffusion;
+mod flows;
 #[path = "../posteriordb/models.rs"]
 mod posteriordb;
 mod q2;
@@ -102,8 +104,16 @@ fn main() {
     if want("T12") {
         samplers::t12(quick);
     }
+    if only.contains(&"Q2-flows") {
+        flows::q2_flows(quick);
+    }
     if only.contains(&"Q2-solvers") {
-        solvers::q2_solvers(quick);
+        // `--solver-picture FILE.png`: the curve of `outside` against network evaluations
+        let picture = args
+            .windows(2)
+            .find(|w| w[0] == "--solver-picture")
+            .map(|w| std::path::PathBuf::from(&w[1]));
+        solvers::q2_solvers(quick, picture.as_deref());
     }
     if want("Q2") {
         // `--q2-picture FILE.png`: the seven sets' data and both models' samples in one picture

@@ -31,7 +31,7 @@ pub(crate) fn draw(toy: Toy, n: usize, seed: u64) -> Tensor {
 
 /// KL, its standard error, whether a few points decide it, outside and MMD² of one model's figures; returns
 /// the KL (NaN when it cannot be read), for the picture's titles.
-fn scores(
+pub(crate) fn scores(
     toy: Toy,
     param: &str,
     model_name: &str,

@@ -215,6 +215,46 @@ mod tests {
     }
 
     #[test]
+    fn the_ot_pairing_is_optimal_against_brute_force() {
+        // every permutation of random problems of 2 to 7 rows (up to 5,040)
+        fn permutations(n: usize) -> Vec<Vec<usize>> {
+            if n == 0 {
+                return vec![vec![]];
+            }
+            let mut out = Vec::new();
+            for p in permutations(n - 1) {
+                for k in 0..n {
+                    let mut q = p.clone();
+                    q.insert(k, n - 1);
+                    out.push(q);
+                }
+            }
+            out
+        }
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(4);
+        for n in 2..=7 {
+            for _ in 0..5 {
+                let x0 = super::super::normals(n, 3, &mut rng);
+                let z = super::super::normals(n, 3, &mut rng);
+                let cost = |i: usize, zr: &[f64]| -> f64 {
+                    x0.row_slice(i)
+                        .iter()
+                        .zip(zr)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum()
+                };
+                let paired = ot_pairing(&x0, &z);
+                let got: f64 = (0..n).map(|i| cost(i, paired.row_slice(i))).sum();
+                let best = permutations(n)
+                    .iter()
+                    .map(|p| (0..n).map(|i| cost(i, z.row_slice(p[i]))).sum::<f64>())
+                    .fold(f64::INFINITY, f64::min);
+                assert!((got - best).abs() < 1e-9, "n {n}: {got} vs the best {best}");
+            }
+        }
+    }
+
+    #[test]
     fn an_ot_block_costs_milliseconds() {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(2);
         let x0 = super::super::normals(512, 2, &mut rng);

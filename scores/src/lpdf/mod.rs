@@ -32,7 +32,7 @@
 //! | [`lkj_corr_cholesky`] (L, η) | LKJ(η) on correlation matrices, through their Cholesky factor |
 //! | [`log_mix`] (θ, lp₁, lp₂) | a two-component mixture of the given log-densities |
 //!
-//! Sums over many values with Stan's broadcasting (`y ~ normal(mu, sigma)` with vectors) are in [`slice`].
+//! Sums over many values with Stan's broadcasting (`y ~ normal(mu, sigma)` with vectors) are in [`slice`](mod@slice).
 //!
 //! ```
 //! use stein_autodiff::{grad, Real};
