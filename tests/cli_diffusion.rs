@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{csv_shape, stein, text, tmp_dir};
+use common::{csv_shape, likelihood, stein, text, tmp_dir};
 use std::path::Path;
 
 fn write_csv(path: &Path, n: usize, d: usize) {
@@ -158,15 +158,7 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
             "{sde}: {}",
             text(&o)
         );
-        let o = stein(&[
-            "likelihood",
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-            &data,
-            "--n",
-            "50",
-        ]);
+        let o = likelihood(&model, &data, &["--n", "50"]);
         let line = String::from_utf8_lossy(&o.stdout).to_string();
         assert!(
             o.status.success() && line.starts_with("NLL ") && line.contains("bits/dim"),
@@ -176,17 +168,7 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
         let nll: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert!(nll.is_finite(), "{line}");
         // the tape's f64 likelihood agrees with the default forward mode in f32
-        let o = stein(&[
-            "likelihood",
-            "--model",
-            model.to_str().unwrap(),
-            "--data",
-            &data,
-            "--n",
-            "50",
-            "--precision",
-            "f64",
-        ]);
+        let o = likelihood(&model, &data, &["--n", "50", "--precision", "f64"]);
         let line = String::from_utf8_lossy(&o.stdout).to_string();
         assert!(o.status.success(), "{}", text(&o));
         let nll64: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -228,29 +210,17 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     // an energy model has a likelihood too (log Z by AIS); a score network has none
-    let o = stein(&[
-        "likelihood",
-        "--model",
-        ebm.join("model.json").to_str().unwrap(),
-        "--data",
-        "two-moons",
-        "--n",
-        "200",
-    ]);
+    let o = likelihood(&ebm.join("model.json"), "two-moons", &["--n", "200"]);
     let line = text(&o);
     assert!(
         o.status.success() && line.starts_with("NLL ") && line.contains("log Z"),
         "{line}"
     );
-    let o = stein(&[
-        "likelihood",
-        "--model",
-        ebm.join("model.json").to_str().unwrap(),
-        "--data",
+    let o = likelihood(
+        &ebm.join("model.json"),
         "two-moons",
-        "--precision",
-        "f32",
-    ]);
+        &["--precision", "f32"],
+    );
     assert!(
         !o.status.success() && text(&o).contains("--precision applies to diffusion models"),
         "{}",
@@ -562,15 +532,7 @@ fn a_flow_model_trains_samples_deterministically_and_has_a_likelihood() {
         "{}",
         text(&o)
     );
-    let o = stein(&[
-        "likelihood",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        "two-moons",
-        "--n",
-        "50",
-    ]);
+    let o = likelihood(&model, "two-moons", &["--n", "50"]);
     assert!(
         o.status.success() && text(&o).contains("NLL"),
         "{}",

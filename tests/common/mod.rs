@@ -9,6 +9,19 @@ pub fn stein(args: &[&str]) -> Output {
     stein_in(Path::new("."), args)
 }
 
+/// Run `stein likelihood --model <model> --data <data>` with `extra` flags after them.
+pub fn likelihood(model: &Path, data: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "likelihood",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data,
+    ];
+    args.extend(extra);
+    stein(&args)
+}
+
 /// Run `stein` with `args` in `dir`.
 pub fn stein_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stein"))
