@@ -70,15 +70,20 @@ impl History {
     pub(super) fn factor(&self, d: usize) -> Option<Factor> {
         let k = self.pairs.len();
         let g = self.gamma;
-        // M (2k × 2k): R⁻¹ by back substitution on the upper-triangular R
-        let r = |i: usize, j: usize| dot(&self.pairs[i].0, &self.pairs[j].1);
+        // M (2k × 2k): R⁻¹ by back substitution on the upper-triangular R, Rᵢⱼ = sᵢᵀyⱼ (i ≤ j)
+        let mut r = vec![vec![0.0; k]; k];
+        for i in 0..k {
+            for j in i..k {
+                r[i][j] = dot(&self.pairs[i].0, &self.pairs[j].1);
+            }
+        }
         let mut rinv = vec![vec![0.0; k]; k];
         for j in 0..k {
             // column j of R⁻¹: solve R x = e_j
             for i in (0..=j).rev() {
                 let rhs = if i == j { 1.0 } else { 0.0 };
-                let acc: f64 = (i + 1..=j).map(|l| r(i, l) * rinv[l][j]).sum();
-                rinv[i][j] = (rhs - acc) / r(i, i);
+                let acc: f64 = (i + 1..=j).map(|l| r[i][l] * rinv[l][j]).sum();
+                rinv[i][j] = (rhs - acc) / r[i][i];
             }
         }
         let mut inner = vec![vec![0.0; k]; k]; // D + γ YᵀY
