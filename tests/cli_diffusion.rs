@@ -338,11 +338,11 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
         (vec!["train", "--sampler", "ode"], "is a diffusion sampler"),
         (
             vec!["train", "--sde", "ve"],
-            "--sde applies to --model diffusion only",
+            "--sde applies to --model diffusion and --model flow only",
         ),
         (
             vec!["train", "--t-min", "0.001"],
-            "--t-min applies to --model diffusion only",
+            "--t-min applies to --model diffusion and --model flow only",
         ),
         (
             vec!["train", "--model", "diffusion", "--t-min", "0.9"],
@@ -538,7 +538,25 @@ fn a_flow_model_trains_samples_deterministically_and_has_a_likelihood() {
         "{}",
         text(&o)
     );
-    // --coupling belongs to flow models
+    // the OT coupling is for the straight path; --coupling belongs to flow models
+    let o = stein(&[
+        "train",
+        "--model",
+        "flow",
+        "--coupling",
+        "ot",
+        "--sde",
+        "vp",
+        "--steps",
+        "5",
+        "--out",
+        dir.join("y").to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("straight path only") && !dir.join("y").exists(),
+        "{}",
+        text(&o)
+    );
     let o = stein(&[
         "train",
         "--coupling",

@@ -139,7 +139,21 @@ impl Objective for FlowMatching {
     }
 
     fn check(&self, net: &Network, _precision: Precision) -> Result<(), ModelError> {
-        super::needs(self.name(), super::DIFFUSION, net)
+        super::needs(self.name(), super::DIFFUSION, net)?;
+        let m = net.diffusion(self.name())?;
+        // with the OT coupling the learned velocity is not a Gaussian path's probability flow, so its score
+        // reading would mislead the stochastic samplers: the straight path refuses them
+        if self.coupling == Coupling::OptimalTransport && m.sde.stochastic_sampling() {
+            return Err(ModelError::BadParameter {
+                param: "objective",
+                value: self.name().into(),
+                reason: "the OT coupling trains on the straight path only (Sde::Linear, --sde linear): \
+                         its velocity is not the probability flow of a Gaussian path, so on another SDE its \
+                         score would mislead the stochastic samplers"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
     fn gradient(&mut self, step: Step<'_>) -> Result<Gradient, ModelError> {

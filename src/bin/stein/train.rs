@@ -38,7 +38,7 @@ fn recipe(a: &TrainArgs) -> Result<Recipe, CliError> {
             .find(|f| f.1);
         if let Some((flag, _)) = flag {
             return Err(CliError::Usage(format!(
-                "--{flag} applies to --model diffusion only"
+                "--{flag} applies to --model diffusion and --model flow only"
             )));
         }
     }
