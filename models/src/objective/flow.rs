@@ -9,7 +9,8 @@
 //! optimal-transport assignment minimising Σ‖x₀ᵢ − z_π(i)‖² within blocks of rows (OT-CFM, an assignment by
 //! the `lsap` crate's Jonker–Volgenant solver), whose straighter paths need fewer solver steps. A model
 //! trained with the OT coupling has the velocity of its own path, not of the Gaussian perturbation of the
-//! data, so only the deterministic samplers apply to it — as to every model on the straight path.
+//! data, so only the deterministic samplers apply to it: the OT coupling trains on the straight path only,
+//! whose stochastic samplers are refused.
 //!
 //! ```
 //! use rand::SeedableRng;
