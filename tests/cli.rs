@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{stein, text};
+use common::{csv_shape, stein, text};
 use std::path::Path;
 
 /// A fresh path in a temporary folder (nothing there yet), removed when dropped.
@@ -273,4 +273,61 @@ fn plot_writes_pictures_of_the_catalogue() {
         assert!(o.status.success(), "{}", text(&o));
         assert!(std::fs::metadata(&out).unwrap().len() > 1000);
     }
+}
+
+#[test]
+fn data_writes_the_points_a_run_trains_on_and_keeps_existing_files() {
+    use rand::SeedableRng;
+    let d = common::tmp_dir("cli", "data");
+    let out = d.join("moons.csv");
+    let o = stein(&[
+        "data",
+        "--set",
+        "two-moons",
+        "--n",
+        "300",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // the same draw as the library's, to the last digit (Rust prints the shortest exact decimal)
+    let x = stein::models::data::load_csv(&out).unwrap();
+    let want =
+        stein::models::data::Toy::TwoMoons.sample(300, &mut rand::rngs::SmallRng::seed_from_u64(3));
+    assert_eq!(x, want);
+    // an existing file is kept unless --force; a wrong set is one line
+    let o = stein(&["data", "--set", "rings", "--out", out.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && text(&o).contains("--force"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(stein::models::data::load_csv(&out).unwrap(), want);
+    let o = stein(&[
+        "data",
+        "--set",
+        "rings",
+        "--n",
+        "10",
+        "--force",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(csv_shape(&out), (10, 2));
+    let o = stein(&[
+        "data",
+        "--set",
+        "no-such-set",
+        "--out",
+        d.join("x.csv").to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).lines().count() == 1,
+        "{}",
+        text(&o)
+    );
+    assert!(!d.join("x.csv").exists());
 }

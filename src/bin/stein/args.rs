@@ -32,6 +32,32 @@ pub enum Command {
     Likelihood(LikelihoodArgs),
     /// Picture of an analytic target's score field or density, still or animated.
     Plot(PlotArgs),
+    /// Write a built-in data set to a CSV file: the points `stein train --data <SET> --seed <SEED>` trains on.
+    Data(DataArgs),
+}
+
+/// `stein data`'s flags.
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct DataArgs {
+    /// The built-in set: two-moons, 8gaussians, swiss-roll, checkerboard, rings, pinwheel, spirals.
+    #[arg(long)]
+    pub set: String,
+    /// Number of points (default 20,000: the training draw of `stein train`).
+    #[arg(long, allow_hyphen_values = true, default_value_t = 20_000, value_parser = count::<1, MAX_SAMPLES>)]
+    pub n: usize,
+    /// Seed of the draw (negative values wrap).
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0, value_parser = seed)]
+    pub seed: u64,
+    /// Output CSV file.
+    #[arg(long, default_value = "data.csv")]
+    pub out: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print nothing.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `stein train`'s flags. Every default that is not a destination comes from the model's recipe

@@ -76,3 +76,23 @@ pub fn data_and_reference(
     };
     Ok((pick(false), pick(true)))
 }
+
+/// `stein data`: `a.n` points of a built-in set drawn with `a.seed` (with the default n, the points `stein train
+/// --data <set> --seed <seed>` trains on) into a CSV file, written atomically; an existing file only with
+/// `--force`.
+pub fn write(a: &crate::args::DataArgs, out: &mut crate::output::Stdout) -> Result<(), CliError> {
+    let toy = Toy::parse(&a.set)?;
+    crate::output::check_output(&a.out, a.force)?;
+    let x = toy.sample(a.n, &mut rand::rngs::SmallRng::seed_from_u64(a.seed));
+    crate::output::write_csv(&a.out, &x)?;
+    if !a.quiet {
+        out.line(format!(
+            "wrote {} points of {} (seed {}) to {}",
+            a.n,
+            toy.name(),
+            a.seed,
+            a.out.display()
+        ))?;
+    }
+    Ok(())
+}

@@ -97,6 +97,7 @@ fn main() -> ExitCode {
         args::Command::Sample(a) => sample::run(a, &mut out),
         args::Command::Likelihood(a) => likelihood::run(a, &mut out),
         args::Command::Plot(a) => plot::run(a, &mut out),
+        args::Command::Data(a) => data::write(a, &mut out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
