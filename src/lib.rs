@@ -25,8 +25,12 @@
 
 pub use rand;
 pub use rand_distr;
+// inlined, so that `cargo doc -p stein` documents the whole library under these modules
+#[doc(inline)]
 pub use stein_autodiff as autodiff;
+#[doc(inline)]
 pub use stein_models as models;
+#[doc(inline)]
 pub use stein_scores as scores;
 
 pub mod run;
