@@ -36,6 +36,7 @@
 pub mod adapt;
 pub mod annealed;
 mod chain;
+pub mod cmdstan;
 pub mod diagnostics;
 mod draws;
 mod driver;
