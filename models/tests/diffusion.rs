@@ -613,3 +613,47 @@ fn multistep_solvers_converge_to_the_ode_at_second_order() {
         }
     }
 }
+
+#[test]
+fn the_velocity_read_from_the_exact_score_is_the_closed_form_flow() {
+    // data N(m, s² I) on the straight path x_t = (1 − t) x₀ + t z: E[x₀ | x] and E[z | x] are linear in x,
+    // and the flow's velocity is E[z − x₀ | x]; `convert` from the exact score must give it
+    use stein_models::diffusion::net::{convert, Output};
+    let (m, s) = ([0.7, -1.2], 0.6);
+    let data = GaussianMixture::new(
+        vec![1.0],
+        vec![
+            MultivariateNormal::new(m.to_vec(), vec![vec![s * s, 0.0], vec![0.0, s * s]]).unwrap(),
+        ],
+    )
+    .unwrap();
+    let sde = Sde::linear();
+    let truth = PerturbedMixture::new(data, sde);
+    for t in [0.01, 0.2, 0.5, 0.8, 0.99] {
+        let x = Tensor::new(3, 2, vec![0.3, 0.1, -2.0, 1.5, 4.0, -3.0]).unwrap();
+        let mut score = Tensor::zeros(0, 0);
+        truth.score_at(&x, t, &mut score);
+        let var = (1.0 - t) * (1.0 - t) * s * s + t * t;
+        for i in 0..3 {
+            let v = convert(
+                Output::Score,
+                Output::Velocity,
+                score.row_slice(i),
+                x.row_slice(i),
+                &sde,
+                t,
+            );
+            for j in 0..2 {
+                let r = x.get(i, j) - (1.0 - t) * m[j];
+                let x0 = m[j] + (1.0 - t) * s * s / var * r;
+                let z = t / var * r;
+                assert!(
+                    (v[j] - (z - x0)).abs() < 1e-9,
+                    "t {t}: {} vs {}",
+                    v[j],
+                    z - x0
+                );
+            }
+        }
+    }
+}
