@@ -190,7 +190,7 @@ fn user_mistakes_are_one_line_errors() {
         (vec!["train", "--data", "moonz"], "unknown dataset `moonz`"),
         (
             vec!["train", "--loss", "nope"],
-            "invalid value 'nope' for '--loss <LOSS>': `nope` is not an objective [possible values: ism, ism-hutchinson, ssm, ssm-vr, dsm, ncsn, nce, cd, diffusion-dsm]",
+            "invalid value 'nope' for '--loss <LOSS>': `nope` is not an objective [possible values: ism, ism-hutchinson, ssm, ssm-vr, dsm, ncsn, nce, cd, diffusion-dsm, flow-matching, flow-matching-ot]",
         ),
         (
             vec!["train", "--loss", "dsm", "--sampler", "annealed"],
