@@ -120,7 +120,7 @@ fn damaged_files_are_named_errors() {
             "at most 256",
         ),
         (|w| w["model"]["net"]["widths"][1] = 17.into(), "layer 0"),
-        (|w| w["model"]["output"] = "Velocity".into(), "Velocity"),
+        (|w| w["model"]["output"] = "Momentum".into(), "Momentum"),
         (|w| w["model"]["t_min"] = 0.9.into(), "earliest time"),
         (|w| w["model"]["t_min"] = (-1e-3).into(), "earliest time"),
         (|w| w["model"]["t_min"] = 1e-300.into(), "earliest time"),
