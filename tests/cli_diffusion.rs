@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{csv_shape, likelihood, stein, text, tmp_dir};
+use common::{csv_shape, likelihood, sample, stein, text, tmp_dir};
 use std::path::Path;
 
 fn write_csv(path: &Path, n: usize, d: usize) {
@@ -109,19 +109,8 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
             ("unipc", "f32"),
         ] {
             let out = dir.join(format!("{sde}-{sampler}-{precision}.csv"));
-            let o = stein(&[
-                "sample",
-                "--model",
-                model.to_str().unwrap(),
-                "--n",
-                "40",
-                "--sampler",
-                sampler,
-                "--precision",
-                precision,
-                "--out",
-                out.to_str().unwrap(),
-            ]);
+            let flags = ["--n", "40", "--sampler", sampler, "--precision", precision];
+            let o = sample(&model, &out, &flags);
             assert!(
                 o.status.success(),
                 "{sde} {sampler} {precision}: {}",
@@ -133,19 +122,11 @@ fn train_sample_and_likelihood_for_every_sde_and_dimension() {
         // chooses its own and refuses it
         let with_steps = |sampler: &str, steps: &str| {
             let out = dir.join(format!("{sde}-{sampler}-{steps}-steps.csv"));
-            let o = stein(&[
-                "sample",
-                "--model",
-                model.to_str().unwrap(),
-                "--n",
-                "40",
-                "--sampler",
-                sampler,
-                "--steps",
-                steps,
-                "--out",
-                out.to_str().unwrap(),
-            ]);
+            let o = sample(
+                &model,
+                &out,
+                &["--n", "40", "--sampler", sampler, "--steps", steps],
+            );
             (o, out)
         };
         let (o, out) = with_steps("dpmpp", "5");
@@ -502,19 +483,11 @@ fn a_flow_model_trains_samples_deterministically_and_has_a_likelihood() {
         "the objective and the path are kept"
     );
     let model = run.join("model.json");
-    let sample = |extra: &[&str]| {
+    let sample_with = |extra: &[&str]| {
         let out = dir.join(format!("s{}.csv", extra.join("-")));
-        let mut args = vec![
-            "sample",
-            "--model",
-            model.to_str().unwrap(),
-            "--n",
-            "30",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        args.extend(extra);
-        (stein(&args), out)
+        let mut flags = vec!["--n", "30"];
+        flags.extend(extra);
+        (sample(&model, &out, &flags), out)
     };
     // the default sampler is the ODE; the multistep solvers and DDIM run; the reverse SDE is refused
     for extra in [
@@ -522,11 +495,11 @@ fn a_flow_model_trains_samples_deterministically_and_has_a_likelihood() {
         &["--sampler", "unipc", "--steps", "5"],
         &["--sampler", "ddim", "--steps", "5"],
     ] {
-        let (o, out) = sample(extra);
+        let (o, out) = sample_with(extra);
         assert!(o.status.success(), "{extra:?}: {}", text(&o));
         assert_eq!(csv_shape(&out), (30, 2));
     }
-    let (o, _) = sample(&["--sampler", "sde"]);
+    let (o, _) = sample_with(&["--sampler", "sde"]);
     assert!(
         !o.status.success() && text(&o).contains("deterministic samplers"),
         "{}",

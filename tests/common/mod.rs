@@ -22,6 +22,19 @@ pub fn likelihood(model: &Path, data: &str, extra: &[&str]) -> Output {
     stein(&args)
 }
 
+/// Run `stein sample --model <model> --out <out>` with `extra` flags after them.
+pub fn sample(model: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "sample",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    stein(&args)
+}
+
 /// Run `stein` with `args` in `dir`.
 pub fn stein_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stein"))
