@@ -303,7 +303,6 @@ fn diffusion_flags_that_do_not_fit_are_one_line_errors() {
             ],
             "--precision f64 cannot continue the run in",
         ),
-        (vec!["train", "--precision", "f32"], "ncsn has no f32 path"),
         (
             vec![
                 "sample",

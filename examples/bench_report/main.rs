@@ -360,6 +360,47 @@ fn net_steps(budget: f64) {
         });
         emit(task, 512, "step_ms", t / 1e6, "ms");
     }
+    // the same steps in f32, as a training run takes them: the objective's f32 path (the network's passes in
+    // f32, the loss's head on the tape), Adam on the f64 parameters, the f32 copy refreshed
+    for task in ["T5", "T5e", "T6", "T7"] {
+        use stein::models::network::Network;
+        use stein::models::nn::Precision;
+        use stein::models::objective::{Objective, Projection, Single, Step};
+        let model = if task == "T5" {
+            Model::score_net(2, &[128, 128], Activation::Silu, &mut rng)
+        } else {
+            Model::energy(2, &[128, 128], Activation::Softplus, &mut rng)
+        };
+        let mut net = Network::Model(model);
+        let mut objective: Box<dyn Objective> = match task {
+            "T5" | "T5e" => Box::new(dsm::Dsm::new(0.1).expect("σ > 0")),
+            "T6" => Box::new(implicit::Implicit::exact()),
+            _ => Box::new(sliced::Sliced {
+                projections: 1,
+                variance_reduced: false,
+                projection: Projection::Gaussian,
+            }),
+        };
+        let (mut single, mut opt) = (Single::new(&net), Adam::new());
+        let mut draws = rand::rngs::SmallRng::seed_from_u64(1);
+        let t = stein::autodiff::on_pool(|| {
+            per_call(budget, || {
+                let g = objective
+                    .gradient(Step {
+                        net: &net,
+                        batch: &x,
+                        rng: &mut draws,
+                        precision: Precision::F32,
+                        single: Some(&single),
+                    })
+                    .expect("an f32 path");
+                black_box(g.loss);
+                opt.step(net.params_mut(), &g.grads, 1e-3);
+                single.refresh(&net);
+            })
+        });
+        emit(task, 512, "step_ms_f32", t / 1e6, "ms");
+    }
     // GEMM throughput through the tape's kernel: the T5 hidden layer (512 × 128 · 128 × 128) and a large
     // square product (the kernel's practical peak here), 1 thread and the whole pool
     for (m, k, n) in [(512usize, 128usize, 128usize), (1024, 1024, 1024)] {

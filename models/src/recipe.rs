@@ -85,7 +85,9 @@ pub struct Recipe {
 impl Recipe {
     /// The README's main job: a noise-conditional energy network on multi-noise denoising. Four hidden
     /// layers of 96: on two moons KL(data ‖ model) by AIS was 0.64 nats with two of 128, 0.26 with four of
-    /// 96 and 0.48 with six (4,000 steps, ladder to 2%; 0.06 with four and the ladder to 5%).
+    /// 96 and 0.48 with six (4,000 steps, ladder to 2%; 0.06 with four and the ladder to 5%). In f32: on two
+    /// moons and the checkerboard the same KL as in f64 within its standard error (0.061 and 0.208 nats
+    /// against 0.063 and 0.196, ± 0.013) in 3.6 and 3.2 s of training instead of 8.6 and 9.0 s.
     pub fn ebm() -> Self {
         Recipe {
             kind: NetworkKind::Energy,
@@ -98,7 +100,7 @@ impl Recipe {
             batch: 256,
             lr: 2e-3,
             clip: 10.0,
-            precision: Precision::F64,
+            precision: Precision::F32,
             steps: 4000,
             output: None,
         }
@@ -286,7 +288,7 @@ impl Recipe {
         network.set_standardization(standardization);
         let settings = self.settings(self.steps, seed);
         settings.validate()?;
-        objective.check(&network, settings.precision)?;
+        objective.check(&network)?;
         Ok(Trainer::new(network, objective, settings))
     }
 }

@@ -168,24 +168,31 @@ fn divergence_stops_with_the_step_and_keeps_the_last_good_checkpoint() {
 }
 
 /// Train 40 steps straight, and 25 + checkpoint + resume + 15: the same bits, for every objective with state
-/// or draws of its own.
+/// or draws of its own, and for the f32 paths (the f32 copy of the network is made again on resume).
 #[test]
 fn resume_continues_exactly_for_every_objective() {
+    use stein_models::nn::Precision::{F32, F64};
     let mut rng = SmallRng::seed_from_u64(4);
     let data = Toy::EightGaussians.sample(1000, &mut rng);
     let energy = Model::energy(2, &[16, 16], Activation::Silu, &mut rng);
-    let cases: Vec<Box<dyn Objective>> = vec![
-        Box::new(Sliced::ssm_vr().projections(2).unwrap()),
-        Box::new(Dsm::new(0.3).unwrap()),
-        Box::new(Nce::new()),
-        Box::new(Cd::default()),
-        Box::new(Cd::new(3, 1e-3, 0.1, 0.2, 300).unwrap()),
-        Box::new(Implicit::hutchinson(2).unwrap()),
+    let cases: Vec<(Box<dyn Objective>, _)> = vec![
+        (Box::new(Sliced::ssm_vr().projections(2).unwrap()), F64),
+        (Box::new(Dsm::new(0.3).unwrap()), F64),
+        (Box::new(Nce::new()), F64),
+        (Box::new(Cd::default()), F64),
+        (Box::new(Cd::new(3, 1e-3, 0.1, 0.2, 300).unwrap()), F64),
+        (Box::new(Implicit::hutchinson(2).unwrap()), F64),
+        (Box::new(Dsm::new(0.3).unwrap()), F32),
+        (Box::new(Sliced::ssm_vr().projections(2).unwrap()), F32),
+        (Box::new(Implicit::exact()), F32),
+        (Box::new(Nce::new()), F32),
+        (Box::new(Cd::new(3, 1e-3, 0.1, 0.2, 300).unwrap()), F32),
     ];
-    for objective in cases {
-        let name = objective.name();
+    for (objective, precision) in cases {
+        let name = format!("{} in {}", objective.name(), precision.name());
         let settings = Settings {
             batch: 64,
+            precision,
             ..Settings::default()
         };
         let mut a = Trainer::new(energy.clone().into(), objective.clone(), settings.clone());

@@ -193,3 +193,79 @@ fn flow_matching_regresses_the_velocity_of_each_pair_as_documented() {
         same(&got, &want, coupling.name());
     }
 }
+
+/// Every score-matching objective's f32 path (the network's streams in f32, the loss's head on the tape) gives
+/// the f64 gradient to f32 accuracy: score and energy networks, noise-conditional ones for the denoising
+/// objectives, every projection form, with the same draws. A wrong stream, adjoint or σ column fails this.
+#[test]
+fn the_f32_paths_give_the_f64_gradients() {
+    use stein_models::objective::{cd::Cd, explicit::Explicit, nce::Nce, Single};
+    use stein_scores::MultivariateNormal;
+    let mut rng = SmallRng::seed_from_u64(7);
+    let x = Toy::TwoMoons.sample(300, &mut rng);
+    let objectives = |kind: Kind, conditioned: bool| -> Vec<Box<dyn Objective>> {
+        let mut all: Vec<Box<dyn Objective>> = vec![
+            Box::new(dsm::Dsm::new(0.3).unwrap()),
+            Box::new(Ncsn::new(vec![1.0, 0.3, 0.05]).unwrap()),
+        ];
+        if !conditioned {
+            all.extend::<[Box<dyn Objective>; 6]>([
+                Box::new(implicit::Implicit::exact()),
+                Box::new(implicit::Implicit::hutchinson(2).unwrap()),
+                Box::new(sliced::Sliced::ssm()),
+                Box::new(sliced::Sliced::ssm_vr().projections(2).unwrap()),
+                Box::new(Explicit::new(
+                    MultivariateNormal::isotropic(vec![0.5, 0.0], 0.7).unwrap(),
+                )),
+                Box::new(sliced::Sliced::ssm().projections(3).unwrap()),
+            ]);
+        }
+        if kind == Kind::Energy && !conditioned {
+            all.push(Box::new(Nce::new()));
+            all.push(Box::new(Cd::new(3, 1e-3, 0.1, 0.2, 300).unwrap()));
+        }
+        all
+    };
+    for kind in [Kind::Energy, Kind::Score] {
+        for conditioning in [Conditioning::None, Conditioning::InputAndScale] {
+            let m = Model::build(kind, conditioning, 2, &[32, 24], Activation::Silu, &mut rng);
+            let conditioned = conditioning == Conditioning::InputAndScale;
+            for mut o in objectives(kind, conditioned) {
+                let mut net = Network::Model(m.clone());
+                let name = format!("{} on a {kind:?} network, {conditioning:?}", o.name());
+                o.prepare(&mut net, &x).unwrap();
+                o.check(&net).unwrap();
+                let run = |precision, single: Option<&Single>, o: &mut Box<dyn Objective>| {
+                    o.gradient(Step {
+                        net: &net,
+                        batch: &x,
+                        rng: &mut SmallRng::seed_from_u64(11),
+                        precision,
+                        single,
+                    })
+                    .unwrap()
+                };
+                // each from the same state (contrastive divergence moves its chains)
+                let mut o32 = o.clone();
+                let want = run(Precision::F64, None, &mut o);
+                let single = Single::new(&net);
+                let got = run(Precision::F32, Some(&single), &mut o32);
+                assert!(
+                    (got.loss - want.loss).abs() <= 1e-4 * (1.0 + want.loss.abs()),
+                    "{name}: loss {} vs {}",
+                    got.loss,
+                    want.loss
+                );
+                for (l, (g, h)) in got.grads.iter().zip(&want.grads).enumerate() {
+                    let scale = h.data().iter().fold(1e-3f64, |a, v| a.max(v.abs()));
+                    for (u, v) in g.data().iter().zip(h.data()) {
+                        assert!(
+                            (u - v).abs() <= 2e-4 * scale,
+                            "{name}, parameter {l}: {u} vs {v} (scale {scale})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -29,7 +29,7 @@ pub use settings::{LogRecord, Settings, MAX_BATCH, MAX_STEPS};
 use crate::error::ModelError;
 use crate::network::Network;
 use crate::nn::Precision;
-use crate::objective::{sample_rows, Objective, Step};
+use crate::objective::{sample_rows, Objective, Single, Step};
 use crate::optim::{clip_grad_norm, Adam};
 use crate::progress::Progress;
 use rand::rngs::SmallRng;
@@ -179,8 +179,7 @@ impl Trainer {
                 ),
             ));
         }
-        self.objective
-            .check(&self.network, self.settings.precision)?;
+        self.objective.check(&self.network)?;
         if data.cols() != self.network.dim() {
             return Err(bad(
                 "data",
@@ -243,12 +242,7 @@ impl Trainer {
         #[cfg(not(feature = "io"))]
         let folder: Option<()> = None;
         let s = self.settings.clone();
-        let mut single = match (&self.network, s.precision) {
-            (Network::Diffusion(m), Precision::F32) => {
-                Some(crate::diffusion::single::TimeModel32::new(m))
-            }
-            _ => None,
-        };
+        let mut single = (s.precision == Precision::F32).then(|| Single::new(&self.network));
         let bar = Progress::new(opts.progress, opts.steps, self.step, "steps");
         let t0 = Instant::now();
         let mut losses = Vec::new();
@@ -291,8 +285,8 @@ impl Trainer {
             let params = self.network.params_mut().iter_mut();
             self.optimizer
                 .step_all(params.chain(self.objective.extra_mut()), &grads, lr);
-            if let (Some(single), Network::Diffusion(m)) = (single.as_mut(), &self.network) {
-                single.refresh(m);
+            if let Some(single) = single.as_mut() {
+                single.refresh(&self.network);
             }
             self.step += 1;
             if self.step.is_multiple_of(s.log_every) || self.step == opts.steps {
@@ -332,12 +326,8 @@ impl Trainer {
     /// minibatch (nothing is updated), with a margin of 10%. At least 1.
     pub fn steps_in(&mut self, data: &Tensor, budget: Duration) -> Result<usize, ModelError> {
         let z = self.prepare(data, &FitOptions::steps(self.step + 1))?;
-        let single = match (&self.network, self.settings.precision) {
-            (Network::Diffusion(m), Precision::F32) => {
-                Some(crate::diffusion::single::TimeModel32::new(m))
-            }
-            _ => None,
-        };
+        let single =
+            (self.settings.precision == Precision::F32).then(|| Single::new(&self.network));
         // a copy: a timing must not move the objective's state (chains, buffers)
         let mut objective = self.objective.clone();
         let mut times = Vec::new();

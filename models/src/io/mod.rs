@@ -427,7 +427,7 @@ impl ModelFile {
         }
         state.settings.validate()?;
         if let Some(o) = &objective {
-            o.check(&self.network, state.settings.precision)?;
+            o.check(&self.network)?;
         }
         let extra: &[Tensor] = objective.as_ref().map_or(&[], |o| o.extra());
         let shapes: Vec<(usize, usize)> = self

@@ -234,6 +234,80 @@ pub(crate) fn times_slope(act: Activation, z: &mut [f32], g: &mut [f32]) {
     });
 }
 
+/// The activation and its first three derivatives at x: (σ, σ′, σ″, σ‴), for Taylor mode's backward pass.
+#[inline(always)]
+fn derivatives(a: Activation, x: f32) -> [f32; 4] {
+    match a {
+        Activation::Silu => {
+            // s the logistic sigmoid, t = 1 − s, q = s t, u = t − s = 1 − 2s
+            let (s, t) = sigmoids(x);
+            let (q, u) = (s * t, t - s);
+            [
+                x * s,
+                s * x.mul_add(t, 1.0),
+                q * x.mul_add(u, 2.0),
+                q * (u * x.mul_add(u, 3.0) - 2.0 * x * q),
+            ]
+        }
+        Activation::Softplus => {
+            let (s, t) = sigmoids(x);
+            [value(a, x), s, s * t, s * t * (t - s)]
+        }
+        Activation::Tanh => {
+            let (th, d1) = (value(a, x), slope(a, x));
+            [th, d1, -2.0 * th * d1, d1 * (6.0 * th * th - 2.0)]
+        }
+        Activation::Elu => {
+            if x > 0.0 {
+                [x, 1.0, 0.0, 0.0]
+            } else {
+                let (m, e) = expm1_exp(x);
+                [m, e, e, e]
+            }
+        }
+        Activation::Relu => [x.max(0.0), if x > 0.0 { 1.0 } else { 0.0 }, 0.0, 0.0],
+    }
+}
+
+struct Derivatives<'a> {
+    act: Activation,
+    z: &'a [f32],
+    out: [&'a mut [f32]; 4],
+}
+
+impl pulp::WithSimd for Derivatives<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let [v, d1, d2, d3] = self.out;
+        macro_rules! each {
+            ($a:expr) => {
+                for ((((z, v), d1), d2), d3) in self.z.iter().zip(v).zip(d1).zip(d2).zip(d3) {
+                    [*v, *d1, *d2, *d3] = derivatives($a, *z);
+                }
+            };
+        }
+        match self.act {
+            Activation::Silu => each!(Activation::Silu),
+            Activation::Softplus => each!(Activation::Softplus),
+            Activation::Tanh => each!(Activation::Tanh),
+            Activation::Elu => each!(Activation::Elu),
+            Activation::Relu => each!(Activation::Relu),
+        }
+    }
+}
+
+/// `out = [σ(z), σ′(z), σ″(z), σ‴(z)]` elementwise. Panics if a length differs from z's (a programmer error).
+pub(crate) fn all_derivatives(act: Activation, z: &[f32], out: [&mut [f32]; 4]) {
+    assert!(
+        out.iter().all(|o| o.len() == z.len()),
+        "all_derivatives: {} values, outputs of {:?}",
+        z.len(),
+        out.iter().map(|o| o.len()).collect::<Vec<_>>()
+    );
+    pulp::Arch::new().dispatch(Derivatives { act, z, out });
+}
+
 /// sin(2π u) and cos(2π u) for |u| < 2⁵⁰, branch-free: u is reduced to its nearest quarter turn q/4 in f64
 /// (exact), the rest r = 2π(u − q/4) ∈ [−π/4, π/4] goes through short polynomials in f32, and the quarter
 /// rotates the pair.

@@ -7,7 +7,7 @@
 use super::{Gradient, Objective, Record, Registration, Step};
 use crate::error::ModelError;
 use crate::network::Network;
-use crate::nn::{Model, Precision};
+use crate::nn::Model;
 use rand::rngs::SmallRng;
 use rand::{Rng, RngExt};
 use stein_autodiff::{TVar, Tape, Tensor, Var};
@@ -23,6 +23,11 @@ pub fn loss<'t>(
 ) -> Var<'t> {
     let ed = model.energy_of(p, tape.tensor_const(x_data), None);
     let en = model.energy_of(p, tape.tensor_const(x_neg), None);
+    head(ed, en, alpha)
+}
+
+/// The loss from the energies of the data and the negatives.
+fn head<'t>(ed: TVar<'t>, en: TVar<'t>, alpha: f64) -> Var<'t> {
     ed.mean() - en.mean() + (ed.square().mean() + en.square().mean()) * alpha
 }
 
@@ -227,10 +232,9 @@ impl Objective for Cd {
         REGISTRATION.name
     }
 
-    fn check(&self, net: &Network, precision: Precision) -> Result<(), ModelError> {
+    fn check(&self, net: &Network) -> Result<(), ModelError> {
         super::needs(self.name(), super::ENERGY, net)?;
         super::unconditioned(self.name(), net)?;
-        super::f64_only(self.name(), precision)?;
         for (what, t) in [("chains", &self.chains), ("buffer", &self.buffer)] {
             if let Some(t) = t.as_ref().filter(|t| t.cols() != net.dim()) {
                 return Err(ModelError::BadParameter {
@@ -272,17 +276,13 @@ impl Objective for Cd {
             })?;
         self.keep(&negatives);
         let (x, alpha) = (step.batch, self.alpha);
-        Ok(super::sharded(step.net, &[], b, |tape, p, _, lo, hi| {
-            use crate::shard::rows_of;
-            loss(
-                m,
-                tape,
-                p,
-                &rows_of(x, lo, hi),
-                &rows_of(&negatives, lo, hi),
-                alpha,
-            )
-        }))
+        Ok(super::streams::value_gradient(
+            &step,
+            m,
+            &[x, &negatives],
+            &[],
+            |_, e, _, _, _| head(e[0], e[1], alpha),
+        ))
     }
 
     fn record(&self) -> Record {

@@ -185,7 +185,7 @@ impl Objective for DiffusionDsm {
         REGISTRATION.name
     }
 
-    fn check(&self, net: &Network, _precision: Precision) -> Result<(), ModelError> {
+    fn check(&self, net: &Network) -> Result<(), ModelError> {
         super::needs(self.name(), super::DIFFUSION, net)
     }
 
@@ -227,7 +227,8 @@ pub(super) fn weighted_gradient(
 ) -> Result<Gradient, ModelError> {
     let x0 = step.batch;
     let b = x0.rows();
-    if let Some(single) = step.single.filter(|_| step.precision == Precision::F32) {
+    let single = step.single.and_then(super::Single::diffusion);
+    if let Some(single) = single.filter(|_| step.precision == Precision::F32) {
         // f32 passes do half the work per row: shards twice as large
         let shard = crate::shard::shard_rows_up_to(b, 2 * crate::shard::SHARD_ROWS);
         let (loss, grads) = crate::shard::sharded_by(b, shard, |lo, hi| {

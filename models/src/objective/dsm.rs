@@ -1,10 +1,12 @@
 //! Denoising score matching (Vincent 2011) at one noise level: x̃ = x + σz, loss ½ σ² E‖s(x̃) + z/σ‖² (the
 //! single-noise loss of BENCHMARKS' T5). [`loss`] takes a level per row, so [`super::ncsn`] shares it.
 
+use super::streams::score_of;
 use super::{Gradient, Objective, Record, Registration, Step};
 use crate::error::ModelError;
 use crate::network::Network;
-use crate::nn::{Model, Precision};
+use crate::nn::{Kind, Model, Precision};
+use crate::shard::rows_of;
 use stein_autodiff::{TVar, Tape, Tensor, Var};
 
 /// Denoising score matching with per-row noise levels `sigma` (`B × 1`) and standard normal `z`: x̃ = x + σz,
@@ -18,34 +20,48 @@ pub fn loss<'t>(
     z: &Tensor,
     sigma: &Tensor,
 ) -> Var<'t> {
-    let noisy = Tensor::new(
-        x.rows(),
-        x.cols(),
-        x.data()
-            .iter()
-            .zip(z.data())
-            .enumerate()
-            .map(|(i, (a, b))| a + sigma.data()[i / x.cols()] * b)
-            .collect(),
-    )
-    .expect("shapes of x and z agree");
-    let xv = tape.tensor(&noisy);
+    let xv = tape.tensor(&noised(x, z, sigma));
     let sg = tape.tensor_const(sigma);
-    let s = model.score(tape, p, xv, Some(sg));
-    // σ² ‖s + z/σ‖² = ‖σ s + z‖²
-    (s * sg + tape.tensor_const(z)).square().sum() * (0.5 / x.rows() as f64)
+    head(tape, model.score(tape, p, xv, Some(sg)), z, sg)
 }
 
-/// The sharded gradient of [`loss`] for a batch, its noise and its levels.
-pub(crate) fn gradient(
-    net: &Network,
-    m: &Model,
-    x: &Tensor,
-    z: &Tensor,
-    sigma: &Tensor,
-) -> Gradient {
-    super::sharded(net, &[], x.rows(), |tape, p, _, lo, hi| {
-        use crate::shard::rows_of;
+/// x + σz, σ one level per row.
+fn noised(x: &Tensor, z: &Tensor, sigma: &Tensor) -> Tensor {
+    let d = x.cols();
+    Tensor::from_fn(x.rows(), d, |i, j| {
+        x.get(i, j) + sigma.get(i, 0) * z.get(i, j)
+    })
+}
+
+/// The loss from the score at the noisy points: mean ½ ‖σ s + z‖² (= ½ σ² ‖s + z/σ‖²).
+fn head<'t>(tape: &'t Tape, s: TVar<'t>, z: &Tensor, sg: TVar<'t>) -> Var<'t> {
+    (s * sg + tape.tensor_const(z)).square().sum() * (0.5 / z.rows() as f64)
+}
+
+/// The sharded gradient of [`loss`] for a batch, its noise and its levels, in the step's precision (in f32
+/// an energy network's score comes from its tangents along the axes, [`super::streams`]).
+pub(crate) fn gradient(step: &Step<'_>, m: &Model, z: &Tensor, sigma: &Tensor) -> Gradient {
+    let x = step.batch;
+    if step.precision == Precision::F32 {
+        let dirs = match m.kind {
+            Kind::Energy => super::streams::axes(x.cols()),
+            Kind::Score => Vec::new(),
+        };
+        let noisy = noised(x, z, sigma);
+        return super::streams::jet_gradient(
+            step,
+            m,
+            &noisy,
+            Some(sigma),
+            &dirs,
+            &[],
+            |tape, jet, lo, hi| {
+                let sg = tape.tensor_const(&rows_of(sigma, lo, hi));
+                head(tape, score_of(m.kind, &jet), &rows_of(z, lo, hi), sg)
+            },
+        );
+    }
+    super::sharded(step.net, &[], x.rows(), |tape, p, _, lo, hi| {
         loss(
             m,
             tape,
@@ -130,9 +146,8 @@ impl Objective for Dsm {
         REGISTRATION.name
     }
 
-    fn check(&self, net: &Network, precision: Precision) -> Result<(), ModelError> {
-        super::needs(self.name(), super::FIELDS, net)?;
-        super::f64_only(self.name(), precision)
+    fn check(&self, net: &Network) -> Result<(), ModelError> {
+        super::needs(self.name(), super::FIELDS, net)
     }
 
     fn prepare(&mut self, net: &mut Network, _data: &Tensor) -> Result<(), ModelError> {
@@ -144,7 +159,7 @@ impl Objective for Dsm {
         let (b, d) = step.batch.shape();
         let z = super::normals(b, d, step.rng);
         let sigma = Tensor::full(b, 1, self.sigma);
-        Ok(gradient(step.net, m, step.batch, &z, &sigma))
+        Ok(gradient(&step, m, &z, &sigma))
     }
 
     fn record(&self) -> Record {

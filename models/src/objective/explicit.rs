@@ -2,10 +2,12 @@
 //! teacher network). It needs the target in code, so it is built with [`Explicit::new`]; a file keeps its
 //! name only, and resuming one takes the target again ([`crate::fit::Trainer::resume_with`]).
 
+use super::streams::score_of;
 use super::{Gradient, Objective, Record, Registration, Step};
 use crate::error::ModelError;
 use crate::network::Network;
-use crate::nn::{Model, Precision};
+use crate::nn::{Kind, Model, Precision};
+use crate::shard::rows_of;
 use std::sync::Arc;
 use stein_autodiff::{TVar, Tape, Tensor, Var};
 use stein_scores::Score;
@@ -19,8 +21,12 @@ pub fn loss<'t>(
     target: &Tensor,
 ) -> Var<'t> {
     let xv = tape.tensor(x);
-    let s = model.score(tape, p, xv, None);
-    (s - tape.tensor_const(target)).square().sum() * (0.5 / x.rows() as f64)
+    head(tape, model.score(tape, p, xv, None), target)
+}
+
+/// The loss from the model's score: mean ½ ‖s − s*‖².
+fn head<'t>(tape: &'t Tape, s: TVar<'t>, target: &Tensor) -> Var<'t> {
+    (s - tape.tensor_const(target)).square().sum() * (0.5 / target.rows() as f64)
 }
 
 /// The explicit score-matching objective with its target score.
@@ -84,10 +90,9 @@ impl Objective for Explicit {
         REGISTRATION.name
     }
 
-    fn check(&self, net: &Network, precision: Precision) -> Result<(), ModelError> {
+    fn check(&self, net: &Network) -> Result<(), ModelError> {
         super::needs(self.name(), REGISTRATION.trains, net)?;
         super::unconditioned(self.name(), net)?;
-        super::f64_only(self.name(), precision)?;
         if self.target.score_dim() != net.dim() {
             return Err(ModelError::BadParameter {
                 param: "target",
@@ -113,17 +118,27 @@ impl Objective for Explicit {
                 reason: "the target score is not finite at a point of the batch".into(),
             });
         }
+        if step.precision == Precision::F32 {
+            // an energy network's score from its tangents along the axes
+            let dirs = match m.kind {
+                Kind::Energy => super::streams::axes(x.cols()),
+                Kind::Score => Vec::new(),
+            };
+            return Ok(super::streams::jet_gradient(
+                &step,
+                m,
+                x,
+                None,
+                &dirs,
+                &[],
+                |tape, jet, lo, hi| head(tape, score_of(m.kind, &jet), &rows_of(&target, lo, hi)),
+            ));
+        }
         Ok(super::sharded(
             step.net,
             &[],
             x.rows(),
-            |tape, p, _, lo, hi| {
-                let (xs, ts) = (
-                    crate::shard::rows_of(x, lo, hi),
-                    crate::shard::rows_of(&target, lo, hi),
-                );
-                loss(m, tape, p, &xs, &ts)
-            },
+            |tape, p, _, lo, hi| loss(m, tape, p, &rows_of(x, lo, hi), &rows_of(&target, lo, hi)),
         ))
     }
 

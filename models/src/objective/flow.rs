@@ -27,7 +27,6 @@ use super::diffusion::{weighted_gradient, Weighting};
 use super::{Gradient, Objective, Record, Registration, Step};
 use crate::error::ModelError;
 use crate::network::Network;
-use crate::nn::Precision;
 use rand::RngExt;
 use stein_autodiff::Tensor;
 
@@ -139,7 +138,7 @@ impl Objective for FlowMatching {
         }
     }
 
-    fn check(&self, net: &Network, _precision: Precision) -> Result<(), ModelError> {
+    fn check(&self, net: &Network) -> Result<(), ModelError> {
         super::needs(self.name(), super::DIFFUSION, net)?;
         let m = net.diffusion(self.name())?;
         // with the OT coupling the learned velocity is not a Gaussian path's probability flow, so its score

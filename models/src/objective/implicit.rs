@@ -2,11 +2,12 @@
 //! constant that does not depend on the model, with no target needed — with the exact trace, or with
 //! Hutchinson's estimator tr ∇ₓs ≈ vᵀ∇ₓs v (`ism-hutchinson`).
 
+use super::streams::{jet_gradient, on_tape, Along};
 use super::{Gradient, Objective, Projection, Record, Registration, Step};
 use crate::error::ModelError;
 use crate::network::Network;
-use crate::nn::jet::Direction;
-use crate::nn::{Kind, Model, Precision};
+use crate::nn::jet::Jet;
+use crate::nn::{Kind, Model};
 use stein_autodiff::{TVar, Tape, Tensor, Var};
 
 /// Implicit score matching with the exact trace: mean [tr ∇ₓs(x) + ½ ‖s(x)‖²] over the rows of `x`.
@@ -15,19 +16,36 @@ use stein_autodiff::{TVar, Tape, Tensor, Var};
 /// energy network, its Laplacian: tr ∇ₓs = −ΔE) ride forward beside its value — d + 2 streams through each
 /// layer and one backward pass in the parameters, instead of d reverse sweeps over a reverse sweep.
 pub fn loss<'t>(model: &Model, tape: &'t Tape, p: &[TVar<'t>], x: &Tensor) -> Var<'t> {
-    let xv = tape.tensor(x);
-    let axes: Vec<Direction> = (0..x.cols()).map(Direction::Axis).collect();
-    let all: Vec<usize> = (0..axes.len()).collect();
-    let per_row = match model.kind {
+    let (dirs, second) = streams(model.kind, x.cols());
+    let jet = model.jet(
+        p,
+        tape.tensor(x),
+        None,
+        &on_tape(tape, &dirs, 0, x.rows()),
+        &second,
+    );
+    head(model.kind, jet, x.rows())
+}
+
+/// The streams of the exact trace: the d axes, and for an energy network the Laplacian along them.
+fn streams(kind: Kind, d: usize) -> (Vec<Along<'static>>, Vec<usize>) {
+    let second = match kind {
+        Kind::Energy => (0..d).collect(),
+        Kind::Score => Vec::new(),
+    };
+    (super::streams::axes(d), second)
+}
+
+/// The mean loss of `rows` rows from their jet along [`streams`].
+fn head(kind: Kind, jet: Jet<'_>, rows: usize) -> Var<'_> {
+    let per_row = match kind {
         Kind::Energy => {
             // s = −∇E: tr ∇s = −ΔE, ‖s‖² = Σₖ (∂ₖE)²
-            let jet = model.jet(p, xv, None, &axes, &all);
             let sq = super::sum_of(jet.tangents.iter().map(|t| t.square()));
             sq * 0.5 - jet.second.expect("second derivatives asked")
         }
         Kind::Score => {
             // tr ∇s = Σₖ ∂ₖsₖ
-            let jet = model.jet(p, xv, None, &axes, &[]);
             let tr = super::sum_of(
                 jet.tangents
                     .iter()
@@ -37,7 +55,7 @@ pub fn loss<'t>(model: &Model, tape: &'t Tape, p: &[TVar<'t>], x: &Tensor) -> Va
             tr + jet.value.square().sum_axis(1) * 0.5
         }
     };
-    per_row.sum() / x.rows() as f64
+    per_row.sum() / rows as f64
 }
 
 /// Implicit score matching with Hutchinson's trace estimator: tr ∇ₓs ≈ vᵀ ∇ₓ(vᵀs) for projections v with
@@ -101,10 +119,9 @@ impl Objective for Implicit {
         }
     }
 
-    fn check(&self, net: &Network, precision: Precision) -> Result<(), ModelError> {
+    fn check(&self, net: &Network) -> Result<(), ModelError> {
         super::needs(self.name(), super::FIELDS, net)?;
-        super::unconditioned(self.name(), net)?;
-        super::f64_only(self.name(), precision)
+        super::unconditioned(self.name(), net)
     }
 
     fn rows_per_point(&self) -> usize {
@@ -115,18 +132,21 @@ impl Objective for Implicit {
         let m = step.net.model(self.name())?;
         Ok(match self.projections {
             None => {
-                let x = step.batch;
-                super::sharded(step.net, &[], x.rows(), |tape, p, _, lo, hi| {
-                    loss(m, tape, p, &crate::shard::rows_of(x, lo, hi))
-                })
+                let (dirs, second) = streams(m.kind, step.batch.cols());
+                jet_gradient(
+                    &step,
+                    m,
+                    step.batch,
+                    None,
+                    &dirs,
+                    &second,
+                    |_, jet, lo, hi| head(m.kind, jet, hi - lo),
+                )
             }
             Some(k) => {
                 let x = super::tile_rows(step.batch, k);
                 let v = Projection::Rademacher.draw(x.rows(), x.cols(), step.rng);
-                super::sharded(step.net, &[], x.rows(), |tape, p, _, lo, hi| {
-                    use crate::shard::rows_of;
-                    hutchinson(m, tape, p, &rows_of(&x, lo, hi), &rows_of(&v, lo, hi))
-                })
+                super::sliced::gradient(&step, m, &x, &v, true)
             }
         })
     }

@@ -31,8 +31,10 @@ pub mod nce;
 pub mod ncsn;
 mod record;
 pub mod sliced;
+mod streams;
 
 pub use record::Record;
+pub use streams::{Along, Single};
 
 use crate::error::ModelError;
 use crate::network::{Network, NetworkKind};
@@ -63,7 +65,7 @@ pub struct Step<'a> {
     /// The arithmetic of the passes.
     pub precision: Precision,
     /// The network in f32, kept in step with its parameters by the loop, for objectives with an f32 path.
-    pub single: Option<&'a crate::diffusion::single::TimeModel32>,
+    pub single: Option<&'a Single>,
 }
 
 /// A training objective. See the [module documentation](self) for the list and how to add one.
@@ -71,8 +73,9 @@ pub trait Objective: ObjectiveClone + Send + Sync + std::fmt::Debug {
     /// The name it is registered under (the command line's `--loss` value).
     fn name(&self) -> &'static str;
 
-    /// Whether it can train `net` in `precision`; the error says what it needs instead.
-    fn check(&self, net: &Network, precision: Precision) -> Result<(), ModelError>;
+    /// Whether it can train `net`; the error says what it needs instead. (Every objective trains in f32
+    /// and f64: [`Step::precision`].)
+    fn check(&self, net: &Network) -> Result<(), ModelError>;
 
     /// Called once before the first step of a run, fresh or resumed, with the training data in model
     /// coordinates: fit what depends on the data (NCE's noise law, the box that contrastive divergence
@@ -205,18 +208,6 @@ pub(crate) fn needs(name: &str, kinds: &[NetworkKind], net: &Network) -> Result<
                 .join(" and "),
             net.kind().name()
         ),
-    })
-}
-
-/// The error of an objective without an f32 path asked to run in f32.
-pub(crate) fn f64_only(name: &str, precision: Precision) -> Result<(), ModelError> {
-    if precision == Precision::F64 {
-        return Ok(());
-    }
-    Err(ModelError::BadParameter {
-        param: "precision",
-        value: precision.name().into(),
-        reason: format!("{name} has no f32 path: train it in f64"),
     })
 }
 

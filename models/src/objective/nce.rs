@@ -5,7 +5,7 @@
 use super::{Gradient, Objective, Record, Registration, Step};
 use crate::error::ModelError;
 use crate::network::Network;
-use crate::nn::{Kind, Model, Precision};
+use crate::nn::{Kind, Model};
 use stein_autodiff::{TVar, Tape, Tensor, Var};
 use stein_scores::{Analytic, MultivariateNormal, Sample};
 
@@ -23,11 +23,20 @@ pub fn loss<'t>(
     log_q_noise: &Tensor,
 ) -> Var<'t> {
     assert_eq!(model.kind, Kind::Energy, "NCE needs an energy model");
-    let g = |x: &Tensor, lq: &Tensor| {
-        let e = model.energy_of(p, tape.tensor_const(x), None);
-        -e - log_z - tape.tensor_const(lq)
-    };
-    let (gd, gn) = (g(x_data, log_q_data), g(x_noise, log_q_noise));
+    let e = |x: &Tensor| model.energy_of(p, tape.tensor_const(x), None);
+    head(
+        tape,
+        [e(x_data), e(x_noise)],
+        log_z,
+        [log_q_data, log_q_noise],
+    )
+}
+
+/// The loss from the energies of the data and the noise points: with G = −E − log Z − log q,
+/// −(mean log σ(G_data) + mean log σ(−G_noise)).
+fn head<'t>(tape: &'t Tape, e: [TVar<'t>; 2], log_z: TVar<'t>, log_q: [&Tensor; 2]) -> Var<'t> {
+    let g = |e: TVar<'t>, lq: &Tensor| -e - log_z - tape.tensor_const(lq);
+    let (gd, gn) = (g(e[0], log_q[0]), g(e[1], log_q[1]));
     -(gd.log_sigmoid().mean() + (-gn).log_sigmoid().mean())
 }
 
@@ -94,10 +103,9 @@ impl Objective for Nce {
         REGISTRATION.name
     }
 
-    fn check(&self, net: &Network, precision: Precision) -> Result<(), ModelError> {
+    fn check(&self, net: &Network) -> Result<(), ModelError> {
         super::needs(self.name(), super::ENERGY, net)?;
-        super::unconditioned(self.name(), net)?;
-        super::f64_only(self.name(), precision)
+        super::unconditioned(self.name(), net)
     }
 
     fn prepare(&mut self, _net: &mut Network, data: &Tensor) -> Result<(), ModelError> {
@@ -142,21 +150,18 @@ impl Objective for Nce {
             })
         };
         let (lx, lxn) = (lq(x), lq(&xn));
-        Ok(super::sharded(
-            step.net,
+        Ok(super::streams::value_gradient(
+            &step,
+            m,
+            &[x, &xn],
             &self.log_z,
-            b,
-            |tape, p, e, lo, hi| {
+            |tape, e, z, lo, hi| {
                 use crate::shard::rows_of;
-                loss(
-                    m,
+                head(
                     tape,
-                    p,
-                    e[0],
-                    &rows_of(x, lo, hi),
-                    &rows_of(&xn, lo, hi),
-                    &rows_of(&lx, lo, hi),
-                    &rows_of(&lxn, lo, hi),
+                    [e[0], e[1]],
+                    z[0],
+                    [&rows_of(&lx, lo, hi), &rows_of(&lxn, lo, hi)],
                 )
             },
         ))

@@ -5,7 +5,6 @@
 use super::{Gradient, Objective, Record, Registration, Step};
 use crate::error::ModelError;
 use crate::network::Network;
-use crate::nn::Precision;
 use rand::RngExt;
 use stein_autodiff::Tensor;
 
@@ -43,9 +42,8 @@ impl Objective for Ncsn {
         REGISTRATION.name
     }
 
-    fn check(&self, net: &Network, precision: Precision) -> Result<(), ModelError> {
-        super::needs(self.name(), super::FIELDS, net)?;
-        super::f64_only(self.name(), precision)
+    fn check(&self, net: &Network) -> Result<(), ModelError> {
+        super::needs(self.name(), super::FIELDS, net)
     }
 
     fn prepare(&mut self, net: &mut Network, _data: &Tensor) -> Result<(), ModelError> {
@@ -58,7 +56,7 @@ impl Objective for Ncsn {
         let z = super::normals(b, d, step.rng);
         let ladder = &self.sigmas;
         let sigma = Tensor::from_fn(b, 1, |_, _| ladder[step.rng.random_range(0..ladder.len())]);
-        Ok(super::dsm::gradient(step.net, m, step.batch, &z, &sigma))
+        Ok(super::dsm::gradient(&step, m, &z, &sigma))
     }
 
     fn record(&self) -> Record {

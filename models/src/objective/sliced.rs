@@ -1,11 +1,13 @@
 //! Sliced score matching (Song, Garg, Shi & Ermon 2019): E[vᵀ∇ₓs v + ½ (vᵀs)²] over random projections v, or
 //! the variance-reduced form E[vᵀ∇ₓs v + ½ ‖s‖²] (exact second term for E[v vᵀ] = I; `ssm-vr`).
 
+use super::streams::{jet_gradient, on_tape, Along};
 use super::{Gradient, Objective, Projection, Record, Registration, Step};
 use crate::error::ModelError;
 use crate::network::Network;
-use crate::nn::jet::Direction;
-use crate::nn::{Kind, Model, Precision};
+use crate::nn::jet::Jet;
+use crate::nn::{Kind, Model};
+use crate::shard::rows_of;
 use stein_autodiff::{TVar, Tape, Tensor, Var};
 
 /// Sliced score matching over the rows of `x` with projections `v` (same shape): mean [vᵀ ∇ₓs v + ½ (vᵀs)²],
@@ -22,23 +24,51 @@ pub fn loss<'t>(
     v: &Tensor,
     variance_reduced: bool,
 ) -> Var<'t> {
-    let xv = tape.tensor(x);
-    let vv = tape.tensor_const(v);
-    let along = Direction::Rows(vv);
-    let per_row = match model.kind {
+    let (dirs, second) = streams(model.kind, v, variance_reduced);
+    let jet = model.jet(
+        p,
+        tape.tensor(x),
+        None,
+        &on_tape(tape, &dirs, 0, x.rows()),
+        &second,
+    );
+    head(model.kind, tape, jet, v, variance_reduced)
+}
+
+/// The streams sliced score matching needs along the projections `v`: the tangent along v; for an energy
+/// network its second derivative along v too (and the d axes for the variance-reduced form's ‖s‖²).
+fn streams(kind: Kind, v: &Tensor, variance_reduced: bool) -> (Vec<Along<'_>>, Vec<usize>) {
+    let d = v.cols();
+    match kind {
         Kind::Energy if variance_reduced => {
-            let mut dirs: Vec<Direction> = (0..x.cols()).map(Direction::Axis).collect();
-            dirs.push(along);
-            let jet = model.jet(p, xv, None, &dirs, &[x.cols()]);
-            let sq = super::sum_of(jet.tangents[..x.cols()].iter().map(|t| t.square()));
+            let mut dirs = super::streams::axes(d);
+            dirs.push(Along::Rows(v));
+            (dirs, vec![d])
+        }
+        Kind::Energy => (vec![Along::Rows(v)], vec![0]),
+        Kind::Score => (vec![Along::Rows(v)], Vec::new()),
+    }
+}
+
+/// The mean loss of the rows from their jet along [`streams`] and their projections `v`.
+fn head<'t>(
+    kind: Kind,
+    tape: &'t Tape,
+    jet: Jet<'t>,
+    v: &Tensor,
+    variance_reduced: bool,
+) -> Var<'t> {
+    let per_row = match kind {
+        Kind::Energy if variance_reduced => {
+            let d = v.cols();
+            let sq = super::sum_of(jet.tangents[..d].iter().map(|t| t.square()));
             sq * 0.5 - jet.second.expect("second derivatives asked")
         }
         Kind::Energy => {
-            let jet = model.jet(p, xv, None, &[along], &[0]);
             jet.tangents[0].square() * 0.5 - jet.second.expect("second derivatives asked")
         }
         Kind::Score => {
-            let jet = model.jet(p, xv, None, &[along], &[]);
+            let vv = tape.tensor_const(v);
             let vjv = (jet.tangents[0] * vv).sum_axis(1);
             let second = if variance_reduced {
                 jet.value.square().sum_axis(1)
@@ -48,7 +78,22 @@ pub fn loss<'t>(
             vjv + second * 0.5
         }
     };
-    per_row.sum() / x.rows() as f64
+    per_row.sum() / v.rows() as f64
+}
+
+/// The gradient of [`loss`] over the rows of `x` (the batch, tiled for several projections per point) with
+/// projections `v`, in the step's precision.
+pub(crate) fn gradient(
+    step: &Step<'_>,
+    m: &Model,
+    x: &Tensor,
+    v: &Tensor,
+    variance_reduced: bool,
+) -> Gradient {
+    let (dirs, second) = streams(m.kind, v, variance_reduced);
+    jet_gradient(step, m, x, None, &dirs, &second, |tape, jet, lo, hi| {
+        head(m.kind, tape, jet, &rows_of(v, lo, hi), variance_reduced)
+    })
 }
 
 /// Sliced score matching with `projections` projections per point drawn from `projection`.
@@ -123,10 +168,9 @@ impl Objective for Sliced {
         }
     }
 
-    fn check(&self, net: &Network, precision: Precision) -> Result<(), ModelError> {
+    fn check(&self, net: &Network) -> Result<(), ModelError> {
         super::needs(self.name(), super::FIELDS, net)?;
         super::unconditioned(self.name(), net)?;
-        super::f64_only(self.name(), precision)?;
         super::check_projections(self.projections).map(|_| ())
     }
 
@@ -138,16 +182,7 @@ impl Objective for Sliced {
         let m = step.net.model(self.name())?;
         let x = super::tile_rows(step.batch, self.projections);
         let v = self.projection.draw(x.rows(), x.cols(), step.rng);
-        let vr = self.variance_reduced;
-        Ok(super::sharded(
-            step.net,
-            &[],
-            x.rows(),
-            |tape, p, _, lo, hi| {
-                use crate::shard::rows_of;
-                loss(m, tape, p, &rows_of(&x, lo, hi), &rows_of(&v, lo, hi), vr)
-            },
-        ))
+        Ok(gradient(&step, m, &x, &v, self.variance_reduced))
     }
 
     fn record(&self) -> Record {

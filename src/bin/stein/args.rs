@@ -132,8 +132,8 @@ pub struct TrainArgs {
     /// the likelihood starts there: 10⁻⁷ to 0.5 (default: the SDE's, 10⁻⁵).
     #[arg(long, allow_hyphen_values = true, value_parser = positive_real)]
     pub t_min: Option<f64>,
-    /// The arithmetic of the training passes (default: f32 for diffusion models, f64 for the others; f32 where
-    /// the objective has an f32 path). Parameters and the optimiser stay f64. On --resume: the run's.
+    /// The arithmetic of the training passes (default: f32, the recipes' choice). Parameters and the
+    /// optimiser stay f64. On --resume: the run's.
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionArg>,
     /// No progress bar.
