@@ -123,6 +123,26 @@ fn every_flag_that_shapes_the_run_shows_in_its_model_file() {
     assert!(
         matches!(&f.network, Network::Diffusion(m) if matches!(m.sde, stein::models::diffusion::Sde::Ve { .. }))
     );
+    // a moving average: kept in the checkpoint's settings and state, and the model file holds it
+    let d = tmp_dir("recipes", "ema");
+    let f = train(&d, &["--steps", "20", "--ema", "0.9"]);
+    let ck = ModelFile::load(d.join("run/checkpoint.json")).unwrap();
+    let state = ck.training.as_ref().unwrap();
+    assert_eq!(state.settings.ema, Some(0.9));
+    let average = state
+        .average
+        .as_ref()
+        .expect("the average in the checkpoint");
+    assert_eq!(
+        f.network.params(),
+        &average[..],
+        "model.json holds the average"
+    );
+    assert_ne!(
+        ck.network.params(),
+        &average[..],
+        "the checkpoint holds the raw network"
+    );
     // a budget of time fixes a total of steps and says so
     let d = tmp_dir("recipes", "time");
     let o = stein_in(
@@ -160,6 +180,7 @@ fn every_flag_that_shapes_the_run_shows_in_its_model_file() {
         (vec!["--time", "0s"], "out of range"),
         (vec!["--time", "5 parsecs"], "unit"),
         (vec!["--steps", "10", "--time", "5s"], "cannot be used with"),
+        (vec!["--ema", "1"], "strictly between 0 and 1"),
     ] {
         let d = tmp_dir("recipes", "bad");
         let mut a = vec!["train", "--quiet", "--out", "run"];

@@ -80,6 +80,8 @@ pub struct Recipe {
     pub steps: usize,
     /// What a diffusion network's output stands for (`None`: EDM's denoiser, [`Recipe::diffusion`]).
     pub output: Option<Output>,
+    /// The decay of the parameters' moving average, if the run keeps one ([`Settings::ema`]).
+    pub ema: Option<f64>,
 }
 
 impl Recipe {
@@ -103,6 +105,7 @@ impl Recipe {
             precision: Precision::F32,
             steps: 4000,
             output: None,
+            ema: None,
         }
     }
 
@@ -199,6 +202,12 @@ impl Recipe {
         self.output = Some(output);
         self
     }
+    /// With a moving average of the parameters of this decay ([`Settings::ema`]).
+    pub fn ema(mut self, decay: f64) -> Self {
+        self.ema = Some(decay);
+        self
+    }
+
     /// In this precision.
     pub fn precision(mut self, p: Precision) -> Self {
         self.precision = p;
@@ -222,6 +231,7 @@ impl Recipe {
             clip: Some(self.clip),
             seed,
             precision: self.precision,
+            ema: self.ema,
             ..Settings::default()
         }
     }

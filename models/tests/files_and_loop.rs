@@ -187,12 +187,16 @@ fn resume_continues_exactly_for_every_objective() {
         (Box::new(Implicit::exact()), F32),
         (Box::new(Nce::new()), F32),
         (Box::new(Cd::new(3, 1e-3, 0.1, 0.2, 300).unwrap()), F32),
+        (Box::new(Dsm::new(0.2).unwrap()), F32),
     ];
-    for (objective, precision) in cases {
+    let last = cases.len() - 1;
+    for (i, (objective, precision)) in cases.into_iter().enumerate() {
         let name = format!("{} in {}", objective.name(), precision.name());
+        // the last case keeps a moving average of the parameters, which resumes too
         let settings = Settings {
             batch: 64,
             precision,
+            ema: (i == last).then_some(0.95),
             ..Settings::default()
         };
         let mut a = Trainer::new(energy.clone().into(), objective.clone(), settings.clone());
@@ -205,6 +209,8 @@ fn resume_continues_exactly_for_every_objective() {
         assert_eq!((c.step, c.target_steps), (25, Some(25)), "{name}");
         c.fit(&data, &FitOptions::steps(40).out(d)).unwrap();
         assert_eq!(a.network, c.network, "{name}: resumed run differs");
+        assert_eq!(a.average, c.average, "{name}: resumed average differs");
+        assert_eq!(a.averaged(), c.averaged(), "{name}");
         assert_eq!(a.objective.record(), c.objective.record(), "{name}");
         let lines = std::fs::read_to_string(d.join("metrics.jsonl")).unwrap();
         let last: serde_json::Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
@@ -666,4 +672,70 @@ fn contrastive_divergence_continues_with_another_batch_size() {
     assert!(report.losses.iter().all(|(_, l)| l.is_finite()));
     assert_eq!(rows(&t), 150);
     let _ = (trained(&t), Projection::Gaussian);
+}
+
+/// The moving average is the documented recursion over the parameters after each step (the run itself is the
+/// run without an average, step for step), the model file holds it, and a decay out of (0, 1) is an error
+/// naming `ema`.
+#[test]
+fn the_moving_average_follows_its_recursion_and_is_the_model() {
+    let mut rng = SmallRng::seed_from_u64(9);
+    let data = Toy::TwoMoons.sample(500, &mut rng);
+    let energy = Model::energy(2, &[8], Activation::Silu, &mut rng);
+    let plain = Settings {
+        batch: 32,
+        ..Settings::default()
+    };
+    let decay = 0.8;
+    let averaged = Settings {
+        ema: Some(decay),
+        ..plain.clone()
+    };
+    let mut a = Trainer::new(
+        energy.clone().into(),
+        Box::new(Dsm::new(0.3).unwrap()),
+        averaged,
+    );
+    a.fit(&data, &FitOptions::steps(12)).unwrap();
+    let mut b = Trainer::new(energy.into(), Box::new(Dsm::new(0.3).unwrap()), plain);
+    let mut want: Option<Vec<stein_autodiff::Tensor>> = None;
+    for k in 1..=12usize {
+        b.fit(&data, &FitOptions::steps(k)).unwrap();
+        let p = b.network.params();
+        want = Some(match want {
+            None => p.to_vec(),
+            Some(w) => {
+                let d = decay.min((1.0 + k as f64) / (10.0 + k as f64));
+                w.iter()
+                    .zip(p)
+                    .map(|(w, p)| {
+                        let v = w
+                            .data()
+                            .iter()
+                            .zip(p.data())
+                            .map(|(w, p)| d * w + (1.0 - d) * p);
+                        stein_autodiff::Tensor::new(w.rows(), w.cols(), v.collect()).unwrap()
+                    })
+                    .collect()
+            }
+        });
+    }
+    assert_eq!(a.network, b.network, "the average does not change the run");
+    let want = want.unwrap();
+    for (g, w) in a.average.as_ref().unwrap().iter().zip(&want) {
+        for (u, v) in g.data().iter().zip(w.data()) {
+            assert!((u - v).abs() <= 1e-12 * (1.0 + v.abs()), "{u} vs {v}");
+        }
+    }
+    assert_ne!(a.averaged(), a.network);
+    assert_eq!(a.to_file(false).network, a.averaged());
+    assert_eq!(a.to_file(true).network, a.network);
+    for bad in [0.0, 1.0, f64::NAN, -0.5] {
+        let s = Settings {
+            ema: Some(bad),
+            ..Settings::default()
+        };
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("ema"), "{e}");
+    }
 }

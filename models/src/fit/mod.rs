@@ -113,6 +113,9 @@ pub struct Trainer {
     pub target_steps: Option<usize>,
     /// The training data's name or path, kept in model files for the record.
     pub data: String,
+    /// The moving average of the network's parameters ([`Settings::ema`]; `None` without one, or before
+    /// the first step).
+    pub average: Option<Vec<Tensor>>,
 }
 
 /// The RNG of step `k`: a stream that depends only on (seed, k).
@@ -135,7 +138,22 @@ impl Trainer {
             step: 0,
             target_steps: None,
             data: String::new(),
+            average: None,
         }
+    }
+
+    /// The model the run stands for: the network with its parameters' moving average when the run keeps
+    /// one ([`Settings::ema`]), else the network itself.
+    pub fn averaged(&self) -> Network {
+        let mut net = self.network.clone();
+        if let Some(avg) = self
+            .average
+            .as_ref()
+            .filter(|_| self.settings.ema.is_some())
+        {
+            net.params_mut().clone_from_slice(avg);
+        }
+        net
     }
 
     /// Train on `data` (`n × dim`, data coordinates: mapped to model coordinates by the network's
@@ -289,6 +307,9 @@ impl Trainer {
                 single.refresh(&self.network);
             }
             self.step += 1;
+            if let Some(decay) = s.ema {
+                average(&mut self.average, self.network.params(), decay, self.step);
+            }
             if self.step.is_multiple_of(s.log_every) || self.step == opts.steps {
                 losses.push((self.step, loss));
                 #[cfg(feature = "io")]
@@ -356,15 +377,22 @@ impl Trainer {
 impl Trainer {
     /// The model file of the current state: the network, the objective's record, and with `with_state` the
     /// training state (a checkpoint).
+    /// A finished model file holds [`Trainer::averaged`]; a checkpoint the raw network, with the average in
+    /// its training state.
     pub fn to_file(&self, with_state: bool) -> ModelFile {
         ModelFile {
-            network: self.network.clone(),
+            network: if with_state {
+                self.network.clone()
+            } else {
+                self.averaged()
+            },
             objective: Some(self.objective.record()),
             training: with_state.then(|| TrainingState {
                 step: self.step,
                 optimizer: self.optimizer.clone(),
                 settings: self.settings.clone(),
                 target_steps: self.target_steps,
+                average: self.average.clone(),
             }),
             data: self.data.clone(),
         }
@@ -409,6 +437,20 @@ impl Trainer {
         objective: Box<dyn crate::objective::Objective>,
     ) -> Result<Self, ModelError> {
         let state = f.training.ok_or_else(|| not_checkpoint(path))?;
+        if let Some(avg) = &state.average {
+            let fits = avg.len() == f.network.params().len()
+                && avg
+                    .iter()
+                    .zip(f.network.params())
+                    .all(|(a, p)| a.shape() == p.shape() && a.data().iter().all(|v| v.is_finite()));
+            if !fits {
+                return Err(ModelError::BadModelFile {
+                    path: path.display().to_string(),
+                    reason: "its parameters' average does not fit the network (shapes or values)"
+                        .into(),
+                });
+            }
+        }
         Ok(Trainer {
             network: f.network,
             objective,
@@ -417,6 +459,7 @@ impl Trainer {
             step: state.step,
             target_steps: state.target_steps,
             data: f.data,
+            average: state.average,
         })
     }
 }
@@ -426,6 +469,22 @@ fn not_checkpoint(path: &Path) -> ModelError {
     ModelError::BadModelFile {
         path: path.display().to_string(),
         reason: "a model file without training state (not a checkpoint)".into(),
+    }
+}
+
+/// avg ← d avg + (1 − d) θ after step k (counted from 1), d = min(decay, (1 + k)/(10 + k)); the first
+/// average is θ itself.
+fn average(avg: &mut Option<Vec<Tensor>>, params: &[Tensor], decay: f64, k: usize) {
+    let Some(avg) = avg.as_mut().filter(|a| a.len() == params.len()) else {
+        *avg = Some(params.to_vec());
+        return;
+    };
+    let d = decay.min((1.0 + k as f64) / (10.0 + k as f64));
+    for (a, p) in avg.iter_mut().zip(params) {
+        a.data_mut()
+            .iter_mut()
+            .zip(p.data())
+            .for_each(|(a, &p)| *a = d * *a + (1.0 - d) * p);
     }
 }
 

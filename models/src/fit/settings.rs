@@ -31,6 +31,12 @@ pub struct Settings {
     pub log_every: usize,
     /// Write a checkpoint every this many steps, and at the start and the end of a run (500).
     pub checkpoint_every: usize,
+    /// Keep an exponential moving average of the parameters with this decay (none): the model a run
+    /// writes, samples and scores is the average ([`crate::fit::Trainer::averaged`]); training goes on
+    /// from the raw parameters. The decay of step k is min(decay, (1 + k)/(10 + k)), so early steps are not
+    /// averaged over the initialisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema: Option<f64>,
 }
 
 impl Default for Settings {
@@ -44,6 +50,7 @@ impl Default for Settings {
             precision: Precision::F64,
             log_every: 10,
             checkpoint_every: 500,
+            ema: None,
         }
     }
 }
@@ -72,6 +79,13 @@ impl Settings {
                 "log_every/checkpoint_every",
                 format!("{}/{}", self.log_every, self.checkpoint_every),
                 "must be at least 1",
+            );
+        }
+        if let Some(d) = self.ema.filter(|d| !(*d > 0.0 && *d < 1.0)) {
+            return bad(
+                "ema",
+                d.to_string(),
+                "an average's decay is between 0 and 1",
             );
         }
         match self.schedule {

@@ -137,6 +137,7 @@ pub(super) fn from_v2(value: serde_json::Value) -> Result<ModelFile, String> {
                 optimizer: t.optimizer.merged(t.extra_optimizer),
                 settings,
                 target_steps: t.target_steps,
+                average: None,
             };
             (Some(record), Some(training))
         }
@@ -248,6 +249,7 @@ pub(super) fn from_diffusion_v1(value: serde_json::Value) -> Result<ModelFile, S
                 optimizer: t.state.optimizer,
                 settings,
                 target_steps: Some(c.steps),
+                average: None,
             };
             (Some(record), Some(training))
         }

@@ -68,6 +68,9 @@ pub struct TrainingState {
     /// The total of steps the run was last asked for: a run continued without a new total goes on to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_steps: Option<usize>,
+    /// The moving average of the network's parameters, for runs with [`Settings::ema`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average: Option<Vec<Tensor>>,
 }
 
 impl PartialEq for TrainingState {

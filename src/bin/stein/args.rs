@@ -2,6 +2,7 @@
 //! parsed, so a bad flag is an error before anything is read or written.
 
 pub use crate::choices::*;
+pub use crate::data::DataArgs;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -34,30 +35,6 @@ pub enum Command {
     Plot(PlotArgs),
     /// Write a built-in data set to a CSV file: the points `stein train --data <SET> --seed <SEED>` trains on.
     Data(DataArgs),
-}
-
-/// `stein data`'s flags.
-#[derive(Args)]
-#[command(allow_negative_numbers = true)]
-pub struct DataArgs {
-    /// The built-in set: two-moons, 8gaussians, swiss-roll, checkerboard, rings, pinwheel, spirals.
-    #[arg(long)]
-    pub set: String,
-    /// Number of points (default 20,000: the training draw of `stein train`).
-    #[arg(long, allow_hyphen_values = true, default_value_t = 20_000, value_parser = count::<1, MAX_SAMPLES>)]
-    pub n: usize,
-    /// Seed of the draw (negative values wrap).
-    #[arg(long, allow_hyphen_values = true, default_value_t = 0, value_parser = seed)]
-    pub seed: u64,
-    /// Output CSV file.
-    #[arg(long, default_value = "data.csv")]
-    pub out: PathBuf,
-    /// Replace an existing file.
-    #[arg(long)]
-    pub force: bool,
-    /// Print nothing.
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 /// `stein train`'s flags. Every default that is not a destination comes from the model's recipe
@@ -136,6 +113,10 @@ pub struct TrainArgs {
     /// optimiser stay f64. On --resume: the run's.
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionArg>,
+    /// Keep a moving average of the parameters with this decay (e.g. 0.999) and write, sample and score the
+    /// average (default: none). On --resume: the run's.
+    #[arg(long, value_parser = decay)]
+    pub ema: Option<f64>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -234,7 +215,7 @@ pub struct PlotArgs {
 }
 
 /// A count in `LO..=HI`, with a message that names the range (negative numbers included).
-fn count<const LO: usize, const HI: usize>(s: &str) -> Result<usize, String> {
+pub(crate) fn count<const LO: usize, const HI: usize>(s: &str) -> Result<usize, String> {
     match s.trim().parse::<i128>() {
         Ok(v) if v >= LO as i128 && v <= HI as i128 => Ok(v as usize),
         Ok(v) => Err(format!("{v} is out of range: must be {LO} to {HI}")),
@@ -243,7 +224,7 @@ fn count<const LO: usize, const HI: usize>(s: &str) -> Result<usize, String> {
 }
 
 /// A positive finite real number.
-fn positive_real(s: &str) -> Result<f64, String> {
+pub(crate) fn positive_real(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
         Ok(v) => Err(format!("{v} must be positive and finite")),
@@ -252,7 +233,15 @@ fn positive_real(s: &str) -> Result<f64, String> {
 }
 
 /// A seed: any integer from −2⁶³ to 2⁶⁴ − 1; negative values wrap to the same 64 bits.
-fn seed(s: &str) -> Result<u64, String> {
+/// A moving average's decay, strictly between 0 and 1.
+fn decay(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a decay strictly between 0 and 1")),
+    }
+}
+
+pub(crate) fn seed(s: &str) -> Result<u64, String> {
     let t = s.trim();
     t.parse::<u64>()
         .or_else(|_| t.parse::<i64>().map(|v| v as u64))

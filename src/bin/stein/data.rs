@@ -1,9 +1,12 @@
 //! The data of a training run: a built-in toy set or a CSV file of any number of columns, split into
 //! training and held-out reference points; the σ ladder fitted to them.
 
+use crate::args::{count, seed, MAX_SAMPLES};
 use crate::error::CliError;
+use clap::Args;
 use rand::SeedableRng;
 use std::path::Path;
+use std::path::PathBuf;
 use stein::autodiff::Tensor;
 use stein::models::data::{load_csv, Toy, ToyDensity};
 
@@ -95,4 +98,28 @@ pub fn write(a: &crate::args::DataArgs, out: &mut crate::output::Stdout) -> Resu
         ))?;
     }
     Ok(())
+}
+
+/// `stein data`'s flags.
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct DataArgs {
+    /// The built-in set: two-moons, 8gaussians, swiss-roll, checkerboard, rings, pinwheel, spirals.
+    #[arg(long)]
+    pub set: String,
+    /// Number of points (default 20,000: the training draw of `stein train`).
+    #[arg(long, allow_hyphen_values = true, default_value_t = 20_000, value_parser = count::<1, MAX_SAMPLES>)]
+    pub n: usize,
+    /// Seed of the draw (negative values wrap).
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0, value_parser = seed)]
+    pub seed: u64,
+    /// Output CSV file.
+    #[arg(long, default_value = "data.csv")]
+    pub out: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print nothing.
+    #[arg(long)]
+    pub quiet: bool,
 }

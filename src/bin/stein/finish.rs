@@ -67,7 +67,8 @@ pub struct Trained<'a> {
 
 /// Sample, measure and write everything; returns the lines to print.
 pub fn finish(t: &Trained<'_>, dir: &Path) -> Result<Vec<String>, CliError> {
-    match (&t.trainer.network, t.sampler) {
+    // the model the run stands for: the parameters' moving average when the run keeps one
+    match (&t.trainer.averaged(), t.sampler) {
         (Network::Model(m), Sampler::Chain(k)) => chains(t, m, k, dir),
         (Network::Diffusion(m), Sampler::Reverse(k)) => reverse(t, m, k, dir),
         _ => unreachable!("Sampler::for_network matched the sampler to the network"),

@@ -126,6 +126,10 @@ pub fn refuse_changes(
     {
         return Err(refusal(dir, "precision", p.name(), s.precision.name()));
     }
+    if let Some(d) = a.ema.filter(|d| Some(*d) != s.ema) {
+        let kept = s.ema.map_or("none".to_string(), |e| e.to_string());
+        return Err(refusal(dir, "ema", &d.to_string(), &kept));
+    }
     for (flag, is_given) in [
         ("hidden", a.hidden.is_some()),
         ("activation", a.activation.is_some()),

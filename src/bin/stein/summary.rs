@@ -146,7 +146,7 @@ pub fn text(f: &Facts<'_>) -> String {
             f.trainer.objective.name(),
             f.final_loss
         ),
-        format!("steps           {}", f.trainer.step),
+        format!("steps           {}{}", f.trainer.step, average_words(&f.trainer.settings)),
         format!("sampler         {} ({} samples), acceptance {:.3}", f.sampler, f.samples, f.acceptance),
         format!(
             "MMD²            {:.5} to held-out data (Gaussian kernel, median heuristic; {} samples vs {} points)",
@@ -163,9 +163,20 @@ pub fn text(f: &Facts<'_>) -> String {
     let how = "with log Z by annealed importance sampling";
     let mut lines = lines.to_vec();
     lines.extend(quality_lines(f.quality, &f.trainer.data, model.dim, how));
-    lines.push(format!("train time      {:.1} s", f.train_seconds));
+    lines.push(format!(
+        "train time      {:.1} s ({} passes)",
+        f.train_seconds,
+        f.trainer.settings.precision.name()
+    ));
     lines.push(format!("sample time     {:.1} s", f.sample_seconds));
     lines.join("\n") + "\n"
+}
+
+/// What the model's parameters are, when they are not the last step's.
+fn average_words(s: &stein::models::fit::Settings) -> String {
+    s.ema.map_or(String::new(), |d| {
+        format!("; the model is the parameters' moving average (decay {d})")
+    })
 }
 
 /// The SDE in words.
@@ -212,10 +223,11 @@ pub fn diffusion_text(f: &DiffusionFacts<'_>) -> String {
             network_words(&m.net)
         ),
         format!(
-            "training        {} steps of {}, final loss {}",
+            "training        {} steps of {}, final loss {}{}",
             f.trainer.step,
             f.trainer.objective.name(),
-            f.final_loss
+            f.final_loss,
+            average_words(s)
         ),
         format!("sampler         {} ({} samples)", f.sampler, f.samples),
     ]

@@ -73,6 +73,9 @@ fn recipe(a: &TrainArgs) -> Result<Recipe, CliError> {
     if let Some(p) = a.precision {
         r.precision = p.precision();
     }
+    if let Some(d) = a.ema {
+        r.ema = Some(d);
+    }
     r.standardize = !a.no_standardize;
     if let Some(s) = a.steps {
         r.steps = s;
