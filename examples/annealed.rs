@@ -45,7 +45,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         r.seconds,
         r.final_loss(10).unwrap_or(f64::NAN)
     );
-    let model = t.network.model("annealed Langevin")?;
+    let averaged = t.averaged(); // the model a run stands for (Settings::ema)
+    let model = averaged.model("annealed Langevin")?;
     let init = Tensor::from_fn(n, 2, |_, _| rand::RngExt::random_range(&mut rng, -5.0..5.0));
     for (name, sampler) in [
         ("annealed", SamplerKind::Annealed),

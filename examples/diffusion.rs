@@ -289,7 +289,7 @@ fn train_recipe(
     let objective = Box::new(DiffusionDsm::new(Weighting::Simple));
     let mut t = Trainer::new(model.into(), objective, recipe.settings(steps, 0));
     t.fit(data, &FitOptions::steps(steps))?;
-    match t.network {
+    match t.averaged() {
         Network::Diffusion(m) => Ok(m),
         Network::Model(_) => unreachable!("a diffusion model stays one"),
     }

@@ -72,7 +72,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let mut t = Trainer::new(model.into(), objective, settings);
         let report = t.fit(&data, &FitOptions::steps(steps))?;
-        let Network::Model(model) = &t.network else {
+        let averaged = t.averaged();
+        let Network::Model(model) = &averaged else {
             unreachable!("an energy model stays one")
         };
         // at the smallest σ of the ladder for the noise-conditional model

@@ -89,7 +89,7 @@ pub(crate) fn t11(quick: bool) {
             report.losses.last().map_or(f64::NAN, |l| l.1),
             "",
         );
-        let Network::Diffusion(model) = trainer.network else {
+        let Network::Diffusion(model) = trainer.averaged() else {
             unreachable!("a diffusion model stays one")
         };
 

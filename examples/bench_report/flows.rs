@@ -84,7 +84,8 @@ pub(crate) fn q2_flows(quick: bool) {
             let t0 = std::time::Instant::now();
             let (trainer, _) = train(&recipe, &data, quick, &param, name);
             let secs = t0.elapsed().as_secs_f64();
-            let Network::Diffusion(model) = &trainer.network else {
+            let model = trainer.averaged();
+            let Network::Diffusion(model) = &model else {
                 unreachable!("a diffusion network")
             };
             let ll = likelihood(model, &test, 0, Precision::F32).expect("the likelihood runs");

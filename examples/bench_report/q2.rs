@@ -122,7 +122,8 @@ pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
             "diffusion",
         );
         emit("Q2", &param, "diffusion_steps", steps as f64, "");
-        let Network::Diffusion(model) = &trainer.network else {
+        let model = trainer.averaged();
+        let Network::Diffusion(model) = &model else {
             unreachable!("a diffusion recipe")
         };
         let t0 = Instant::now();
@@ -185,7 +186,8 @@ pub(crate) fn q2(quick: bool, picture: Option<&Path>) {
 
         // the energy recipe (the main job's) at its default budget
         let (trainer, _) = train(&Recipe::ebm(), &data, quick, &param, "energy");
-        let Network::Model(model) = &trainer.network else {
+        let model = trainer.averaged();
+        let Network::Model(model) = &model else {
             unreachable!("an energy recipe")
         };
         // chains start uniformly over the data's range in model coordinates, as the command line's

@@ -297,7 +297,8 @@ pub(crate) fn q1(quick: bool) {
         };
         let mut trainer = Trainer::new(model.into(), Box::new(Sliced::ssm_vr()), settings);
         let report = trainer.fit(&data, &FitOptions::steps(steps)).unwrap();
-        let trained = trainer.network.model("Q1").unwrap();
+        let averaged = trainer.averaged();
+        let trained = averaged.model("Q1").unwrap();
         let fd1 = fisher_divergence(&trained.as_score(None), &truth, &test).unwrap();
         (fd0, fd1, report.seconds)
     };

@@ -53,7 +53,8 @@ pub(crate) fn q2_solvers(quick: bool, picture: Option<&std::path::Path>) {
             &param,
             "diffusion",
         );
-        let Network::Diffusion(model) = &trainer.network else {
+        let model = trainer.averaged();
+        let Network::Diffusion(model) = &model else {
             unreachable!("a diffusion recipe")
         };
         let p = toy.density();

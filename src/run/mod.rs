@@ -13,7 +13,8 @@
 //! let recipe = Recipe::ebm().hidden(&[16, 16]).steps(200);    // a small energy model, briefly trained
 //! let mut trainer = recipe.build(&data, 0).unwrap();
 //! trainer.fit(&data, &FitOptions::steps(recipe.steps)).unwrap();
-//! let Network::Model(model) = &trainer.network else { unreachable!() };
+//! let averaged = trainer.averaged(); // the model the run stands for
+//! let Network::Model(model) = &averaged else { unreachable!() };
 //! let init = uniform_init(&[(-3.0, 3.0), (-3.0, 3.0)], 50, 1);
 //! let (draws, run) = sample_model(model, SamplerKind::Mala, &init, 7).unwrap();
 //! assert_eq!(draws.shape(), (50, 2));

@@ -99,7 +99,8 @@ impl FitReport {
 
 /// A network being trained by an objective, with its optimiser and where it stands.
 pub struct Trainer {
-    /// The network.
+    /// The network being trained (the last step's parameters). The model to sample, score or save is
+    /// [`Trainer::averaged`]: the same network unless the run keeps a moving average ([`Settings::ema`]).
     pub network: Network,
     /// The objective (with its own state).
     pub objective: Box<dyn Objective>,
