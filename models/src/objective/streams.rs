@@ -134,18 +134,20 @@ pub(crate) fn jet_gradient(
         BUFFERS.with(|b| {
             let b = &mut *b.borrow_mut();
             let (loss, g) = shard_pass(b, fast, model, x, sigma, dirs, second, &head, lo, hi);
-            let grads = g
-                .iter()
-                .zip(&shapes)
-                .map(|(g, &(r, c))| {
-                    Tensor::new(r, c, g.iter().map(|&v| v as f64).collect())
-                        .expect("parameter shape")
-                })
-                .collect();
-            (loss, grads)
+            (loss, widened(g, &shapes).collect())
         })
     });
     Gradient { loss, grads }
+}
+
+/// f32 gradients as f64 tensors of the parameters' shapes.
+fn widened<'a>(
+    grads: &'a [Vec<f32>],
+    shapes: &'a [(usize, usize)],
+) -> impl Iterator<Item = Tensor> + 'a {
+    grads.iter().zip(shapes).map(|(g, &(r, c))| {
+        Tensor::new(r, c, g.iter().map(|&v| v as f64).collect()).expect("parameter shape")
+    })
 }
 
 /// Each thread's buffers for the f32 path.
@@ -369,16 +371,7 @@ pub(crate) fn value_gradient(
                 (l.value(), rest)
             });
             fast.backward(&b.input, &b.adjoint.value, &mut b.plain, &mut b.grads);
-            let grads = b
-                .grads
-                .iter()
-                .zip(&shapes)
-                .map(|(g, &(r, c))| {
-                    Tensor::new(r, c, g.iter().map(|&v| v as f64).collect())
-                        .expect("parameter shape")
-                })
-                .chain(extra_grads)
-                .collect();
+            let grads = widened(&b.grads, &shapes).chain(extra_grads).collect();
             (loss, grads)
         })
     });
