@@ -330,4 +330,83 @@ fn data_writes_the_points_a_run_trains_on_and_keeps_existing_files() {
         text(&o)
     );
     assert!(!d.join("x.csv").exists());
+    // the held-out split of a built-in set: the stream a run scores against (seed + 1,000,003), 1,000 points
+    let held = d.join("held.csv");
+    let o = stein(&[
+        "data",
+        "--set",
+        "two-moons",
+        "--split",
+        "held-out",
+        "--seed",
+        "3",
+        "--out",
+        held.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let want = stein::models::data::Toy::TwoMoons.sample(
+        1000,
+        &mut rand::rngs::SmallRng::seed_from_u64(3 + 1_000_003),
+    );
+    assert_eq!(stein::models::data::load_csv(&held).unwrap(), want);
+    // a file's two splits: disjoint, together every row, the held-out one about a tenth
+    let file = d.join("moons300.csv");
+    let o = stein(&[
+        "data",
+        "--set",
+        "two-moons",
+        "--n",
+        "300",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows = stein::models::data::load_csv(&file).unwrap();
+    let (tr, ho) = (d.join("tr.csv"), d.join("ho.csv"));
+    for (split, path) in [("train", &tr), ("held-out", &ho)] {
+        let o = stein(&[
+            "data",
+            "--set",
+            file.to_str().unwrap(),
+            "--split",
+            split,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let (a, b) = (
+        stein::models::data::load_csv(&tr).unwrap(),
+        stein::models::data::load_csv(&ho).unwrap(),
+    );
+    assert!(
+        (10..=60).contains(&b.rows()),
+        "{} held-out rows of 300",
+        b.rows()
+    );
+    let sorted = |ts: &[&stein::autodiff::Tensor]| {
+        let mut v: Vec<Vec<f64>> = ts
+            .iter()
+            .flat_map(|t| (0..t.rows()).map(|i| t.row_slice(i).to_vec()))
+            .collect();
+        v.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        v
+    };
+    assert_eq!(sorted(&[&rows]), sorted(&[&a, &b]));
+    // --n does not apply to a file's split
+    let o = stein(&[
+        "data",
+        "--set",
+        file.to_str().unwrap(),
+        "--n",
+        "5",
+        "--out",
+        d.join("y.csv").to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("--n 5 applies to built-in sets"),
+        "{}",
+        text(&o)
+    );
+    assert!(!d.join("y.csv").exists());
 }

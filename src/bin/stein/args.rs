@@ -33,7 +33,8 @@ pub enum Command {
     Likelihood(LikelihoodArgs),
     /// Picture of an analytic target's score field or density, still or animated.
     Plot(PlotArgs),
-    /// Write a built-in data set to a CSV file: the points `stein train --data <SET> --seed <SEED>` trains on.
+    /// Write the points `stein train --data <SET> --seed <SEED>` trains on (or, with --split held-out, scores
+    /// against) to a CSV file: a built-in set, or a CSV file split as a run splits it.
     Data(DataArgs),
 }
 

@@ -80,36 +80,77 @@ pub fn data_and_reference(
     Ok((pick(false), pick(true)))
 }
 
-/// `stein data`: `a.n` points of a built-in set drawn with `a.seed` (with the default n, the points `stein train
-/// --data <set> --seed <seed>` trains on) into a CSV file, written atomically; an existing file only with
-/// `--force`.
-pub fn write(a: &crate::args::DataArgs, out: &mut crate::output::Stdout) -> Result<(), CliError> {
-    let toy = Toy::parse(&a.set)?;
+/// `stein data`: one split of the data `stein train --data <set> --seed <seed>` uses, into a CSV file written
+/// atomically (an existing file only with `--force`). A built-in set's training split is the draw a run trains
+/// on (20,000 points by default), its held-out split the stream a run scores against (`--samples`, default
+/// 1,000) and `stein likelihood --data <set>` reads; a CSV file's splits are its rows as a run divides them
+/// (every row, with no `--n`).
+pub fn write(a: &DataArgs, out: &mut crate::output::Stdout) -> Result<(), CliError> {
     crate::output::check_output(&a.out, a.force)?;
-    let x = toy.sample(a.n, &mut rand::rngs::SmallRng::seed_from_u64(a.seed));
+    let held_out = a.split == Split::HeldOut;
+    let (x, what) = if Toy::parse(&a.set).is_ok() && !Path::new(&a.set).exists() {
+        let n = a.n.unwrap_or(if held_out { 1_000 } else { TOY_POINTS });
+        let seed = a
+            .seed
+            .wrapping_add(if held_out { HELD_OUT_SEED } else { 0 });
+        (
+            load_data(&a.set, n, seed)?,
+            format!("{} (seed {})", a.set, a.seed),
+        )
+    } else {
+        if let Some(n) = a.n {
+            return Err(CliError::Usage(format!(
+                "--n {n} applies to built-in sets; a file's split keeps every row it holds"
+            )));
+        }
+        let (train, held) = data_and_reference(&a.set, a.seed, 0)?;
+        (if held_out { held } else { train }, a.set.clone())
+    };
     crate::output::write_csv(&a.out, &x)?;
     if !a.quiet {
         out.line(format!(
-            "wrote {} points of {} (seed {}) to {}",
-            a.n,
-            toy.name(),
-            a.seed,
+            "wrote {} points of {what}, {} split, to {}",
+            x.rows(),
+            a.split.name(),
             a.out.display()
         ))?;
     }
     Ok(())
 }
 
+/// Which of a run's two data sets `stein data` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Split {
+    /// The points a run trains on.
+    Train,
+    /// The points a run scores its model against (never trained on).
+    HeldOut,
+}
+
+impl Split {
+    fn name(self) -> &'static str {
+        match self {
+            Split::Train => "training",
+            Split::HeldOut => "held-out",
+        }
+    }
+}
+
 /// `stein data`'s flags.
 #[derive(Args)]
 #[command(allow_negative_numbers = true)]
 pub struct DataArgs {
-    /// The built-in set: two-moons, 8gaussians, swiss-roll, checkerboard, rings, pinwheel, spirals.
+    /// The built-in set (two-moons, 8gaussians, swiss-roll, checkerboard, rings, pinwheel, spirals), or a CSV
+    /// file to split as `stein train` splits it.
     #[arg(long)]
     pub set: String,
-    /// Number of points (default 20,000: the training draw of `stein train`).
-    #[arg(long, allow_hyphen_values = true, default_value_t = 20_000, value_parser = count::<1, MAX_SAMPLES>)]
-    pub n: usize,
+    /// Which split: the points a run trains on, or those it scores against.
+    #[arg(long, value_enum, default_value_t = Split::Train)]
+    pub split: Split,
+    /// Number of points of a built-in set (default: 20,000 for the training split, as `stein train` draws;
+    /// 1,000 for the held-out split, as `--samples` scores).
+    #[arg(long, allow_hyphen_values = true, value_parser = count::<1, MAX_SAMPLES>)]
+    pub n: Option<usize>,
     /// Seed of the draw (negative values wrap).
     #[arg(long, allow_hyphen_values = true, default_value_t = 0, value_parser = seed)]
     pub seed: u64,
