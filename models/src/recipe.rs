@@ -163,8 +163,6 @@ impl Recipe {
             objective: "flow-matching".into(),
             sde: SdeKind::Linear,
             output: Some(Output::Velocity),
-            // measured (Q2-flows) without an average; not yet with one
-            ema: None,
             ..Recipe::diffusion(SdeKind::Linear)
         }
     }
