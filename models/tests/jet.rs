@@ -10,14 +10,6 @@ use stein_models::nn::jet::Direction;
 use stein_models::nn::{Activation, Conditioning, Kind, Mlp, Model};
 use stein_models::objective::{self as loss, implicit, sliced};
 
-const ACTIVATIONS: [Activation; 5] = [
-    Activation::Silu,
-    Activation::Softplus,
-    Activation::Tanh,
-    Activation::Elu,
-    Activation::Relu,
-];
-
 fn normal(r: usize, c: usize, g: &mut SmallRng) -> Tensor {
     Tensor::from_fn(r, c, |_, _| {
         let z: f64 = StandardNormal.sample(g);
@@ -81,7 +73,7 @@ fn read_out<'t>(tape: &'t Tape, streams: &[TVar<'t>], seed: u64) -> Var<'t> {
 #[test]
 fn jets_match_reverse_mode_for_every_activation() {
     let mut g = SmallRng::seed_from_u64(1);
-    for (n, act) in ACTIVATIONS.into_iter().enumerate() {
+    for (n, act) in Activation::ALL.into_iter().enumerate() {
         let net = Mlp::new(&[3, 7, 5, 2], act, &mut g);
         let x = normal(6, 3, &mut g);
         let u = normal(6, 3, &mut g);
@@ -240,7 +232,7 @@ fn the_losses_in_taylor_mode_equal_reverse_mode_with_their_gradients() {
         ),
     ];
     for kind in [Kind::Score, Kind::Energy] {
-        for act in ACTIVATIONS {
+        for act in Activation::ALL {
             let m = Model::build(kind, Conditioning::None, 3, &[8, 6], act, &mut g);
             for (name, new, old) in &pairs {
                 let run = |f: &L<'_>| {

@@ -85,6 +85,15 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// Every activation, in declaration order (for tests and listings).
+    pub const ALL: [Activation; 5] = [
+        Activation::Silu,
+        Activation::Softplus,
+        Activation::Tanh,
+        Activation::Elu,
+        Activation::Relu,
+    ];
+
     /// Apply to a tensor on the tape.
     pub fn apply<'t>(self, x: TVar<'t>) -> TVar<'t> {
         match self {

@@ -421,13 +421,7 @@ mod tests {
         let mut xs: Vec<f32> = (-4000..=4000).map(|i| i as f32 * 0.0125).collect();
         xs.extend((-30..30).map(|i| (i as f32 * 0.5).exp2() * 1e-6));
         xs.extend([-100.0, -88.0, 88.0, 100.0, 0.0, -0.0]);
-        for a in [
-            Activation::Silu,
-            Activation::Softplus,
-            Activation::Tanh,
-            Activation::Elu,
-            Activation::Relu,
-        ] {
+        for a in Activation::ALL {
             let bias = vec![0.0f32; 1];
             let mut z = xs.clone();
             let mut h = vec![0.0; xs.len()];

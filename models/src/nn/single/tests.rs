@@ -7,15 +7,6 @@ use crate::nn::jet::Direction;
 use rand::SeedableRng;
 use stein_autodiff::{with_tape, Tensor};
 
-/// Every activation the passes implement.
-const ACTIVATIONS: [Activation; 5] = [
-    Activation::Silu,
-    Activation::Softplus,
-    Activation::Tanh,
-    Activation::Elu,
-    Activation::Relu,
-];
-
 /// f32 values equal to f64 ones within `tol` of the largest magnitude (at least 1); `what` names them.
 fn near(a: &[f32], b: &[f64], tol: f64, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
@@ -32,7 +23,7 @@ fn passes_match_the_tape() {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
     // wide layers (GEMMs), a narrow output (dot products forward, row updates backward), and a narrow
     // hidden layer (row updates forward, dot products backward)
-    let shapes = ACTIVATIONS
+    let shapes = Activation::ALL
         .iter()
         .map(|&a| (a, [5, 24, 16, 3]))
         .chain([(Activation::Silu, [5, 3, 16, 3])]);
@@ -82,7 +73,7 @@ fn passes_match_the_tape() {
 #[test]
 fn tangents_match_the_tape() {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(4);
-    for act in ACTIVATIONS {
+    for act in Activation::ALL {
         for widths in [[5, 24, 16, 3], [5, 3, 16, 2]] {
             let net = Mlp::new(&widths, act, &mut rng);
             let (rows, out_w, cols, m) = (29, widths[3], 3, 2);
@@ -179,11 +170,14 @@ fn tangents_match_the_tape() {
 #[test]
 fn streams_and_gradients_match_the_tape() {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(5);
-    let cases = ACTIVATIONS.iter().map(|&a| (a, vec![3, 24, 16, 1])).chain([
-        (Activation::Silu, vec![3, 3, 16, 2]),
-        (Activation::Softplus, vec![3, 20, 1]),
-        (Activation::Tanh, vec![3, 2]),
-    ]);
+    let cases = Activation::ALL
+        .iter()
+        .map(|&a| (a, vec![3, 24, 16, 1]))
+        .chain([
+            (Activation::Silu, vec![3, 3, 16, 2]),
+            (Activation::Softplus, vec![3, 20, 1]),
+            (Activation::Tanh, vec![3, 2]),
+        ]);
     for (act, widths) in cases {
         let net = Mlp::new(&widths, act, &mut rng);
         let (rows, cols, out_w) = (23, 2, *widths.last().unwrap());
@@ -271,11 +265,14 @@ fn streams_and_gradients_match_the_tape() {
 #[test]
 fn values_gradients_and_parameter_gradients_match_the_tape() {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(6);
-    let cases = ACTIVATIONS.iter().map(|&a| (a, vec![3, 24, 16, 1])).chain([
-        (Activation::Silu, vec![3, 3, 16, 1]),
-        (Activation::Softplus, vec![3, 20, 1]),
-        (Activation::Tanh, vec![3, 1]),
-    ]);
+    let cases = Activation::ALL
+        .iter()
+        .map(|&a| (a, vec![3, 24, 16, 1]))
+        .chain([
+            (Activation::Silu, vec![3, 3, 16, 1]),
+            (Activation::Softplus, vec![3, 20, 1]),
+            (Activation::Tanh, vec![3, 1]),
+        ]);
     for (act, widths) in cases {
         let net = Mlp::new(&widths, act, &mut rng);
         let rows = 21;
